@@ -1,0 +1,38 @@
+"""boto3 DynamoDB client with the retry and timeout policy every caller shares."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Standard retry mode: exponential backoff with jitter on throttling, 5xx and connection errors.
+# Writes are conditional, so a retry of a write that already applied fails its condition and is
+# then confirmed by a re-read (see logic/apply.py) instead of being applied twice.
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+def dynamodb_client(
+    region: str,
+    endpoint_url: str | None = None,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_pool_connections: int = 16,
+) -> DynamoDBClient:
+    """A DynamoDB client; `endpoint_url` points it at moto's server or DynamoDB Local."""
+    config = Config(
+        region_name=region,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=max_pool_connections,
+        tcp_keepalive=True,
+    )
+    client: DynamoDBClient = boto3.session.Session().client(
+        "dynamodb", endpoint_url=endpoint_url, config=config
+    )
+    return client

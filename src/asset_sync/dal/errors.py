@@ -1,0 +1,31 @@
+"""Errors of the data layer, translated from botocore's ClientError codes."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+
+class ConditionFailedError(Exception):
+    """A conditional write lost a race: the item changed since it was read."""
+
+
+class TableMissingError(RuntimeError):
+    """The table does not exist (run `asset-sync create-table`)."""
+
+
+def error_code(error: ClientError) -> str:
+    """The DynamoDB error code of a ClientError."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    """Whether a write failed its ConditionExpression."""
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def raise_if_missing(error: ClientError, table: str) -> None:
+    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message."""
+    if error_code(error) == "ResourceNotFoundException":
+        raise TableMissingError(
+            f"table {table!r} does not exist; create it with `asset-sync create-table`"
+        ) from None

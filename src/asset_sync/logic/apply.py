@@ -1,0 +1,188 @@
+"""Apply a plan with conditional writes; a write that loses a race is re-read and re-planned.
+
+Each item is written by exactly one request (PutItem for a create, UpdateItem SET/REMOVE on owned
+attributes otherwise), so an item is never left with a mix of old and new attributes; a crash
+between items leaves a table that the next run's plan completes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.logic.models import OWNED_ATTRIBUTES, CurrentState, ItemChange, OwnedValue
+from asset_sync.logic.planning import Action, ItemPlan, diff_item, new_item, plan_item
+
+MAX_ATTEMPTS_PER_ITEM = 4
+MAX_FAILURES_BEFORE_ABORT = 25
+
+
+class AssetStore(Protocol):
+    """What applying needs of the assets table (`dal.assets.AssetTable`)."""
+
+    def get_item(self, symbol: str) -> dict[str, OwnedValue] | None: ...
+
+    def get_items(self, symbols: list[str]) -> dict[str, dict[str, OwnedValue]]: ...
+
+    def put_new(self, item: Mapping[str, OwnedValue]) -> None: ...
+
+    def update_owned(
+        self,
+        symbol: str,
+        set_values: Mapping[str, OwnedValue],
+        remove: list[str] | tuple[str, ...],
+        expected: Mapping[str, OwnedValue | None],
+        expected_version: int,
+    ) -> None: ...
+
+
+StateReader = Callable[[str, Mapping[str, OwnedValue]], CurrentState]
+
+
+@dataclass
+class ApplyOutcome:
+    """What the writes did, per symbol."""
+
+    done: dict[str, Action] = field(default_factory=dict)
+    changes: dict[str, ItemChange] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    conflicts_resolved: int = 0
+    aborted: bool = False
+
+
+class WritePacer:
+    """Spaces write starts to at most `rate` per second across threads (GSI partition cap)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this caller's slot."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+class PlanApplier:
+    """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling."""
+
+    def __init__(
+        self,
+        store: AssetStore,
+        state_of: StateReader,
+        timestamp: str,
+        *,
+        concurrency: int = 8,
+        writes_per_second: float = 500.0,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.state_of = state_of
+        self.timestamp = timestamp
+        self.concurrency = concurrency
+        self.pacer = WritePacer(writes_per_second)
+        self.on_progress = on_progress or (lambda _done: None)
+        self.outcome = ApplyOutcome()
+        self._lock = threading.Lock()
+
+    def old_items(self, items: list[ItemPlan]) -> dict[str, dict[str, OwnedValue]]:
+        """Whole current items for the plans that change an existing item."""
+        return self.store.get_items([i.symbol for i in items if i.action != Action.CREATE])
+
+    def apply(self, items: list[ItemPlan]) -> ApplyOutcome:
+        """Write every item plan; failures are collected, never silently dropped."""
+        olds = self.old_items(items)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for _ in pool.map(lambda item: self._apply_one(item, olds.get(item.symbol)), items):
+                pass
+        return self.outcome
+
+    def _apply_one(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
+        if self.outcome.aborted:
+            self._record(
+                item.symbol, failure="not attempted: the run aborted after repeated failures"
+            )
+            return
+        try:
+            self._write_converging(item, old)
+        except (ClientError, BotoCoreError) as error:
+            self._record(item.symbol, failure=f"{type(error).__name__}: {error}")
+
+    def _write_converging(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
+        """Write; on a lost race re-read the item and re-plan it, a bounded number of times."""
+        plan: ItemPlan | None = self._replan(item, old)
+        for attempt in range(MAX_ATTEMPTS_PER_ITEM):
+            if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED):
+                self._record(
+                    item.symbol,
+                    action=plan.action if plan else Action.UNCHANGED,
+                    resolved=attempt > 0,
+                )
+                return
+            try:
+                change = self._write(plan, old)
+            except ConditionFailedError:
+                old = self.store.get_item(item.symbol)
+                plan = self._replan(item, old)
+                continue
+            self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
+            return
+        self._record(
+            item.symbol,
+            failure=f"the item kept changing under {MAX_ATTEMPTS_PER_ITEM} conditional writes",
+        )
+
+    def _replan(self, item: ItemPlan, old: Mapping[str, OwnedValue] | None) -> ItemPlan | None:
+        """Plan this symbol again against the item as it is now (None: nothing to do)."""
+        current = self.state_of(item.symbol, old) if old is not None else None
+        return plan_item(item.asset, current, self.timestamp)
+
+    def _write(self, plan: ItemPlan, old: Mapping[str, OwnedValue] | None) -> ItemChange:
+        self.pacer.wait()
+        if plan.action == Action.CREATE or old is None:
+            assert plan.asset is not None
+            self.store.put_new(new_item(plan.asset, self.timestamp))
+            return ItemChange(Action.CREATE.value)
+        write = diff_item(plan, old, self.timestamp)
+        touched = [*write.set_values, *write.remove]
+        expected = {name: old.get(name) for name in touched if name in OWNED_ATTRIBUTES}
+        version = plan.current.sync_version if plan.current else 0
+        self.store.update_owned(plan.symbol, write.set_values, write.remove, expected, version)
+        return write.change
+
+    def _record(
+        self,
+        symbol: str,
+        *,
+        action: Action | None = None,
+        change: ItemChange | None = None,
+        failure: str | None = None,
+        resolved: bool = False,
+    ) -> None:
+        with self._lock:
+            outcome = self.outcome
+            if failure is not None:
+                outcome.failures[symbol] = failure
+                outcome.aborted = (
+                    outcome.aborted or len(outcome.failures) >= MAX_FAILURES_BEFORE_ABORT
+                )
+            elif action is not None:
+                outcome.done[symbol] = action
+                if change is not None:
+                    outcome.changes[symbol] = change
+            outcome.conflicts_resolved += int(resolved)
+            done = len(outcome.done) + len(outcome.failures)
+        self.on_progress(done)

@@ -1,0 +1,197 @@
+"""Validate a fetched catalog record by record (pure: bytes in, ValidatedCatalog out).
+
+Enumerations (`class`, `exchange`, `status`, `attributes`, `borrow_status`) are open strings and
+unknown fields are ignored, so a new value Alpaca introduces never breaks a sync. A record that
+fails is skipped and reported; a symbol that appears twice is a conflict and neither is applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from asset_sync.logic.models import (
+    ACTIVE,
+    INACTIVE,
+    CatalogAsset,
+    InvalidRecord,
+    OwnedValue,
+    ValidatedCatalog,
+    content_hash,
+)
+
+MAX_SYMBOL_LENGTH = 64
+MAX_NAME_LENGTH = 512
+MAX_STRING_LENGTH = 128
+MAX_ATTRIBUTES = 64
+MAX_DECIMAL_DIGITS = 38  # DynamoDB's number precision
+MAX_DECIMAL_EXPONENT = 30
+RESERVED_SYMBOL_PREFIX = "__"
+
+_SYMBOL = re.compile(r"[!-~]+")  # printable ASCII, no spaces (`BRK.B`, `BTC/USD`)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+DecimalField = Decimal | msgspec.UnsetType
+OptionalBool = bool | msgspec.UnsetType
+
+
+class CatalogFormatError(ValueError):
+    """The response body is not a complete JSON array of records."""
+
+
+class ApiAsset(msgspec.Struct, rename={"asset_class": "class"}):
+    """The fields of Alpaca's `Assets` schema the sync reads; unknown fields are ignored."""
+
+    id: str
+    symbol: str
+    name: str
+    asset_class: str
+    exchange: str
+    status: str
+    tradable: bool
+    marginable: OptionalBool = msgspec.UNSET
+    shortable: OptionalBool = msgspec.UNSET
+    easy_to_borrow: OptionalBool = msgspec.UNSET
+    fractionable: OptionalBool = msgspec.UNSET
+    borrow_status: str | msgspec.UnsetType | None = msgspec.UNSET
+    attributes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    cusip: str | msgspec.UnsetType | None = msgspec.UNSET
+    min_order_size: DecimalField = msgspec.UNSET
+    min_trade_increment: DecimalField = msgspec.UNSET
+    price_increment: DecimalField = msgspec.UNSET
+    maintenance_margin_requirement: DecimalField = msgspec.UNSET
+    margin_requirement_long: DecimalField = msgspec.UNSET
+    margin_requirement_short: DecimalField = msgspec.UNSET
+
+
+_DECIMAL_FIELDS = (
+    "min_order_size",
+    "min_trade_increment",
+    "price_increment",
+    "maintenance_margin_requirement",
+    "margin_requirement_long",
+    "margin_requirement_short",
+)
+_BOOL_FIELDS = ("marginable", "shortable", "easy_to_borrow", "fractionable")
+
+_RECORD_DECODER = msgspec.json.Decoder(ApiAsset)
+_LOOSE_DECODER = msgspec.json.Decoder()
+_ARRAY_DECODER = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class RecordError(ValueError):
+    """One record breaks a rule; the message says which."""
+
+
+def _check_text(name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise RecordError(f"`{name}` is {len(value)} characters, more than {limit}")
+    if _CONTROL.search(value):
+        raise RecordError(f"`{name}` contains control characters")
+
+
+def _check_decimal(name: str, value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise RecordError(f"`{name}` is not a finite decimal")
+    sign_digits_exponent = value.as_tuple()
+    exponent = int(sign_digits_exponent.exponent)
+    if len(sign_digits_exponent.digits) > MAX_DECIMAL_DIGITS:
+        raise RecordError(f"`{name}` has more than {MAX_DECIMAL_DIGITS} significant digits")
+    if value != 0 and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise RecordError(f"`{name}` is out of range")
+    if exponent > 0:  # "1E+2": keep the value, spell it without an exponent
+        return value.quantize(Decimal(1))
+    return value
+
+
+def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
+    """Check one decoded record's rules and map it to the item attributes the sync owns."""
+    if not _SYMBOL.fullmatch(record.symbol) or len(record.symbol) > MAX_SYMBOL_LENGTH:
+        raise RecordError(
+            f"`symbol` must be 1 to {MAX_SYMBOL_LENGTH} printable characters without spaces"
+        )
+    if record.symbol.startswith(RESERVED_SYMBOL_PREFIX):
+        raise RecordError(f"`symbol` may not start with {RESERVED_SYMBOL_PREFIX!r}")
+    if not record.id:
+        raise RecordError("`id` is empty")
+    _check_text("id", record.id, MAX_STRING_LENGTH)
+    _check_text("name", record.name, MAX_NAME_LENGTH)
+    for name in ("asset_class", "exchange", "status"):
+        _check_text(name, getattr(record, name), MAX_STRING_LENGTH)
+
+    content: dict[str, OwnedValue] = {
+        "asset_id": record.id,
+        "name": record.name,
+        "exchange": record.exchange,
+        "asset_class": record.asset_class,
+        "tradable": record.tradable,
+    }
+    for name in _BOOL_FIELDS:
+        value = getattr(record, name)
+        if value is not msgspec.UNSET:
+            content[name] = value
+    for name in ("borrow_status", "cusip"):
+        text = getattr(record, name)
+        if isinstance(text, str):
+            _check_text(name, text, MAX_STRING_LENGTH)
+            content[name] = text
+    if isinstance(record.attributes, list):
+        if len(record.attributes) > MAX_ATTRIBUTES:
+            raise RecordError(f"`attributes` has more than {MAX_ATTRIBUTES} entries")
+        for attribute in record.attributes:
+            _check_text("attributes", attribute, MAX_STRING_LENGTH)
+        content["attributes"] = tuple(record.attributes)
+    for name in _DECIMAL_FIELDS:
+        number = getattr(record, name)
+        if isinstance(number, Decimal):
+            content[name] = _check_decimal(name, number)
+
+    status = ACTIVE if record.status == ACTIVE else INACTIVE
+    return CatalogAsset(record.symbol, status, content, content_hash(content))
+
+
+def _symbol_of(raw: msgspec.Raw) -> str | None:
+    """Best-effort symbol of a record that failed validation, to protect its item."""
+    try:
+        loose = _LOOSE_DECODER.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(loose, dict):
+        symbol = loose.get("symbol")
+        if isinstance(symbol, str) and 0 < len(symbol) <= MAX_SYMBOL_LENGTH:
+            return symbol
+    return None
+
+
+def _validate_record(index: int, raw: msgspec.Raw) -> CatalogAsset | InvalidRecord:
+    try:
+        return to_catalog_asset(_RECORD_DECODER.decode(raw))
+    except msgspec.ValidationError as error:
+        return InvalidRecord(index, _symbol_of(raw), str(error))
+    except (RecordError, InvalidOperation) as error:
+        return InvalidRecord(index, _symbol_of(raw), str(error))
+
+
+def validate_catalog(body: bytes) -> ValidatedCatalog:
+    """Validate a `/v2/assets` body; raise CatalogFormatError unless it is one JSON array."""
+    try:
+        raws = _ARRAY_DECODER.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise CatalogFormatError(f"catalog is not a complete JSON array: {error}") from None
+    return validate_records(raws)
+
+
+def validate_records(raws: list[msgspec.Raw]) -> ValidatedCatalog:
+    """Validate each raw record on its own, then set aside symbols that appear twice."""
+    results = [_validate_record(index, raw) for index, raw in enumerate(raws)]
+    valid = [result for result in results if isinstance(result, CatalogAsset)]
+    invalid = tuple(result for result in results if isinstance(result, InvalidRecord))
+    counts = Counter(asset.symbol for asset in valid)
+    counts.update(record.symbol for record in invalid if record.symbol is not None)
+    duplicates = tuple(sorted(symbol for symbol, count in counts.items() if count > 1))
+    duplicate_set = set(duplicates)
+    assets = {asset.symbol: asset for asset in valid if asset.symbol not in duplicate_set}
+    return ValidatedCatalog(assets, invalid, duplicates, fetched=len(raws))
