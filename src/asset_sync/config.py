@@ -92,6 +92,12 @@ def _parse_fraction(raw: str) -> float:
         raise ConfigError(f"MAX_DELIST_FRACTION must be a number, got {raw!r}") from None
 
 
+def _parse_lease(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"SYNC_LOCK_LEASE_SECONDS must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> SyncSettings:
     """Build validated settings from the ecosystem's environment variable names."""
     env = os.environ if env is None else env
@@ -112,6 +118,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> SyncSettings:
         max_delist_fraction=_parse_fraction(
             env.get("MAX_DELIST_FRACTION") or str(DEFAULT_MAX_DELIST_FRACTION)
         ),
+        lock_lease_seconds=_parse_lease(env.get("SYNC_LOCK_LEASE_SECONDS") or "900"),
         credentials=credentials,
     )
     settings.validate()

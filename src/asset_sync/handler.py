@@ -1,0 +1,113 @@
+"""Lambda entry point (thin): configuration, secrets, logging and metrics around `SyncRun`.
+
+Duplicate deliveries of the same scheduled event (EventBridge and Lambda async invocation are
+at-least-once) cannot run two syncs at once: reserved concurrency is 1 and, behind it, the run
+lease in the state table is taken with a conditional write. A duplicate that finds the lease
+held returns `skipped`; one that arrives after the first run finished runs an idempotent sync
+that writes only the lease and the run record.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asset_sync.config import AlpacaCredentials, ConfigError, SyncSettings, settings_from_env
+from asset_sync.dal.run_state import LockHeldError
+from asset_sync.logic.report import RunReport
+from asset_sync.logic.sync import SyncError
+from asset_sync.wiring import build_run
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"))
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"),
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
+)
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@lru_cache(maxsize=1)
+def base_settings() -> SyncSettings:
+    """Settings from the function's environment, validated once per container."""
+    settings = settings_from_env()
+    if not os.environ.get("ALPACA_SECRET_ID") and settings.credentials is None:
+        raise ConfigError("ALPACA_SECRET_ID (the Secrets Manager secret with the keys) is not set")
+    return settings
+
+
+def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
+    """The Alpaca keys from Secrets Manager (cached by Powertools for five minutes)."""
+    secret_id = os.environ.get("ALPACA_SECRET_ID")
+    if not secret_id:
+        assert settings.credentials is not None
+        return settings.credentials
+    try:
+        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    except parameters.exceptions.TransformParameterError:
+        raise ConfigError(f"secret {secret_id} is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"secret {secret_id} is not a JSON object")
+    key_id, secret_key = value.get("APCA_API_KEY_ID"), value.get("APCA_API_SECRET_KEY")
+    if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
+        raise ConfigError(
+            f"secret {secret_id} must hold non-empty APCA_API_KEY_ID and APCA_API_SECRET_KEY; "
+            "set them with `aws secretsmanager put-secret-value` (see docs/deploy.md)"
+        )
+    return AlpacaCredentials(key_id, secret_key)
+
+
+def publish(report: RunReport) -> None:
+    """Counts and duration as EMF metrics, plus SyncSucceeded=1 for the heartbeat alarm."""
+    for name, value in (
+        ("AssetsFetched", report.fetched),
+        ("AssetsInvalid", report.invalid + len(report.duplicates)),
+        ("AssetsCreated", report.created),
+        ("AssetsUpdated", report.updated),
+        ("AssetsReactivated", report.reactivated),
+        ("AssetsDelisted", report.delisted),
+        ("AssetsUnchanged", report.unchanged),
+        ("WritesFailed", report.failed),
+        ("DynamoDBWriteRequests", report.dynamodb_write_requests),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="SyncDuration", unit=MetricUnit.Seconds, value=report.duration_seconds)
+    if report.succeeded:
+        metrics.add_metric(name="SyncSucceeded", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Run one sync; return its summary, or raise so Lambda's retries and DLQ take over."""
+    settings = base_settings()
+    settings = settings.with_overrides(credentials=alpaca_credentials(settings))
+    logger.info(
+        "sync starting", extra={"table": settings.assets_table, "event_id": event.get("id")}
+    )
+    try:
+        report = build_run(settings).run()
+    except LockHeldError as held:
+        logger.warning(
+            "sync skipped: another sync holds the run lease", extra={"reason": str(held)}
+        )
+        metrics.add_metric(name="SyncSkipped", unit=MetricUnit.Count, value=1)
+        return {"outcome": "skipped", "message": str(held)}
+    except SyncError as failed:
+        publish(failed.report)
+        metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("sync did not complete", extra={"report": failed.report.summary()})
+        raise
+    except Exception:
+        metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("sync failed")
+        raise
+    publish(report)
+    logger.info("sync finished", extra={"report": report.summary()})
+    return {**report.summary(), "changed_symbols": len(report.changes)}

@@ -1,0 +1,1 @@
+"""Embedded local mode: Alpaca stand-in, catalog generator and other loopback helpers."""

@@ -1,0 +1,107 @@
+"""Test support shared by every suite: credentials with a canary secret, table helpers, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asset_sync.config import AlpacaCredentials, SyncSettings
+from asset_sync.dal.assets import AssetTable
+from asset_sync.dal.run_state import RunStateTable
+from asset_sync.dal.serialization import deserialize_item
+from asset_sync.local.moto_server import LOCAL_CREDENTIALS
+from asset_sync.local.stand_in import AlpacaStandIn
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "alpaca"
+# A canary: if this string shows up in any output, a secret leaked.
+CANARY_SECRET = "canary-SECRET-7f3a9c1e-do-not-log"
+CREDENTIALS = AlpacaCredentials("AKTESTKEY0001", CANARY_SECRET)
+
+os.environ.update(LOCAL_CREDENTIALS)
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data/alpaca, or skip the test with the reason."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"shared test data not present: {path}")
+    return path
+
+
+@dataclass
+class Env:
+    """A fresh pair of tables on moto plus the stand-in, and helpers to inspect them."""
+
+    settings: SyncSettings
+    assets: AssetTable
+    state: RunStateTable
+    stand_in: AlpacaStandIn
+
+    def item(self, symbol: str) -> dict[str, Any] | None:
+        """An item as stored (deserialized owned values plus foreign ones)."""
+        response = self.assets.client.get_item(
+            TableName=self.settings.assets_table, Key={"symbol": {"S": symbol}}, ConsistentRead=True
+        )
+        raw = response.get("Item")
+        return deserialize_item(raw) if raw else None
+
+    def raw_item(self, symbol: str) -> dict[str, Any] | None:
+        """An item in DynamoDB's attribute-value JSON, exactly as stored."""
+        response = self.assets.client.get_item(
+            TableName=self.settings.assets_table, Key={"symbol": {"S": symbol}}, ConsistentRead=True
+        )
+        return response.get("Item")
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every item of the assets table, raw, by symbol (a full scan)."""
+        items: dict[str, dict[str, Any]] = {}
+        paginator = self.assets.client.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.settings.assets_table, ConsistentRead=True):
+            for raw in page["Items"]:
+                items[raw["symbol"]["S"]] = raw
+        return items
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment for running `asset-sync` as a child process against these tables."""
+        return {
+            **os.environ,
+            **LOCAL_CREDENTIALS,
+            "APCA_API_KEY_ID": CREDENTIALS.key_id,
+            "APCA_API_SECRET_KEY": CREDENTIALS.secret_key,
+            "APCA_API_BASE_URL": self.stand_in.base_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.settings.dynamodb_endpoint_url or "",
+            "ASSETS_TABLE": self.settings.assets_table,
+        }
+
+
+@dataclass
+class CliResult:
+    """A finished `asset-sync` process."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout parsed as one JSON document."""
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> CliResult:
+    """Run `asset-sync` in a child process, as a user would."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "asset_sync.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
