@@ -45,7 +45,10 @@ class RunStateTable:
                 TableName=self.table_name,
                 Key=STATE_KEY,
                 UpdateExpression="SET lock_owner = :me, lock_expires_at = :expires",
-                ConditionExpression="attribute_not_exists(lock_owner) OR lock_expires_at < :now",
+                ConditionExpression=(
+                    # `lock_owner = :me`: boto3 retried an acquire whose reply was lost
+                    "attribute_not_exists(lock_owner) OR lock_expires_at < :now OR lock_owner = :me"
+                ),
                 ExpressionAttributeValues={
                     ":me": {"S": run_id},
                     ":expires": {"N": str(int(now + lease_seconds))},
@@ -89,6 +92,8 @@ class RunStateTable:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
+            if self.read().get("last_run", {}).get("run_id") == run_id:
+                return  # boto3 retried a release whose reply was lost: it had applied
             raise LockHeldError(
                 "the run lease expired and was taken by another sync before this run finished; "
                 "its record was not stored (raise the lease or investigate the slow run)"

@@ -17,7 +17,13 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asset_sync.dal.errors import ConditionFailedError
-from asset_sync.logic.models import OWNED_ATTRIBUTES, CurrentState, ItemChange, OwnedValue
+from asset_sync.logic.models import (
+    INACTIVE,
+    OWNED_ATTRIBUTES,
+    CurrentState,
+    ItemChange,
+    OwnedValue,
+)
 from asset_sync.logic.planning import Action, ItemPlan, diff_item, new_item, plan_item
 
 MAX_ATTEMPTS_PER_ITEM = 4
@@ -126,16 +132,18 @@ class PlanApplier:
         plan: ItemPlan | None = self._replan(item, old)
         for attempt in range(MAX_ATTEMPTS_PER_ITEM):
             if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED):
-                self._record(
-                    item.symbol,
-                    action=plan.action if plan else Action.UNCHANGED,
-                    resolved=attempt > 0,
-                )
+                action = plan.action if plan else Action.UNCHANGED
+                self._record(item.symbol, action=action, resolved=attempt > 0)
                 return
+            change, send = self._prepare(plan, old)
             try:
-                change = self._write(plan, old)
+                send()
             except ConditionFailedError:
                 old = self.store.get_item(item.symbol)
+                if self._is_own_write(plan, old):
+                    # boto3 retried a write whose reply was lost: it had applied; confirm it.
+                    self._record(item.symbol, action=plan.action, change=change, resolved=True)
+                    return
                 plan = self._replan(item, old)
                 continue
             self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
@@ -145,23 +153,43 @@ class PlanApplier:
             failure=f"the item kept changing under {MAX_ATTEMPTS_PER_ITEM} conditional writes",
         )
 
+    def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, OwnedValue] | None) -> bool:
+        """Whether the item already holds exactly what this run meant to write."""
+        if fresh is None or fresh.get("last_sync_timestamp") != self.timestamp:
+            return False
+        if plan.asset is None:
+            return fresh.get("status") == INACTIVE
+        return (
+            fresh.get("sync_hash") == plan.asset.content_hash
+            and fresh.get("status") == plan.asset.status
+        )
+
     def _replan(self, item: ItemPlan, old: Mapping[str, OwnedValue] | None) -> ItemPlan | None:
         """Plan this symbol again against the item as it is now (None: nothing to do)."""
         current = self.state_of(item.symbol, old) if old is not None else None
         return plan_item(item.asset, current, self.timestamp)
 
-    def _write(self, plan: ItemPlan, old: Mapping[str, OwnedValue] | None) -> ItemChange:
-        self.pacer.wait()
+    def _prepare(
+        self, plan: ItemPlan, old: Mapping[str, OwnedValue] | None
+    ) -> tuple[ItemChange, Callable[[], None]]:
+        """The change for the report and the one conditional request that makes it."""
         if plan.action == Action.CREATE or old is None:
-            assert plan.asset is not None
-            self.store.put_new(new_item(plan.asset, self.timestamp))
-            return ItemChange(Action.CREATE.value)
+            asset = plan.asset
+            assert asset is not None
+            return ItemChange(Action.CREATE.value), lambda: self._paced(
+                self.store.put_new, new_item(asset, self.timestamp)
+            )
         write = diff_item(plan, old, self.timestamp)
         touched = [*write.set_values, *write.remove]
         expected = {name: old.get(name) for name in touched if name in OWNED_ATTRIBUTES}
         version = plan.current.sync_version if plan.current else 0
-        self.store.update_owned(plan.symbol, write.set_values, write.remove, expected, version)
-        return write.change
+        return write.change, lambda: self._paced(
+            self.store.update_owned, plan.symbol, write.set_values, write.remove, expected, version
+        )
+
+    def _paced(self, request: Callable[..., None], *args: object) -> None:
+        self.pacer.wait()
+        request(*args)
 
     def _record(
         self,
