@@ -86,17 +86,15 @@ def publish(report: RunReport) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one sync; return its summary, or raise so Lambda's retries and DLQ take over."""
-    settings = base_settings()
-    settings = settings.with_overrides(credentials=alpaca_credentials(settings))
-    logger.info(
-        "sync starting", extra={"table": settings.assets_table, "event_id": event.get("id")}
-    )
     try:
+        settings = base_settings()
+        settings = settings.with_overrides(credentials=alpaca_credentials(settings))
+        logger.info(
+            "sync starting", extra={"table": settings.assets_table, "event": event.get("id")}
+        )
         report = build_run(settings).run()
     except LockHeldError as held:
-        logger.warning(
-            "sync skipped: another sync holds the run lease", extra={"reason": str(held)}
-        )
+        logger.warning("sync skipped: another sync holds the lease", extra={"reason": str(held)})
         metrics.add_metric(name="SyncSkipped", unit=MetricUnit.Count, value=1)
         return {"outcome": "skipped", "message": str(held)}
     except SyncError as failed:

@@ -1,0 +1,187 @@
+"""The Lambda handler in-process: a real-shaped scheduled event, moto's server (DynamoDB and
+Secrets Manager) over HTTP, the Alpaca stand-in over HTTP, Powertools logs and EMF metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
+from tests.support import CANARY_SECRET, CREDENTIALS, Env
+
+from asset_sync import handler
+from asset_sync.local.catalog import generate_catalog
+
+LOG_STREAM = io.StringIO()
+SCHEDULED_EVENT: dict[str, Any] = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-30T04:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/asset-sync-daily"],
+    "detail": {},
+}
+
+
+@dataclass
+class FakeContext:
+    """The LambdaContext attributes Powertools reads."""
+
+    function_name: str = "asset-sync"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+
+@pytest.fixture
+def lambda_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The function's environment, as the CDK stack sets it, with the secret in moto."""
+    endpoint = env.settings.dynamodb_endpoint_url or ""
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+    secret_name = f"asset-sync/alpaca-{uuid.uuid4().hex[:8]}"
+    arn = secrets.create_secret(
+        Name=secret_name,
+        SecretString=json.dumps(
+            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
+        ),
+    )["ARN"]
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALPACA_SECRET_ID", arn)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+    monkeypatch.setenv("ASSETS_TABLE", env.settings.assets_table)
+    monkeypatch.setenv("SYNC_STATE_TABLE", env.settings.state_table)
+    monkeypatch.setenv("APCA_API_BASE_URL", env.stand_in.base_url)
+    handler.base_settings.cache_clear()
+    cold_start.is_cold_start = True
+    log_handler = handler.logger.registered_handler
+    original = log_handler.setStream(LOG_STREAM)  # type: ignore[attr-defined]
+    LOG_STREAM.seek(0)
+    LOG_STREAM.truncate()
+    yield env
+    log_handler.setStream(original)  # type: ignore[attr-defined]
+    handler.base_settings.cache_clear()
+
+
+def invoke(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Call the handler; return its result and every JSON line it printed."""
+    result = handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+    return result, printed_json(capsys)
+
+
+def printed_json(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """Metrics (printed to stdout) and log lines (the logger's stream), checked for the secret."""
+    out = capsys.readouterr()
+    logs = LOG_STREAM.getvalue()
+    LOG_STREAM.seek(0)
+    LOG_STREAM.truncate()
+    assert CANARY_SECRET not in out.out + out.err + logs
+    text = out.out + logs
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def emf_metrics(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metric name -> value from the EMF documents among the printed lines."""
+    values: dict[str, Any] = {}
+    for line in lines:
+        for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
+            assert directive["Namespace"] == "Signal9/AssetSync"
+            for metric in directive["Metrics"]:
+                value = line[metric["Name"]]
+                values[metric["Name"]] = sum(value) if isinstance(value, list) else value
+    return values
+
+
+def test_scheduled_event_runs_a_sync_with_logs_and_metrics(
+    lambda_env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lambda_env.stand_in.set_assets(generate_catalog(120, seed=5))
+
+    result, lines = invoke(capsys)
+
+    assert result["outcome"] == "succeeded"
+    assert result["created"] == 120
+    assert len(lambda_env.snapshot()) == 120
+    metrics = emf_metrics(lines)
+    assert metrics["AssetsFetched"] == 120
+    assert metrics["AssetsCreated"] == 120
+    assert metrics["SyncSucceeded"] == 1
+    assert metrics["ColdStart"] == 1
+    assert metrics["SyncDuration"] > 0
+    logs = [line for line in lines if "message" in line]
+    assert {line["message"] for line in logs} >= {"sync starting", "sync finished"}
+    assert all(line["correlation_id"] == SCHEDULED_EVENT["id"] for line in logs)
+    assert all(line["service"] == "asset-sync" for line in logs)
+
+    again, lines = invoke(capsys)  # a duplicate delivery after the first finished
+    assert again["outcome"] == "succeeded"
+    assert again["unchanged"] == 120 and again["created"] == 0
+    assert "ColdStart" not in emf_metrics(lines)
+
+
+def test_a_guard_refusal_raises_so_lambda_retries_and_alarms(
+    lambda_env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lambda_env.stand_in.set_assets(generate_catalog(50, seed=6))
+    invoke(capsys)
+    before = lambda_env.snapshot()
+    lambda_env.stand_in.set_assets([])
+
+    with pytest.raises(Exception, match="guard refused"):
+        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+
+    lines = printed_json(capsys)
+    metrics = emf_metrics(lines)
+    assert metrics["SyncFailed"] == 1
+    assert "SyncSucceeded" not in metrics
+    assert lambda_env.snapshot() == before
+
+
+def test_a_held_lease_skips_the_duplicate(
+    lambda_env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lambda_env.stand_in.set_assets(generate_catalog(10, seed=7))
+    lambda_env.state.acquire("another-running-sync", lease_seconds=600)
+
+    result, lines = invoke(capsys)
+
+    assert result["outcome"] == "skipped"
+    assert "another-running-sync" in result["message"]
+    assert emf_metrics(lines)["SyncSkipped"] == 1
+    assert lambda_env.snapshot() == {}
+
+
+def test_a_secret_without_keys_is_a_clear_configuration_error(
+    lambda_env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = lambda_env.settings.dynamodb_endpoint_url
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+    arn = secrets.create_secret(
+        Name=f"empty-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"APCA_API_KEY_ID": "", "APCA_API_SECRET_KEY": ""}),
+    )["ARN"]
+    monkeypatch.setenv("ALPACA_SECRET_ID", arn)
+
+    with pytest.raises(handler.ConfigError, match="put-secret-value"):
+        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+    printed_json(capsys)
+
+
+def test_missing_configuration_fails_at_start_with_a_clear_error(
+    lambda_env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_DELIST_FRACTION", "2")
+    handler.base_settings.cache_clear()
+    with pytest.raises(handler.ConfigError, match="between 0 and 1"):
+        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+    printed_json(capsys)
