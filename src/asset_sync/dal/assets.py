@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +27,13 @@ from asset_sync.dal.serialization import (
     serialize_item,
 )
 from asset_sync.dal.stats import IoStats
-from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, OwnedValue
+from asset_sync.logic.models import ACTIVE, CurrentState, OwnedValue
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUS_INDEX = "status-index"
 BATCH_GET_LIMIT = 100
-PROJECTION = ("symbol", "status", "sync_hash", "sync_version", "asset_class", "last_sync_timestamp")
 
 
 def state_from_item(symbol: str, item: Mapping[str, OwnedValue]) -> CurrentState:
@@ -65,38 +64,46 @@ class AssetTable:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def read_states(self) -> dict[str, CurrentState]:
-        """Every active and inactive item, projected to what planning needs (via status-index)."""
-        states: dict[str, CurrentState] = {}
-        for status in (ACTIVE, INACTIVE):
-            for raw in self._query_status(status):
-                item = deserialize_item(raw)
-                symbol = item.get("symbol")
-                if isinstance(symbol, str):
-                    states[symbol] = state_from_item(symbol, item)
-        return states
+    def read_active(self, with_class: bool = False) -> dict[str, CurrentState]:
+        """Every active item, projected to what planning needs, from the status-index GSI.
 
-    def _query_status(self, status: str) -> Iterator[Mapping[str, AttributeValue]]:
-        names = {f"#p{i}": name for i, name in enumerate(PROJECTION)}
+        Only `symbol` and `sync_hash` (plus `asset_class` when the run is scoped to classes):
+        reading is the dominant cost of a run that changes nothing, and it grows with the
+        projection. Inactive items are never read in bulk (see `states_of`).
+        """
+        projection = ["symbol", "sync_hash", *(["asset_class"] if with_class else [])]
+        names = {f"#p{i}": name for i, name in enumerate(projection)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": STATUS_INDEX,
             "KeyConditionExpression": "#status = :status",
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": {**names, "#status": "status"},
-            "ExpressionAttributeValues": {":status": {"S": status}},
+            "ExpressionAttributeValues": {":status": {"S": ACTIVE}},
         }
+        states: dict[str, CurrentState] = {}
         while True:
             try:
                 response = self.stats.call(self.client.query, write=False, **request)
             except ClientError as error:
                 raise_if_missing(error, self.table_name)
                 raise
-            yield from response.get("Items", [])
+            for raw in response.get("Items", []):
+                item = deserialize_item(raw)
+                symbol = item.get("symbol")
+                if isinstance(symbol, str):
+                    states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE})
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
-                return
+                return states
             request["ExclusiveStartKey"] = last_key
+
+    def states_of(self, symbols: Iterable[str]) -> dict[str, CurrentState]:
+        """The planning view of specific items (the catalog symbols not found active)."""
+        items = self._batch_get(
+            symbols, projection=("symbol", "status", "sync_hash", "asset_class")
+        )
+        return {symbol: state_from_item(symbol, item) for symbol, item in items.items()}
 
     def get_item(self, symbol: str) -> dict[str, OwnedValue] | None:
         """One whole item, strongly consistent."""
@@ -112,19 +119,32 @@ class AssetTable:
 
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, OwnedValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
+        return self._batch_get(symbols)
+
+    def _batch_get(
+        self, symbols: Iterable[str], projection: tuple[str, ...] = ()
+    ) -> dict[str, dict[str, OwnedValue]]:
         found: dict[str, dict[str, OwnedValue]] = {}
         pending = list(dict.fromkeys(symbols))
+        shape: dict[str, Any] = {"ConsistentRead": True}
+        if projection:
+            names = {f"#p{i}": name for i, name in enumerate(projection)}
+            shape |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         for start in range(0, len(pending), BATCH_GET_LIMIT):
             keys: list[Any] = [
                 {"symbol": {"S": s}} for s in pending[start : start + BATCH_GET_LIMIT]
             ]
             attempt = 0
             while keys:
-                response = self.stats.call(
-                    self.client.batch_get_item,
-                    write=False,
-                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}},
-                )
+                try:
+                    response = self.stats.call(
+                        self.client.batch_get_item,
+                        write=False,
+                        RequestItems={self.table_name: {"Keys": keys, **shape}},
+                    )
+                except ClientError as error:
+                    raise_if_missing(error, self.table_name)
+                    raise
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = deserialize_item(raw)
                     symbol = item.get("symbol")

@@ -92,7 +92,7 @@ def plan_item(
         return ItemPlan(current.symbol, Action.DELIST, None, current)
     if current is None:
         return ItemPlan(asset.symbol, Action.CREATE, asset, None)
-    if current.status != asset.status and asset.status == ACTIVE:
+    if current.status == INACTIVE and asset.status == ACTIVE:
         return ItemPlan(asset.symbol, Action.REACTIVATE, asset, current)
     if current.sync_hash != asset.content_hash or current.status != asset.status:
         return ItemPlan(asset.symbol, Action.UPDATE, asset, current)

@@ -148,7 +148,9 @@ class SyncRun:
         report.duplicates = list(catalog.duplicates)
 
         self.progress.stage(f"reading the table ({report.valid:,} valid assets fetched)")
-        current = self.assets.read_states()
+        current = self.assets.read_active(with_class=bool(settings.asset_classes))
+        unseen = [symbol for symbol in catalog.assets if symbol not in current]
+        current.update(self.assets.states_of(unseen))  # inactive or foreign-made items
         plan = build_plan(catalog, current, report.last_sync_timestamp, settings.asset_classes)
         report.unchanged = plan.unchanged
 
