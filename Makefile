@@ -28,7 +28,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict infra scripts bench
+	$(BIN)/mypy --strict infra scripts $(wildcard bench)
 
 test: setup lint typecheck  ## lint, types and every test suite (unit, integration, infra)
 	$(BIN)/pytest -n 2 --dist loadgroup
