@@ -41,6 +41,7 @@ ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily 
 RULE_RETRY_ATTEMPTS = 2
 RULE_MAX_EVENT_AGE = cdk.Duration.hours(2)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+LEASE_MARGIN_SECONDS = 30
 
 
 def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
@@ -310,6 +311,10 @@ class AssetSyncStack(cdk.Stack):
             "ALPACA_SECRET_ID": self.alpaca_secret.secret_arn,
             "APCA_API_BASE_URL": settings.alpaca_base_url,
             "MAX_DELIST_FRACTION": settings.max_delist_fraction,
+            # The run lease outlives the longest possible run by a little, so a live run never
+            # loses it, and a run killed at the timeout frees it before Lambda's first async
+            # retry (about a minute later) arrives.
+            "SYNC_LOCK_LEASE_SECONDS": str(settings.timeout_seconds + LEASE_MARGIN_SECONDS),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -322,6 +322,7 @@ def test_function_environment(template: Template) -> None:
         "ALPACA_SECRET_ID": {"Ref": secret_id},  # Ref of a secret is its ARN
         "APCA_API_BASE_URL": "https://paper-api.alpaca.markets",
         "MAX_DELIST_FRACTION": "0.10",
+        "SYNC_LOCK_LEASE_SECONDS": "330",
         "POWERTOOLS_SERVICE_NAME": "asset-sync",
         "POWERTOOLS_METRICS_NAMESPACE": "Signal9/AssetSync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
