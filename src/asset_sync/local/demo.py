@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
@@ -17,16 +18,16 @@ from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import GuardRefusedError, SyncError
+from asset_sync.logic.sync import GuardRefusedError, Progress, SyncError
 from asset_sync.wiring import build_run, tables
 
 DEMO_KEY = AlpacaCredentials("DEMOKEY0001", "demo-secret-not-real")
 FOREIGN = {"last_pollenation_date": "2026-11-28", "sector": "Technology"}
 
 
-def _sync(settings: SyncSettings) -> tuple[RunReport, int]:
+def _sync(settings: SyncSettings, progress: Progress | None) -> tuple[RunReport, int]:
     try:
-        return build_run(settings).run(), 0
+        return build_run(settings, progress).run(), 0
     except GuardRefusedError as refused:
         return refused.report, 3
     except SyncError as failed:
@@ -41,7 +42,9 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the three syncs and check their outcome; return the process exit code."""
-    from asset_sync.cli import render_report  # noqa: PLC0415 - avoid a cycle at import
+    from asset_sync.cli import render_report, terminal_progress  # noqa: PLC0415 - no cycle
+
+    progress = terminal_progress() if not as_json and sys.stderr.isatty() else None
 
     os.environ.update(LOCAL_CREDENTIALS)  # moto accepts any; never reach for real credentials
     catalog = generate_catalog(asset_count, seed)
@@ -62,7 +65,7 @@ def run_demo(
         say(f"local DynamoDB (moto's server): {moto.url}; Alpaca stand-in: {alpaca.base_url}")
 
         say(f"\n== day 1: initial load of {asset_count:,} assets")
-        report, code = _sync(settings)
+        report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
         if code:
@@ -90,14 +93,14 @@ def run_demo(
             f"\n== day 2: the catalog evolved: {len(changes.listed)} listed, "
             f"{len(changes.delisted)} delisted, {len(changes.changed)} changed"
         )
-        report, code = _sync(settings)
+        report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
         if code:
             return code
 
         say("\n== day 2, run again: nothing changed, so no asset item is written")
-        report, code = _sync(settings)
+        report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
         if code:

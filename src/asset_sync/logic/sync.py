@@ -180,7 +180,7 @@ class SyncRun:
 
     def _apply(self, plan: Plan, report: RunReport) -> SyncError | None:
         writes = plan.writes
-        self.progress.stage(f"writing {len(writes):,} changed assets")
+        self.progress.stage(f"writing {len(writes):,} changes")
         self.progress.start_writes(len(writes))
         applier = PlanApplier(
             self.assets,
