@@ -16,10 +16,10 @@ from botocore.exceptions import ClientError
 
 from asset_sync.dal.errors import (
     ConditionFailedError,
-    error_code,
     is_condition_failure,
     raise_if_missing,
 )
+from asset_sync.dal.schema import create_table
 from asset_sync.dal.serialization import (
     AttributeValue,
     deserialize_item,
@@ -233,31 +233,24 @@ class AssetTable:
     # -- schema ------------------------------------------------------------------------------
 
     def create(self) -> bool:
-        """Create the table as specified; False if it already exists."""
-        try:
-            self.client.create_table(
-                TableName=self.table_name,
-                KeySchema=[{"AttributeName": "symbol", "KeyType": "HASH"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "symbol", "AttributeType": "S"},
-                    {"AttributeName": "status", "AttributeType": "S"},
-                ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": STATUS_INDEX,
-                        "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ],
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )
-        except ClientError as error:
-            if error_code(error) == "ResourceInUseException":
-                return False
-            raise
-        self.client.get_waiter("table_exists").wait(TableName=self.table_name)
-        return True
+        """Create the table as specified (key, status-index, streams); False if it exists."""
+        return create_table(
+            self.client,
+            self.table_name,
+            KeySchema=[{"AttributeName": "symbol", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "symbol", "AttributeType": "S"},
+                {"AttributeName": "status", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": STATUS_INDEX,
+                    "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
 
 
 def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from asset_sync.dal.errors import error_code, is_condition_failure, raise_if_missing
+from asset_sync.dal.errors import is_condition_failure, raise_if_missing
+from asset_sync.dal.schema import create_table
 from asset_sync.dal.stats import IoStats
 
 if TYPE_CHECKING:
@@ -124,16 +125,9 @@ class RunStateTable:
 
     def create(self) -> bool:
         """Create the state table; False if it already exists."""
-        try:
-            self.client.create_table(
-                TableName=self.table_name,
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except ClientError as error:
-            if error_code(error) == "ResourceInUseException":
-                return False
-            raise
-        self.client.get_waiter("table_exists").wait(TableName=self.table_name)
-        return True
+        return create_table(
+            self.client,
+            self.table_name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )

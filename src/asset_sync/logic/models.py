@@ -13,6 +13,15 @@ OwnedValue = str | bool | Decimal | tuple[str, ...]
 ACTIVE = "active"
 INACTIVE = "inactive"
 
+# Numbers the API sends as decimal strings (or JSON numbers), stored exactly as DynamoDB N.
+DECIMAL_ATTRIBUTES: tuple[str, ...] = (
+    "min_order_size",
+    "min_trade_increment",
+    "price_increment",
+    "maintenance_margin_requirement",
+    "margin_requirement_long",
+    "margin_requirement_short",
+)
 # Item attributes derived from the catalog record; `status` and the bookkeeping below are separate.
 CONTENT_ATTRIBUTES: tuple[str, ...] = (
     "asset_id",
@@ -27,12 +36,7 @@ CONTENT_ATTRIBUTES: tuple[str, ...] = (
     "fractionable",
     "attributes",
     "cusip",
-    "min_order_size",
-    "min_trade_increment",
-    "price_increment",
-    "maintenance_margin_requirement",
-    "margin_requirement_long",
-    "margin_requirement_short",
+    *DECIMAL_ATTRIBUTES,
 )
 BOOKKEEPING_ATTRIBUTES: tuple[str, ...] = (
     "created_at",

@@ -15,6 +15,7 @@ import msgspec
 
 from asset_sync.logic.models import (
     ACTIVE,
+    DECIMAL_ATTRIBUTES,
     INACTIVE,
     CatalogAsset,
     InvalidRecord,
@@ -67,14 +68,6 @@ class ApiAsset(msgspec.Struct, rename={"asset_class": "class"}):
     margin_requirement_short: DecimalField = msgspec.UNSET
 
 
-_DECIMAL_FIELDS = (
-    "min_order_size",
-    "min_trade_increment",
-    "price_increment",
-    "maintenance_margin_requirement",
-    "margin_requirement_long",
-    "margin_requirement_short",
-)
 _BOOL_FIELDS = ("marginable", "shortable", "easy_to_borrow", "fractionable")
 
 _RECORD_DECODER = msgspec.json.Decoder(ApiAsset)
@@ -144,7 +137,7 @@ def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
         for attribute in record.attributes:
             _check_text("attributes", attribute, MAX_STRING_LENGTH)
         content["attributes"] = tuple(record.attributes)
-    for name in _DECIMAL_FIELDS:
+    for name in DECIMAL_ATTRIBUTES:
         number = getattr(record, name)
         if isinstance(number, Decimal):
             content[name] = _check_decimal(name, number)
