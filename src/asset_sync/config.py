@@ -92,9 +92,9 @@ def _parse_fraction(raw: str) -> float:
         raise ConfigError(f"MAX_DELIST_FRACTION must be a number, got {raw!r}") from None
 
 
-def _parse_lease(raw: str) -> int:
+def _positive_int(name: str, raw: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"SYNC_LOCK_LEASE_SECONDS must be a positive whole number, got {raw!r}")
+        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
     return int(raw)
 
 
@@ -118,7 +118,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> SyncSettings:
         max_delist_fraction=_parse_fraction(
             env.get("MAX_DELIST_FRACTION") or str(DEFAULT_MAX_DELIST_FRACTION)
         ),
-        lock_lease_seconds=_parse_lease(env.get("SYNC_LOCK_LEASE_SECONDS") or "900"),
+        lock_lease_seconds=_positive_int(
+            "SYNC_LOCK_LEASE_SECONDS", env.get("SYNC_LOCK_LEASE_SECONDS") or "900"
+        ),
+        max_writes_per_second=_positive_int(
+            "MAX_WRITES_PER_SECOND", env.get("MAX_WRITES_PER_SECOND") or "500"
+        ),
+        write_concurrency=_positive_int("WRITE_CONCURRENCY", env.get("WRITE_CONCURRENCY") or "8"),
         credentials=credentials,
     )
     settings.validate()
