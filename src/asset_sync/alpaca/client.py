@@ -9,6 +9,7 @@ The secret key is sent only as a header and never appears in an error message.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,16 @@ class AlpacaRetry(Retry):
     """urllib3 Retry that also understands Alpaca's `X-RateLimit-Reset` (epoch seconds)."""
 
     max_retry_wait: float = 60.0
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds, also fractional (`0.5`), or an HTTP date (urllib3 takes only whole numbers)."""
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            return super().parse_retry_after(retry_after)
+        if not math.isfinite(seconds):
+            return super().parse_retry_after(retry_after)  # urllib3's clear InvalidHeader
+        return max(0.0, seconds)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         """Seconds to wait: `Retry-After` first, else until `X-RateLimit-Reset`."""

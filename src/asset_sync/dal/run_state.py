@@ -66,6 +66,29 @@ class RunStateTable:
                 f"{holder.get('lock_expires_at')} (unix time); not starting a second one"
             ) from None
 
+    def renew(self, run_id: str, lease_seconds: int, now: float | None = None) -> None:
+        """Extend this run's lease; LockHeldError if another run has taken it."""
+        now = time.time() if now is None else now
+        try:
+            self.stats.call(
+                self.client.update_item,
+                write=True,
+                TableName=self.table_name,
+                Key=STATE_KEY,
+                UpdateExpression="SET lock_expires_at = :expires",
+                ConditionExpression="lock_owner = :me",
+                ExpressionAttributeValues={
+                    ":me": {"S": run_id},
+                    ":expires": {"N": str(int(now + lease_seconds))},
+                },
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            raise LockHeldError(
+                "the run lease expired and another sync took it; this run stopped writing"
+            ) from None
+
     def release(self, run_id: str, record: Mapping[str, Any], succeeded: bool) -> None:
         """Give back the lease and store the run's record in one conditional write.
 

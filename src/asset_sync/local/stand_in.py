@@ -151,13 +151,14 @@ class _Catalog:
         with self._lock:
             if self._assets is None:
                 assets: list[Asset] = json.loads(self.body)
+                records = [a for a in assets if isinstance(a, dict)]  # hostile test catalogs
                 index: dict[str, Asset] = {}
                 # Lowest precedence first, so that symbol wins over id, cusip, old crypto form.
-                for a in assets:
+                for a in records:
                     if a.get("class") == "crypto":
                         index[str(a.get("symbol", "")).replace("/", "")] = a
                 for field in ("cusip", "id", "symbol"):
-                    index.update((v, a) for a in assets if isinstance(v := a.get(field), str))
+                    index.update((v, a) for a in records if isinstance(v := a.get(field), str))
                 self._assets, self._index = assets, index
             return self._assets
 
@@ -179,10 +180,13 @@ class _Catalog:
         selected = [
             a
             for a in self.assets()
-            if (not status or a.get("status") == status)
-            and (not asset_class or a.get("class") == asset_class)
-            and (not exchange or a.get("exchange") == exchange)
-            and (not wanted or _any_attribute(a, wanted))
+            if not isinstance(a, dict)  # a non-object record passes every filter, to be seen
+            or (
+                (not status or a.get("status") == status)
+                and (not asset_class or a.get("class") == asset_class)
+                and (not exchange or a.get("exchange") == exchange)
+                and (not wanted or _any_attribute(a, wanted))
+            )
         ]
         body = dumps_catalog(selected)
         with self._lock:

@@ -7,6 +7,7 @@ between items leaves a table that the next run's plan completes.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from asset_sync.logic.models import (
 )
 from asset_sync.logic.planning import Action, ItemPlan, diff_item, new_item, plan_item
 
-MAX_ATTEMPTS_PER_ITEM = 4
+MAX_ATTEMPTS_PER_ITEM = 8
 MAX_FAILURES_BEFORE_ABORT = 25
 
 
@@ -61,6 +62,7 @@ class ApplyOutcome:
     failures: dict[str, str] = field(default_factory=dict)
     conflicts_resolved: int = 0
     aborted: bool = False
+    abort_reason: str = ""
 
 
 class WritePacer:
@@ -82,8 +84,22 @@ class WritePacer:
             time.sleep(delay)
 
 
+class LeaseLostError(RuntimeError):
+    """The run no longer holds its lease: it must stop writing."""
+
+
+def _no_lease_check() -> None:
+    """Used where no lease applies (tests of the applier alone)."""
+
+
 class PlanApplier:
-    """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling."""
+    """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling.
+
+    Every write whose outcome is uncertain — a lost race (condition failure), or a transient
+    error boto3 gave up on (throttling, 5xx, a dropped connection, its retry quota spent) — is
+    followed by a consistent re-read of the item: if it already holds this run's write, the
+    write is confirmed; otherwise the symbol is re-planned against what is there now.
+    """
 
     def __init__(
         self,
@@ -94,6 +110,8 @@ class PlanApplier:
         concurrency: int = 8,
         writes_per_second: float = 500.0,
         on_progress: Callable[[int], None] | None = None,
+        check_lease: Callable[[], None] = _no_lease_check,
+        backoff_base: float = 0.2,
     ) -> None:
         self.store = store
         self.state_of = state_of
@@ -101,12 +119,14 @@ class PlanApplier:
         self.concurrency = concurrency
         self.pacer = WritePacer(writes_per_second)
         self.on_progress = on_progress or (lambda _done: None)
+        self.check_lease = check_lease
+        self.backoff_base = backoff_base
         self.outcome = ApplyOutcome()
         self._lock = threading.Lock()
 
     def old_items(self, items: list[ItemPlan]) -> dict[str, dict[str, OwnedValue]]:
         """Whole current items for the plans that change an existing item."""
-        return self.store.get_items([i.symbol for i in items if i.action != Action.CREATE])
+        return self.store.get_items([i.symbol for i in items if i.current is not None])
 
     def apply(self, items: list[ItemPlan]) -> ApplyOutcome:
         """Write every item plan; failures are collected, never silently dropped."""
@@ -118,18 +138,20 @@ class PlanApplier:
 
     def _apply_one(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
         if self.outcome.aborted:
-            self._record(
-                item.symbol, failure="not attempted: the run aborted after repeated failures"
-            )
+            self._record(item.symbol, failure=f"not attempted: {self.outcome.abort_reason}")
             return
         try:
             self._write_converging(item, old)
-        except (ClientError, BotoCoreError) as error:
-            self._record(item.symbol, failure=f"{type(error).__name__}: {error}")
+        except LeaseLostError as lost:
+            with self._lock:
+                self.outcome.aborted = True
+                self.outcome.abort_reason = str(lost)
+            self._record(item.symbol, failure=f"not attempted: {lost}")
 
     def _write_converging(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
-        """Write; on a lost race re-read the item and re-plan it, a bounded number of times."""
+        """Write; after an uncertain outcome re-read the item and re-plan it (bounded)."""
         plan: ItemPlan | None = self._replan(item, old)
+        last_error = ""
         for attempt in range(MAX_ATTEMPTS_PER_ITEM):
             if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED):
                 action = plan.action if plan else Action.UNCHANGED
@@ -139,18 +161,26 @@ class PlanApplier:
             try:
                 send()
             except ConditionFailedError:
+                last_error = "the item kept changing under conditional writes"
+            except (ClientError, BotoCoreError) as error:
+                last_error = f"{type(error).__name__}: {error}"
+                _sleep_backoff(self.backoff_base, attempt)
+            else:
+                self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
+                return
+            try:
                 old = self.store.get_item(item.symbol)
-                if self._is_own_write(plan, old):
-                    # boto3 retried a write whose reply was lost: it had applied; confirm it.
-                    self._record(item.symbol, action=plan.action, change=change, resolved=True)
-                    return
-                plan = self._replan(item, old)
-                continue
-            self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
-            return
+            except (ClientError, BotoCoreError) as error:
+                last_error = f"{type(error).__name__}: {error}"
+                _sleep_backoff(self.backoff_base, attempt)
+                continue  # same plan, same expectations: the conditions keep it safe
+            if self._is_own_write(plan, old):
+                # the write had applied but its reply was lost; boto3's retry then failed
+                self._record(item.symbol, action=plan.action, change=change, resolved=True)
+                return
+            plan = self._replan(item, old)
         self._record(
-            item.symbol,
-            failure=f"the item kept changing under {MAX_ATTEMPTS_PER_ITEM} conditional writes",
+            item.symbol, failure=f"gave up after {MAX_ATTEMPTS_PER_ITEM} attempts: {last_error}"
         )
 
     def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, OwnedValue] | None) -> bool:
@@ -173,7 +203,7 @@ class PlanApplier:
         self, plan: ItemPlan, old: Mapping[str, OwnedValue] | None
     ) -> tuple[ItemChange, Callable[[], None]]:
         """The change for the report and the one conditional request that makes it."""
-        if plan.action == Action.CREATE or old is None:
+        if old is None:
             asset = plan.asset
             assert asset is not None
             return ItemChange(Action.CREATE.value), lambda: self._paced(
@@ -189,6 +219,7 @@ class PlanApplier:
 
     def _paced(self, request: Callable[..., None], *args: object) -> None:
         self.pacer.wait()
+        self.check_lease()  # last thing before the request: a run without its lease stops
         request(*args)
 
     def _record(
@@ -204,9 +235,9 @@ class PlanApplier:
             outcome = self.outcome
             if failure is not None:
                 outcome.failures[symbol] = failure
-                outcome.aborted = (
-                    outcome.aborted or len(outcome.failures) >= MAX_FAILURES_BEFORE_ABORT
-                )
+                if not outcome.aborted and len(outcome.failures) >= MAX_FAILURES_BEFORE_ABORT:
+                    outcome.aborted = True
+                    outcome.abort_reason = "the run aborted after repeated failures"
             elif action is not None:
                 outcome.done[symbol] = action
                 if change is not None:
@@ -214,3 +245,8 @@ class PlanApplier:
             outcome.conflicts_resolved += int(resolved)
             done = len(outcome.done) + len(outcome.failures)
         self.on_progress(done)
+
+
+def _sleep_backoff(base: float, attempt: int, cap: float = 10.0) -> None:
+    """Full-jitter exponential backoff between item-level attempts."""
+    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter only

@@ -90,8 +90,10 @@ def plan_item(
         if current is None or current.status != ACTIVE:
             return None
         return ItemPlan(current.symbol, Action.DELIST, None, current)
-    if current is None:
-        return ItemPlan(asset.symbol, Action.CREATE, asset, None)
+    if current is None or current.status not in (ACTIVE, INACTIVE):
+        # absent, or made by another service before the sync ever wrote it: a create (of the
+        # owned attributes only, on an item that exists, when `current` is given)
+        return ItemPlan(asset.symbol, Action.CREATE, asset, current)
     if current.status == INACTIVE and asset.status == ACTIVE:
         return ItemPlan(asset.symbol, Action.REACTIVATE, asset, current)
     if current.sync_hash != asset.content_hash or current.status != asset.status:
@@ -197,6 +199,8 @@ def diff_item(item: ItemPlan, old: Mapping[str, OwnedValue], timestamp: str) -> 
     if old.get("status") != new_status:
         set_values["status"] = new_status
         changes["status"] = FieldChange(old.get("status"), new_status)
+    if "created_at" not in old:
+        set_values["created_at"] = timestamp
     set_values["updated_at"] = timestamp
     set_values["last_sync_timestamp"] = timestamp
     return ItemWrite(set_values, tuple(remove), ItemChange(item.action.value, changes))

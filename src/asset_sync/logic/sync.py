@@ -6,6 +6,7 @@ present its report differs.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,9 +18,9 @@ import msgspec
 
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
-from asset_sync.dal.run_state import RunStateTable
+from asset_sync.dal.run_state import LockHeldError, RunStateTable
 from asset_sync.dal.stats import IoStats
-from asset_sync.logic.apply import PlanApplier
+from asset_sync.logic.apply import LeaseLostError, PlanApplier
 from asset_sync.logic.models import ItemChange, ValidatedCatalog
 from asset_sync.logic.planning import Action, Plan, build_plan, check_guard, diff_item
 from asset_sync.logic.report import RunReport
@@ -69,7 +70,7 @@ def fetch_catalog(source: CatalogSource, asset_classes: Sequence[str]) -> Valida
     for body in source.list_assets_bodies(asset_classes):
         try:
             raws.extend(_ARRAY.decode(body))
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
             raise CatalogFormatError(
                 f"the catalog response is not a complete JSON array ({len(body):,} bytes): {error}"
             ) from None
@@ -93,6 +94,25 @@ class SyncRun:
         self.state = state
         self.progress = progress or Progress()
         self.stats: IoStats = assets.stats
+        self._run_id = ""
+        self._lease_deadline = 0.0
+        self._lease_lock = threading.Lock()
+
+    def check_lease(self) -> None:
+        """Renew the lease when a third of it is left; LeaseLostError if another run took it.
+
+        Called before every write, so a run that was slow enough to lose its lease stops
+        instead of overwriting what the newer run decided.
+        """
+        lease = self.settings.lock_lease_seconds
+        with self._lease_lock:
+            if time.time() < self._lease_deadline - lease / 3:
+                return
+            try:
+                self.state.renew(self._run_id, lease)
+            except LockHeldError as taken:
+                raise LeaseLostError(str(taken)) from None
+            self._lease_deadline = time.time() + lease
 
     def run(self) -> RunReport:
         """Run once; raise SyncError (with the report) unless every write succeeded."""
@@ -105,7 +125,9 @@ class SyncRun:
         if self.settings.dry_run:
             return self._finish(report, started, self._plan_and_apply(report))
         self.progress.stage("taking the run lease")
+        self._lease_deadline = time.time() + self.settings.lock_lease_seconds
         self.state.acquire(report.run_id, self.settings.lock_lease_seconds)
+        self._run_id = report.run_id
         try:
             error = self._plan_and_apply(report)
         except BaseException as unexpected:
@@ -116,7 +138,12 @@ class SyncRun:
             except Exception as release_error:  # keep the original error; the lease expires
                 unexpected.add_note(f"also failed to release the run lease: {release_error}")
             raise
-        self._release(report)
+        try:
+            self._release(report)
+        except LockHeldError as lost:  # a newer run holds the lease now: say so, keep the report
+            report.outcome = "failed" if error is None else report.outcome
+            report.message = f"{report.message}; {lost}".lstrip("; ")
+            error = error or SyncError(report.message, report)
         return self._finish(report, started, error)
 
     def _finish(self, report: RunReport, started: float, error: SyncError | None) -> RunReport:
@@ -167,10 +194,10 @@ class SyncRun:
 
     def _preview(self, plan: Plan, report: RunReport) -> None:
         """Fill the report with what applying would do, writing nothing."""
-        olds = self.assets.get_items([i.symbol for i in plan.writes if i.action != Action.CREATE])
+        olds = self.assets.get_items([i.symbol for i in plan.writes if i.current is not None])
         for item in plan.writes:
             old = olds.get(item.symbol)
-            if item.action == Action.CREATE or old is None:
+            if old is None:
                 report.changes[item.symbol] = ItemChange(Action.CREATE.value)
             else:
                 report.changes[item.symbol] = diff_item(
@@ -189,6 +216,7 @@ class SyncRun:
             concurrency=self.settings.write_concurrency,
             writes_per_second=self.settings.max_writes_per_second,
             on_progress=self.progress.advance,
+            check_lease=self.check_lease,
         )
         outcome = applier.apply(writes)
         for action in outcome.done.values():

@@ -150,7 +150,7 @@ def _symbol_of(raw: msgspec.Raw) -> str | None:
     """Best-effort symbol of a record that failed validation, to protect its item."""
     try:
         loose = _LOOSE_DECODER.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(loose, dict):
         symbol = loose.get("symbol")
@@ -166,13 +166,15 @@ def _validate_record(index: int, raw: msgspec.Raw) -> CatalogAsset | InvalidReco
         return InvalidRecord(index, _symbol_of(raw), str(error))
     except (RecordError, InvalidOperation) as error:
         return InvalidRecord(index, _symbol_of(raw), str(error))
+    except RecursionError:
+        return InvalidRecord(index, None, "the record nests deeper than the decoder allows")
 
 
 def validate_catalog(body: bytes) -> ValidatedCatalog:
     """Validate a `/v2/assets` body; raise CatalogFormatError unless it is one JSON array."""
     try:
         raws = _ARRAY_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
         raise CatalogFormatError(f"catalog is not a complete JSON array: {error}") from None
     return validate_records(raws)
 
