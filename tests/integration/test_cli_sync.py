@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from tests.support import CANARY_SECRET, Env, run_cli
@@ -257,13 +258,14 @@ def test_missing_credentials_and_bad_configuration_are_clear(env: Env) -> None:
 
 def test_missing_table_says_how_to_create_it(env: Env) -> None:
     env.stand_in.set_assets([asset("A")])
-    result = run_cli("sync", "--table", "no_such_table", env=env.cli_env())
+    table = f"no_such_table_{uuid.uuid4().hex[:8]}"  # the moto server is shared by tests
+    result = run_cli("sync", "--table", table, env=env.cli_env())
     assert result.code == 1
     assert "create-table" in result.stderr
-    created = run_cli("create-table", "--table", "no_such_table", env=env.cli_env())
+    created = run_cli("create-table", "--table", table, env=env.cli_env())
     assert created.code == 0
-    assert "no_such_table: created" in created.stdout
-    assert run_cli("sync", "--table", "no_such_table", env=env.cli_env()).code == 0
+    assert f"{table}: created" in created.stdout
+    assert run_cli("sync", "--table", table, env=env.cli_env()).code == 0
 
 
 def test_every_command_has_help() -> None:

@@ -131,9 +131,24 @@ class PlanApplier:
     def apply(self, items: list[ItemPlan]) -> ApplyOutcome:
         """Write every item plan; failures are collected, never silently dropped."""
         olds = self.old_items(items)
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for _ in pool.map(lambda item: self._apply_one(item, olds.get(item.symbol)), items):
-                pass
+        pending = iter(items)
+        take = threading.Lock()
+
+        def work() -> None:  # each worker pulls the next item: at most `concurrency` in flight
+            while True:
+                with take:
+                    item = next(pending, None)
+                if item is None:
+                    return
+                try:
+                    self._apply_one(item, olds.get(item.symbol))
+                except Exception as error:  # never lose an item silently
+                    self._record(item.symbol, failure=f"{type(error).__name__}: {error}")
+
+        workers = max(1, min(self.concurrency, len(items)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(work) for _ in range(workers)]:
+                future.result()
         return self.outcome
 
     def _apply_one(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
