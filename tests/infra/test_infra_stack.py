@@ -21,7 +21,7 @@ pytestmark = pytest.mark.infra
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 
-VARIANT_TIMEOUT = 600
+VARIANT_TIMEOUT = 900
 
 # Every cdk-nag acknowledgment in the stack; a new one must be added here on purpose.
 EXPECTED_ACKNOWLEDGMENTS = {
@@ -59,7 +59,7 @@ def synth(stub_lambda_asset: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         stack.settings,
         stage="prod",
         alarm_email="ops@example.com",
-        memory_mb=1024,
+        memory_mb=2048,
         timeout_seconds=VARIANT_TIMEOUT,
     )
     variant = AssetSyncStack(app, "AssetSyncStackVariant", settings=variant_settings)
@@ -281,8 +281,8 @@ def test_function_configuration(template: Template) -> None:
             "Runtime": "python3.12",
             "Architectures": ["arm64"],
             "Handler": "asset_sync.handler.lambda_handler",
-            "MemorySize": 512,
-            "Timeout": 300,
+            "MemorySize": 1024,
+            "Timeout": 600,
             "ReservedConcurrentExecutions": 1,
             "FunctionName": "signal9-asset-sync-dev",
             "Role": {"Fn::GetAtt": [role_id, "Arn"]},
@@ -322,7 +322,7 @@ def test_function_environment(template: Template) -> None:
         "ALPACA_SECRET_ID": {"Ref": secret_id},  # Ref of a secret is its ARN
         "APCA_API_BASE_URL": "https://paper-api.alpaca.markets",
         "MAX_DELIST_FRACTION": "0.10",
-        "SYNC_LOCK_LEASE_SECONDS": "330",
+        "SYNC_LOCK_LEASE_SECONDS": "630",
         "POWERTOOLS_SERVICE_NAME": "asset-sync",
         "POWERTOOLS_METRICS_NAMESPACE": "Signal9/AssetSync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -486,7 +486,7 @@ def test_errors_alarm(template: Template) -> None:
 
 
 def test_duration_alarm_at_80_percent_of_timeout(synth: Synth) -> None:
-    for template, timeout_s in ((synth.template, 300), (synth.variant_template, VARIANT_TIMEOUT)):
+    for template, timeout_s in ((synth.template, 600), (synth.variant_template, VARIANT_TIMEOUT)):
         [props] = alarm(template, "Duration")
         assert props["Namespace"] == "AWS/Lambda"
         assert props["Statistic"] == "Maximum"
@@ -657,7 +657,7 @@ def test_outputs(template: Template) -> None:
 def test_variant_overrides(synth: Synth) -> None:
     synth.variant_template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"MemorySize": 1024, "Timeout": VARIANT_TIMEOUT, "FunctionName": "signal9-asset-sync-prod"},
+        {"MemorySize": 2048, "Timeout": VARIANT_TIMEOUT, "FunctionName": "signal9-asset-sync-prod"},
     )
     table_names = Capture()
     synth.variant_template.has_resource_properties(
@@ -679,10 +679,10 @@ class FakeNode:
 def test_settings_defaults_and_context_parsing() -> None:
     assert StackSettings.from_context(FakeNode({})) == StackSettings()
     settings = StackSettings.from_context(
-        FakeNode({"memory_mb": "1024", "timeout_seconds": 600, "alarm_email": "", "stage": "prod"})
+        FakeNode({"memory_mb": "2048", "timeout_seconds": 900, "alarm_email": "", "stage": "prod"})
     )
-    assert settings.memory_mb == 1024
-    assert settings.timeout_seconds == 600
+    assert settings.memory_mb == 2048
+    assert settings.timeout_seconds == 900
     assert settings.alarm_email is None
     assert settings.stage == "prod"
 

@@ -1,0 +1,233 @@
+"""Properties of planning + applying that tests/unit/test_planning.py does not cover yet.
+
+There, tables are only ever produced by a previous sync and the catalog is never scoped to asset
+classes. Here the starting table is arbitrary (items another service annotated, items a newer
+sync wrote, bumped versions, inactive items, several classes), the catalog mixes valid records
+with many kinds of invalid ones, and runs may be scoped to asset classes:
+
+* invalid records never change the table: syncing `valid + invalid` leaves every symbol an
+  invalid record names exactly as it was, and every other symbol exactly as syncing `valid`
+  alone does;
+* the guard refuses exactly when it should, by an independent count, with class scope;
+* applying then planning again is empty, with class scope, on arbitrary tables;
+* items outside the scope, items a newer sync wrote and other services' attributes are never
+  touched; every item the sync writes has a `sync_hash` that matches its content.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.support.memory_store import MemoryStore
+
+from asset_sync.dal.assets import state_from_item
+from asset_sync.logic.apply import PlanApplier
+from asset_sync.logic.models import (
+    ACTIVE,
+    CONTENT_ATTRIBUTES,
+    INACTIVE,
+    OWNED_ATTRIBUTES,
+    ValidatedCatalog,
+    content_hash,
+)
+from asset_sync.logic.planning import build_plan, check_guard, in_scope
+from asset_sync.logic.validation import validate_catalog
+
+T0 = "2026-11-28T04:00:00.000000Z"
+T1 = "2026-11-29T04:00:00.000000Z"
+T_FUTURE = "2026-12-31T04:00:00.000000Z"  # a newer sync than the run under test
+CLASSES = ("us_equity", "crypto", "us_option")
+SYMBOLS = [f"S{i}" for i in range(10)] + ["BRK.B", "BTC/USD", "#s0", ":e0"]
+
+
+def rec(symbol: str, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": f"id-{symbol}",
+        "class": "us_equity",
+        "exchange": "NYSE",
+        "symbol": symbol,
+        "name": f"{symbol} Corp",
+        "status": "active",
+        "tradable": True,
+        "margin_requirement_long": "30",
+    }
+    base.update(overrides)
+    return base
+
+
+def catalog_of(records: list[Any]) -> ValidatedCatalog:
+    return validate_catalog(json.dumps(records).encode())
+
+
+def apply(store: MemoryStore, catalog: ValidatedCatalog, ts: str, classes: tuple[str, ...]) -> None:
+    plan = build_plan(catalog, store.states(), ts, classes)
+    outcome = PlanApplier(store, state_from_item, ts, concurrency=2, writes_per_second=1e6).apply(
+        plan.writes
+    )
+    assert not outcome.failures
+
+
+valid_records = st.builds(
+    lambda symbol, name, cls, status, margin: rec(
+        symbol, name=name, status=status, margin_requirement_long=margin, **{"class": cls}
+    ),
+    st.sampled_from(SYMBOLS),
+    st.sampled_from(["Alpha", "Beta", "a = b OR attribute_exists(x)"]),
+    st.sampled_from(CLASSES),
+    st.sampled_from([ACTIVE, ACTIVE, INACTIVE]),
+    st.sampled_from(["30", "30.00", "50"]),
+)
+
+# Each invalid kind keeps a symbol that identifies the record (so it protects its item), except
+# those whose symbol itself is unusable.
+INVALID_KINDS: list[Any] = [
+    lambda s: rec(s, tradable="bad"),
+    lambda s: rec(s, margin_requirement_long="abc"),
+    lambda s: rec(s, name="ctrl\x07char"),
+    lambda s: rec(s, name="N" * 600),
+    lambda s: {k: v for k, v in rec(s).items() if k != "id"},
+    lambda s: rec(s, attributes=[1]),
+    lambda s: rec(s, maintenance_margin_requirement="Infinity"),
+    lambda s: rec(s, status=None),
+    lambda s: rec(s + " X"),  # a symbol with a space: invalid, protects only "S1 X"
+    lambda s: rec(s * 40),  # too long to identify anything
+    lambda s: 42,
+]
+invalid_records = st.builds(
+    lambda kind, symbol: INVALID_KINDS[kind](symbol),
+    st.integers(0, len(INVALID_KINDS) - 1),
+    st.sampled_from(SYMBOLS),
+)
+
+
+@st.composite
+def starting_tables(draw: st.DrawFn) -> MemoryStore:
+    """A table made by an earlier sync, then touched by others: foreign attributes, a newer
+    sync's items, bumped versions, delisted items."""
+    store = MemoryStore()
+    apply(store, catalog_of(draw(st.lists(valid_records, max_size=14))), T0, ())
+    for symbol in sorted(store.items):
+        item = store.items[symbol]
+        if draw(st.booleans()):
+            item["last_pollenation_date"] = f"2026-11-{len(symbol):02d}"
+        touch = draw(st.sampled_from(["none", "none", "newer-sync", "bump", "inactive"]))
+        if touch == "newer-sync":
+            item["last_sync_timestamp"] = T_FUTURE
+        elif touch == "bump":
+            item["sync_version"] = Decimal(int(item["sync_version"]) + 3)  # type: ignore[arg-type]
+        elif touch == "inactive":
+            item["status"] = INACTIVE
+    return store
+
+
+scopes = st.sampled_from([(), ("us_equity",), ("crypto",), ("us_equity", "us_option")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    table=starting_tables(),
+    valid=st.lists(valid_records, max_size=14),
+    invalid=st.lists(invalid_records, min_size=1, max_size=6),
+    scope=scopes,
+    data=st.data(),
+)
+def test_invalid_records_never_change_the_table(
+    table: MemoryStore,
+    valid: list[dict[str, Any]],
+    invalid: list[Any],
+    scope: tuple[str, ...],
+    data: st.DataObject,
+) -> None:
+    mixed = list(valid)
+    for record in invalid:  # invalid records anywhere in the body
+        mixed.insert(data.draw(st.integers(0, len(mixed))), record)
+    with_invalid, without = catalog_of(mixed), catalog_of(valid)
+    assert len(with_invalid.invalid) == len(invalid)
+    before = copy.deepcopy(table.items)
+    store_mixed, store_valid = copy.deepcopy(table), copy.deepcopy(table)
+
+    apply(store_mixed, with_invalid, T1, scope)
+    apply(store_valid, without, T1, scope)
+
+    protected = with_invalid.protected_symbols
+    for symbol in set(before) | set(store_mixed.items) | set(store_valid.items):
+        if symbol in protected:
+            assert store_mixed.items.get(symbol) == before.get(symbol), symbol
+        else:
+            assert store_mixed.items.get(symbol) == store_valid.items.get(symbol), symbol
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    table=starting_tables(),
+    records=st.lists(st.one_of(valid_records, valid_records, invalid_records), max_size=14),
+    scope=scopes,
+    fraction=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]),
+    force=st.booleans(),
+)
+def test_the_guard_refuses_exactly_when_it_should_with_class_scope(
+    table: MemoryStore,
+    records: list[Any],
+    scope: tuple[str, ...],
+    fraction: float,
+    force: bool,
+) -> None:
+    catalog = catalog_of(records)
+    states = table.states()
+    plan = build_plan(catalog, states, T1, scope)
+
+    def scoped(item: dict[str, Any]) -> bool:
+        return not scope or item.get("asset_class") in scope
+
+    active = {s: i for s, i in table.items.items() if i.get("status") == ACTIVE and scoped(i)}
+    delisted = [
+        s
+        for s, item in active.items()
+        if s not in catalog.assets
+        and s not in catalog.protected_symbols
+        and str(item.get("last_sync_timestamp", "")) <= T1
+    ]
+    assert sorted(i.symbol for i in plan.delists) == sorted(delisted)
+    assert plan.active_in_scope == len(active)
+    expected = force or (
+        bool(catalog.assets) and (not delisted or len(delisted) <= fraction * len(active))
+    )
+    assert check_guard(catalog, plan, fraction, force).allowed == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    table=starting_tables(),
+    records=st.lists(st.one_of(valid_records, valid_records, invalid_records), max_size=14),
+    scope=scopes,
+)
+def test_applying_then_planning_again_is_empty_and_touches_only_what_it_owns(
+    table: MemoryStore, records: list[Any], scope: tuple[str, ...]
+) -> None:
+    catalog = catalog_of(records)
+    before = copy.deepcopy(table.items)
+
+    apply(table, catalog, T1, scope)
+
+    assert build_plan(catalog, table.states(), T1, scope).is_empty
+    for symbol, old in before.items():
+        new = table.items[symbol]
+        foreign = {k: v for k, v in old.items() if k not in OWNED_ATTRIBUTES}
+        assert {k: v for k, v in new.items() if k not in OWNED_ATTRIBUTES} == foreign, symbol
+        if old.get("last_sync_timestamp") == T_FUTURE:
+            assert new == old, f"{symbol}: a newer sync's item was overwritten"
+        if symbol not in catalog.assets and not in_scope(state_from_item(symbol, old), scope):
+            assert new == old, f"{symbol}: outside the scope but changed"
+    for symbol, item in table.items.items():
+        if item.get("last_sync_timestamp") == T1:  # written by this run
+            content = {n: item[n] for n in CONTENT_ATTRIBUTES if n in item}
+            assert item["sync_hash"] == content_hash(content), symbol
+            if symbol in catalog.assets:
+                assert item["status"] == catalog.assets[symbol].status
+            else:
+                assert item["status"] == INACTIVE
