@@ -58,8 +58,8 @@ class StackSettings:
     alarm_email: str | None = None
     alpaca_base_url: str = "https://paper-api.alpaca.markets"
     lambda_asset: str = "dist/lambda"
-    memory_mb: int = 512
-    timeout_seconds: int = 300
+    memory_mb: int = 1024
+    timeout_seconds: int = 600
     max_delist_fraction: str = "0.10"
 
     @classmethod
