@@ -1,0 +1,1 @@
+"""Benchmark of asset-sync against the naive implementations (`make bench`)."""

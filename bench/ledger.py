@@ -1,0 +1,216 @@
+"""A shadow of the benchmark's tables, kept from the write requests seen on the wire.
+
+The proxy hands over every write request body (and whether it succeeded); the ledger applies it
+to its copy of the items so that each write is billed on the item before and after it, as
+DynamoDB bills it (see `bench.units`). Only the update-expression forms the implementations
+under test send are understood: `SET a = :v`, `SET a = if_not_exists(a, :v) + :w`,
+`SET a = a + :v` and `REMOVE a, b`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bench.units import AttributeValue, Item, base_write_units, index_write_units
+
+_SECTION = re.compile(r"\b(SET|REMOVE|ADD|DELETE)\b")
+
+
+@dataclass
+class Capture:
+    """One write request as it went over the wire."""
+
+    operation: str
+    body: bytes
+    status: int
+    response: bytes
+
+
+@dataclass
+class ShadowTable:
+    """The items of one table, keyed by its partition key's value."""
+
+    key: str
+    index_key: str | None = None
+    items: dict[str, Item] = field(default_factory=dict)
+
+
+@dataclass
+class Bill:
+    """What a batch of write requests cost."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    item_writes: int = 0
+    failed_item_writes: int = 0
+    conditional_puts: int = 0
+    base_units: int = 0
+    index_units: int = 0
+    by_table: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total_units(self) -> int:
+        """Table plus index write units."""
+        return self.base_units + self.index_units
+
+
+def _split_top(text: str, separator: str = ",") -> list[str]:
+    """Split at `separator` outside parentheses."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == separator and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts
+
+
+class Ledger:
+    """Applies write requests to shadow tables and bills them."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, ShadowTable] = {}
+
+    def add_table(self, name: str, key: str, index_key: str | None = None) -> ShadowTable:
+        """Track a table (empty)."""
+        table = ShadowTable(key, index_key)
+        self.tables[name] = table
+        return table
+
+    def put(self, name: str, item: Item) -> None:
+        """Record an item written outside the measured window (setup or restore)."""
+        table = self.tables[name]
+        table.items[str(item[table.key]["S"])] = copy.deepcopy(item)
+
+    def bill(self, captures: list[Capture]) -> Bill:
+        """Apply every captured write in order; return what they cost."""
+        bill = Bill()
+        for capture in captures:
+            bill.requests[capture.operation] += 1
+            request = json.loads(capture.body)
+            ok = capture.status == 200
+            if capture.operation == "PutItem":
+                bill.conditional_puts += int("ConditionExpression" in request)
+            if capture.operation == "PutItem":
+                self._write(bill, request["TableName"], request["Item"], None, request, ok)
+            elif capture.operation == "UpdateItem":
+                self._write(bill, request["TableName"], None, request["Key"], request, ok)
+            elif capture.operation == "DeleteItem":
+                self._delete(bill, request["TableName"], request["Key"], ok)
+            elif capture.operation == "BatchWriteItem":
+                unprocessed: dict[str, Any] = {}
+                if ok:
+                    unprocessed = json.loads(capture.response or b"{}").get("UnprocessedItems", {})
+                for table_name, entries in request["RequestItems"].items():
+                    skipped = [
+                        json.dumps(e, sort_keys=True) for e in unprocessed.get(table_name, [])
+                    ]
+                    for entry in entries:
+                        if not ok or json.dumps(entry, sort_keys=True) in skipped:
+                            continue  # not applied, not billed
+                        if "PutRequest" in entry:
+                            item = entry["PutRequest"]["Item"]
+                            self._write(bill, table_name, item, None, {}, True)
+                        else:
+                            self._delete(bill, table_name, entry["DeleteRequest"]["Key"], True)
+            else:
+                raise ValueError(f"the ledger does not bill {capture.operation}")
+        return bill
+
+    def _write(
+        self,
+        bill: Bill,
+        name: str,
+        item: Item | None,
+        key: Item | None,
+        request: dict[str, Any],
+        ok: bool,
+    ) -> None:
+        table = self.tables[name]
+        symbol = str((item or key or {})[table.key]["S"])
+        before = table.items.get(symbol)
+        if item is not None:
+            after: Item = copy.deepcopy(item)
+        else:
+            assert key is not None
+            after = apply_update(before or copy.deepcopy(key), request)
+        bill.item_writes += 1
+        bill.by_table[name] += 1
+        if not ok:  # a failed conditional write is billed on the item's size, changes nothing
+            bill.failed_item_writes += 1
+            bill.base_units += base_write_units(before, None) if before else 1
+            return
+        bill.base_units += base_write_units(before, after)
+        if table.index_key:
+            bill.index_units += index_write_units(before, after, table.index_key)
+        table.items[symbol] = after
+
+    def _delete(self, bill: Bill, name: str, key: Item, ok: bool) -> None:
+        table = self.tables[name]
+        symbol = str(key[table.key]["S"])
+        before = table.items.get(symbol)
+        bill.item_writes += 1
+        bill.by_table[name] += 1
+        bill.base_units += base_write_units(before, None)
+        if ok and before is not None:
+            if table.index_key:
+                bill.index_units += index_write_units(before, None, table.index_key)
+            del table.items[symbol]
+
+
+def apply_update(item: Item, request: dict[str, Any]) -> Item:
+    """The item after an UpdateItem's `UpdateExpression` (the forms listed in the module doc)."""
+    out = copy.deepcopy(item)
+    names: dict[str, str] = request.get("ExpressionAttributeNames", {})
+    values: dict[str, AttributeValue] = request.get("ExpressionAttributeValues", {})
+    expression: str = request["UpdateExpression"]
+    pieces = _SECTION.split(expression)
+    for index in range(1, len(pieces), 2):
+        section, body = pieces[index], pieces[index + 1]
+        for clause in _split_top(body):
+            if section == "SET":
+                target, operand = (part.strip() for part in clause.split("=", 1))
+                value = _evaluate(operand, item, names, values)
+                if value is not None:
+                    out[names.get(target, target)] = value
+            elif section == "REMOVE":
+                out.pop(names.get(clause, clause), None)
+            else:
+                raise ValueError(f"the ledger does not evaluate {section}")
+    return out
+
+
+def _evaluate(
+    operand: str, item: Item, names: dict[str, str], values: dict[str, AttributeValue]
+) -> AttributeValue | None:
+    terms = _split_top(operand.replace(" - ", " + -"), "+")
+    if len(terms) > 1:
+        total = Decimal(0)
+        for term in terms:
+            negative = term.startswith("-")
+            value = _evaluate(term.lstrip("-").strip(), item, names, values)
+            number = Decimal(value["N"]) if value else Decimal(0)
+            total += -number if negative else number
+        return {"N": format(total.normalize(), "f")}
+    operand = operand.strip()
+    if operand.startswith(":"):
+        return values[operand]
+    if operand.startswith("if_not_exists("):
+        path, fallback = _split_top(operand[len("if_not_exists(") : -1])
+        current = item.get(names.get(path, path))
+        return current if current is not None else values[fallback]
+    return item.get(names.get(operand, operand))

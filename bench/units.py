@@ -1,0 +1,108 @@
+"""Write units as DynamoDB bills them, from item sizes computed by DynamoDB's rules.
+
+Item size (Amazon DynamoDB Developer Guide, "Item sizes and formats", and
+"Working with items: capacity unit consumption for writes"):
+
+* an item's size is the sum, over its attributes, of the UTF-8 length of the attribute name
+  plus the size of the value;
+* String: its UTF-8 length in bytes; Binary: its length in bytes;
+* Number: about one byte per two significant digits plus one byte (leading and trailing zeros
+  are not significant; a negative number takes one byte more);
+* Boolean and Null: 1 byte;
+* List and Map: 3 bytes of overhead whatever the content, plus 1 byte per element, plus the
+  elements' own sizes (a Map element's size includes its key);
+* String/Number/Binary sets: the sum of their elements' sizes.
+
+Write units (on-demand WRU / provisioned WCU): one unit per 1 KB (1,024 bytes) of the item,
+rounded up, at least one per item written. PutItem that replaces an item and UpdateItem are
+billed on the larger of the item before and after the write; a failed conditional write still
+consumes the units of the item's size. Every item of a BatchWriteItem is billed as one PutItem
+or DeleteItem.
+
+Global secondary index writes ("Provisioned throughput considerations for GSIs"): writing a new
+item that defines the index key costs one index write; changing the index key's value costs two
+(a delete of the old index entry and a put of the new one); changing only projected attributes
+costs one; a write that changes nothing projected costs none. `status-index` projects ALL, so
+any change to an item is a change of a projected attribute. The index entry is sized here as
+the whole item (projection ALL), ignoring the index's per-entry overhead.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+KB = 1024
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+
+def number_size(text: str) -> int:
+    """Bytes DynamoDB counts for a Number given as its wire text (`"30"`, `"0.000000001"`)."""
+    value = Decimal(text)
+    digits = "".join(str(d) for d in value.as_tuple().digits).strip("0") or "0"
+    size = math.ceil(len(digits) / 2) + 1
+    return size + (1 if value < 0 else 0)
+
+
+def value_size(value: AttributeValue) -> int:
+    """Bytes DynamoDB counts for one attribute value in its wire (JSON) form."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode("utf-8"))
+    if kind == "N":
+        return number_size(str(raw))
+    if kind == "B":
+        return len(raw) if isinstance(raw, bytes) else math.ceil(len(str(raw)) * 3 / 4)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + value_size(element) for element in raw)
+    if kind == "M":
+        return 3 + sum(
+            1 + len(name.encode("utf-8")) + value_size(element) for name, element in raw.items()
+        )
+    if kind == "SS":
+        return sum(len(str(element).encode("utf-8")) for element in raw)
+    if kind == "NS":
+        return sum(number_size(str(element)) for element in raw)
+    if kind == "BS":
+        return sum(math.ceil(len(str(element)) * 3 / 4) for element in raw)
+    raise ValueError(f"unknown attribute value type {kind!r}")
+
+
+def item_size(item: Item) -> int:
+    """Bytes DynamoDB counts for a whole item: names (UTF-8) plus values."""
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+
+
+def units(size: int) -> int:
+    """Write units for an item of `size` bytes: 1 per KB, rounded up, at least 1."""
+    return max(1, math.ceil(size / KB))
+
+
+def base_write_units(before: Item | None, after: Item | None) -> int:
+    """Units of one item write on the table: the larger of the item before and after."""
+    return units(max(item_size(before) if before else 0, item_size(after) if after else 0))
+
+
+def index_write_units(before: Item | None, after: Item | None, index_key: str) -> int:
+    """Units the same write costs on a GSI keyed on `index_key` that projects ALL attributes."""
+    old_key = before.get(index_key) if before else None
+    new_key = after.get(index_key) if after else None
+    if old_key is None and new_key is None:
+        return 0  # not in the index before or after
+    if old_key is None:
+        assert after is not None
+        return units(item_size(after))  # put into the index
+    if new_key is None:
+        assert before is not None
+        return units(item_size(before))  # deleted from the index
+    assert before is not None and after is not None
+    if old_key != new_key:
+        return units(item_size(before)) + units(item_size(after))  # delete + put
+    if before == after:
+        return 0  # nothing projected changed
+    return units(max(item_size(before), item_size(after)))
