@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from tests.support import CREDENTIALS, Env
+from tests.support import CREDENTIALS, Env, fresh_env
 
-from asset_sync.config import SyncSettings
 from asset_sync.local.moto_server import MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
-from asset_sync.wiring import tables
 
 
 @pytest.fixture(scope="session")
@@ -31,15 +28,4 @@ def stand_in() -> Iterator[AlpacaStandIn]:
 @pytest.fixture
 def env(moto_url: str, stand_in: AlpacaStandIn) -> Env:
     """Fresh, uniquely named tables on the session's moto server."""
-    name = f"assets_{uuid.uuid4().hex[:10]}"
-    settings = SyncSettings(
-        assets_table=name,
-        state_table=f"{name}_sync_state",
-        dynamodb_endpoint_url=moto_url,
-        alpaca_base_url=stand_in.base_url,
-        credentials=CREDENTIALS,
-    )
-    assets, state = tables(settings)
-    assets.create()
-    state.create()
-    return Env(settings, assets, state, stand_in)
+    return fresh_env(moto_url, stand_in)

@@ -6,31 +6,9 @@ import uuid
 from typing import Any
 
 from tests.support import CANARY_SECRET, Env, run_cli
+from tests.support import asset_record as asset
 
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
-
-
-def asset(symbol: str, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": f"00000000-0000-4000-8000-{abs(hash(symbol)) % 10**12:012d}",
-        "class": "us_equity",
-        "exchange": "NASDAQ",
-        "symbol": symbol,
-        "name": f"{symbol} Inc.",
-        "status": "active",
-        "tradable": True,
-        "marginable": True,
-        "shortable": True,
-        "easy_to_borrow": True,
-        "borrow_status": "easy_to_borrow",
-        "fractionable": True,
-        "attributes": ["has_options"],
-        "maintenance_margin_requirement": 30,
-        "margin_requirement_long": "30",
-        "margin_requirement_short": "30",
-    }
-    base.update(overrides)
-    return base
 
 
 def sync(env: Env, *args: str) -> Any:

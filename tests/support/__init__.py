@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from asset_sync.dal.run_state import RunStateTable
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS
 from asset_sync.local.stand_in import AlpacaStandIn
+from asset_sync.wiring import tables
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "alpaca"
 # A canary: if this string shows up in any output, a secret leaked.
@@ -105,3 +107,64 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> CliResult:
         check=False,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def fresh_env(
+    moto_url: str, stand_in: AlpacaStandIn, endpoint_url: str | None = None, **overrides: Any
+) -> Env:
+    """Another pair of fresh tables on moto (like the `env` fixture), optionally via a proxy."""
+    name = f"assets_{uuid.uuid4().hex[:10]}"
+    settings = SyncSettings(
+        assets_table=name,
+        state_table=f"{name}_sync_state",
+        dynamodb_endpoint_url=moto_url,
+        alpaca_base_url=stand_in.base_url,
+        credentials=CREDENTIALS,
+    )
+    assets, state = tables(settings)
+    assets.create()
+    state.create()
+    if endpoint_url is not None:
+        overrides["dynamodb_endpoint_url"] = endpoint_url
+    settings = replace(settings, **overrides)
+    return Env(settings, assets, state, stand_in)
+
+
+def asset_record(symbol: str, **overrides: Any) -> dict[str, Any]:
+    """A valid Alpaca asset record (us_equity) with `overrides` applied."""
+    base: dict[str, Any] = {
+        "id": f"00000000-0000-4000-8000-{uuid.uuid5(uuid.NAMESPACE_OID, symbol).hex[:12]}",
+        "class": "us_equity",
+        "exchange": "NASDAQ",
+        "symbol": symbol,
+        "name": f"{symbol} Inc.",
+        "status": "active",
+        "tradable": True,
+        "marginable": True,
+        "shortable": True,
+        "easy_to_borrow": True,
+        "borrow_status": "easy_to_borrow",
+        "fractionable": True,
+        "attributes": ["has_options"],
+        "maintenance_margin_requirement": 30,
+        "margin_requirement_long": "30",
+        "margin_requirement_short": "30",
+    }
+    base.update(overrides)
+    return base
+
+
+def minimal_record(symbol: str, **overrides: Any) -> dict[str, Any]:
+    """The smallest valid Alpaca asset record, for planning tests."""
+    base: dict[str, Any] = {
+        "id": f"id-{symbol}",
+        "class": "us_equity",
+        "exchange": "NYSE",
+        "symbol": symbol,
+        "name": f"{symbol} Corp",
+        "status": "active",
+        "tradable": True,
+        "margin_requirement_long": "30",
+    }
+    base.update(overrides)
+    return base

@@ -16,24 +16,25 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import CREDENTIALS, CliResult, Env
+from tests.support import (  # noqa: F401 - asset_record and fresh_env re-exported for the suites
+    CliResult,
+    Env,
+    asset_record,
+    fresh_env,
+)
 from tests.support.fast_cli import FAST_CLIENT
 
 from asset_sync import wiring
 from asset_sync.alpaca.client import ClientOptions
-from asset_sync.config import SyncSettings
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.dynamo_proxy import DynamoProxy
-from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, OWNED_ATTRIBUTES, content_hash
-from asset_sync.wiring import tables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Attributes that legitimately differ between two runs of the same catalog.
@@ -84,27 +85,6 @@ def hash_matches_content(raw_item: Mapping[str, Any]) -> bool:
     item = deserialize_item(raw_item)
     content = {name: item[name] for name in CONTENT_ATTRIBUTES if name in item}
     return item.get("sync_hash") == content_hash(content)
-
-
-def fresh_env(
-    moto_url: str, stand_in: AlpacaStandIn, endpoint_url: str | None = None, **overrides: Any
-) -> Env:
-    """Another pair of fresh tables on moto (like the `env` fixture), optionally via a proxy."""
-    name = f"assets_{uuid.uuid4().hex[:10]}"
-    settings = SyncSettings(
-        assets_table=name,
-        state_table=f"{name}_sync_state",
-        dynamodb_endpoint_url=moto_url,
-        alpaca_base_url=stand_in.base_url,
-        credentials=CREDENTIALS,
-    )
-    assets, state = tables(settings)
-    assets.create()
-    state.create()
-    if endpoint_url is not None:
-        overrides["dynamodb_endpoint_url"] = endpoint_url
-    settings = replace(settings, **overrides)
-    return Env(settings, assets, state, stand_in)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.005) -> bool:
@@ -280,30 +260,6 @@ class RawHttpServer:
                 respond(conn)
             except OSError:
                 return
-
-
-def asset_record(symbol: str, **overrides: Any) -> dict[str, Any]:
-    """A valid Alpaca asset record (us_equity) with `overrides` applied."""
-    base: dict[str, Any] = {
-        "id": f"00000000-0000-4000-8000-{uuid.uuid5(uuid.NAMESPACE_OID, symbol).hex[:12]}",
-        "class": "us_equity",
-        "exchange": "NASDAQ",
-        "symbol": symbol,
-        "name": f"{symbol} Inc.",
-        "status": "active",
-        "tradable": True,
-        "marginable": True,
-        "shortable": True,
-        "easy_to_borrow": True,
-        "borrow_status": "easy_to_borrow",
-        "fractionable": True,
-        "attributes": ["has_options"],
-        "maintenance_margin_requirement": 30,
-        "margin_requirement_long": "30",
-        "margin_requirement_short": "30",
-    }
-    base.update(overrides)
-    return base
 
 
 def skip_soak_unless_selected(request: pytest.FixtureRequest) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
@@ -18,22 +19,6 @@ from asset_sync.logic.validation import validate_catalog
 
 T1 = "2026-11-29T04:00:00.000000Z"
 T2 = "2026-11-30T04:00:00.000000Z"
-
-
-def rec(symbol: str, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": f"id-{symbol}",
-        "class": "us_equity",
-        "exchange": "NYSE",
-        "symbol": symbol,
-        "name": f"{symbol} Corp",
-        "status": "active",
-        "tradable": True,
-        "shortable": False,
-        "margin_requirement_long": "30",
-    }
-    base.update(overrides)
-    return base
 
 
 def catalog_of(*records: dict[str, Any]) -> ValidatedCatalog:

@@ -23,6 +23,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
@@ -43,21 +44,6 @@ T1 = "2026-11-29T04:00:00.000000Z"
 T_FUTURE = "2026-12-31T04:00:00.000000Z"  # a newer sync than the run under test
 CLASSES = ("us_equity", "crypto", "us_option")
 SYMBOLS = [f"S{i}" for i in range(10)] + ["BRK.B", "BTC/USD", "#s0", ":e0"]
-
-
-def rec(symbol: str, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": f"id-{symbol}",
-        "class": "us_equity",
-        "exchange": "NYSE",
-        "symbol": symbol,
-        "name": f"{symbol} Corp",
-        "status": "active",
-        "tradable": True,
-        "margin_requirement_long": "30",
-    }
-    base.update(overrides)
-    return base
 
 
 def catalog_of(records: list[Any]) -> ValidatedCatalog:
