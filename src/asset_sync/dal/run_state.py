@@ -36,58 +36,57 @@ class RunStateTable:
         self.table_name = table_name
         self.stats = stats or IoStats()
 
-    def acquire(self, run_id: str, lease_seconds: int, now: float | None = None) -> None:
-        """Take the lease, or raise LockHeldError naming the holder and its expiry."""
-        now = time.time() if now is None else now
+    def _update_state(self, update: str, condition: str, values: dict[str, Any]) -> bool:
+        """One conditional UpdateItem of the state item; False if its condition failed."""
         try:
             self.stats.call(
                 self.client.update_item,
                 write=True,
                 TableName=self.table_name,
                 Key=STATE_KEY,
-                UpdateExpression="SET lock_owner = :me, lock_expires_at = :expires",
-                ConditionExpression=(
-                    # `lock_owner = :me`: boto3 retried an acquire whose reply was lost
-                    "attribute_not_exists(lock_owner) OR lock_expires_at < :now OR lock_owner = :me"
-                ),
-                ExpressionAttributeValues={
-                    ":me": {"S": run_id},
-                    ":expires": {"N": str(int(now + lease_seconds))},
-                    ":now": {"N": str(int(now))},
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             raise_if_missing(error, self.table_name)
-            if not is_condition_failure(error):
-                raise
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def acquire(self, run_id: str, lease_seconds: int, now: float | None = None) -> None:
+        """Take the lease, or raise LockHeldError naming the holder and its expiry."""
+        now = time.time() if now is None else now
+        taken = self._update_state(
+            "SET lock_owner = :me, lock_expires_at = :expires",
+            # `lock_owner = :me`: boto3 retried an acquire whose reply was lost
+            "attribute_not_exists(lock_owner) OR lock_expires_at < :now OR lock_owner = :me",
+            {
+                ":me": {"S": run_id},
+                ":expires": {"N": str(int(now + lease_seconds))},
+                ":now": {"N": str(int(now))},
+            },
+        )
+        if not taken:
             holder = self.read()
             raise LockHeldError(
                 f"another sync ({holder.get('lock_owner')}) holds the run lease until "
                 f"{holder.get('lock_expires_at')} (unix time); not starting a second one"
-            ) from None
+            )
 
     def renew(self, run_id: str, lease_seconds: int, now: float | None = None) -> None:
         """Extend this run's lease; LockHeldError if another run has taken it."""
         now = time.time() if now is None else now
-        try:
-            self.stats.call(
-                self.client.update_item,
-                write=True,
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression="SET lock_expires_at = :expires",
-                ConditionExpression="lock_owner = :me",
-                ExpressionAttributeValues={
-                    ":me": {"S": run_id},
-                    ":expires": {"N": str(int(now + lease_seconds))},
-                },
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        renewed = self._update_state(
+            "SET lock_expires_at = :expires",
+            "lock_owner = :me",
+            {":me": {"S": run_id}, ":expires": {"N": str(int(now + lease_seconds))}},
+        )
+        if not renewed:
             raise LockHeldError(
                 "the run lease expired and another sync took it; this run stopped writing"
-            ) from None
+            )
 
     def release(self, run_id: str, record: Mapping[str, Any], succeeded: bool) -> None:
         """Give back the lease and store the run's record in one conditional write.
@@ -103,25 +102,15 @@ class RunStateTable:
         sets = ["last_run = :run", "last_run_outcome = :outcome", "last_run_started_at = :started"]
         if succeeded:
             sets += ["last_sync_timestamp = :started", "last_success = :run"]
-        try:
-            self.stats.call(
-                self.client.update_item,
-                write=True,
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE lock_owner, lock_expires_at",
-                ConditionExpression="lock_owner = :me",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            if self.read().get("last_run", {}).get("run_id") == run_id:
-                return  # boto3 retried a release whose reply was lost: it had applied
-            raise LockHeldError(
-                "the run lease expired and was taken by another sync before this run finished; "
-                "its record was not stored (raise the lease or investigate the slow run)"
-            ) from None
+        update = "SET " + ", ".join(sets) + " REMOVE lock_owner, lock_expires_at"
+        if self._update_state(update, "lock_owner = :me", values):
+            return
+        if self.read().get("last_run", {}).get("run_id") == run_id:
+            return  # boto3 retried a release whose reply was lost: it had applied
+        raise LockHeldError(
+            "the run lease expired and was taken by another sync before this run finished; "
+            "its record was not stored (raise the lease or investigate the slow run)"
+        )
 
     def read(self) -> dict[str, Any]:
         """The state item as plain values (empty if no run has happened)."""
