@@ -44,10 +44,14 @@ BOOKKEEPING_ATTRIBUTES: tuple[str, ...] = (
     "last_sync_timestamp",
     "sync_version",
     "sync_hash",
+    "sync_run_seq",  # the fencing token (run number) of the run that last wrote the item
 )
+# Links between the items of one asset across a ticker change (a rename): the new symbol's
+# item names the old one, the old one names the new. Not catalog content (not hashed).
+IDENTITY_ATTRIBUTES: tuple[str, ...] = ("previous_symbol", "renamed_to")
 # Every attribute the sync may write or remove; anything else on an item belongs to others.
 OWNED_ATTRIBUTES: frozenset[str] = frozenset(
-    ("symbol", "status", *CONTENT_ATTRIBUTES, *BOOKKEEPING_ATTRIBUTES)
+    ("symbol", "status", *CONTENT_ATTRIBUTES, *IDENTITY_ATTRIBUTES, *BOOKKEEPING_ATTRIBUTES)
 )
 
 
