@@ -71,6 +71,11 @@ def first(catalog: list[Asset], predicate: object) -> Asset:
     return next(a for a in catalog if predicate(a))
 
 
+def equities(catalog: list[Asset]) -> list[Asset]:
+    """What ``GET /v2/assets`` serves without ``asset_class`` (Alpaca's default class)."""
+    return [a for a in catalog if a.get("class") == "us_equity"]
+
+
 # -- basics -----------------------------------------------------------------------------------
 def test_lifecycle() -> None:
     server = AlpacaStandIn()
@@ -108,35 +113,62 @@ def test_unauthorized(base: str, headers: dict[str, str]) -> None:
         assert "X-RateLimit-Limit" not in reply.headers
 
 
-def test_list_returns_every_class_unpaginated(base: str, catalog: list[Asset]) -> None:
+def test_list_defaults_to_us_equity_of_every_status_unpaginated(
+    base: str, catalog: list[Asset]
+) -> None:
     reply = get(base, "/v2/assets")
     assert reply.status == 200
     assert reply.headers["Content-Type"] == "application/json"
     assert int(reply.headers["Content-Length"]) == len(reply.body)
-    assert reply.json() == catalog
-    assert {"us_equity", "crypto", "crypto_perp", "us_option"} <= {a["class"] for a in catalog}
+    assert reply.json() == equities(catalog)
+    assert {a["status"] for a in equities(catalog)} == {"active", "inactive"}
+
+
+def test_every_class_on_request(base: str, catalog: list[Asset]) -> None:
+    classes = sorted({str(a["class"]) for a in catalog})
+    assert {"us_equity", "crypto", "crypto_perp", "us_option", "ipo"} <= set(classes)
+    served = {c: get(base, "/v2/assets?asset_class=" + c).json() for c in classes}
+    for cls, assets in served.items():
+        assert assets == [a for a in catalog if a["class"] == cls]
+
+
+def _eq(a: Asset) -> bool:
+    return a["class"] == "us_equity"
+
+
+def _has(a: Asset, *attributes: str) -> bool:
+    attrs = a.get("attributes", [])
+    return isinstance(attrs, list) and bool(set(attributes) & set(attrs))
 
 
 @pytest.mark.parametrize(
     ("query", "keep"),
     [
         ("asset_class=crypto", lambda a: a["class"] == "crypto"),
-        ("asset_class=us_equity", lambda a: a["class"] == "us_equity"),
-        ("status=active", lambda a: a["status"] == "active"),
-        ("status=inactive", lambda a: a["status"] == "inactive"),
-        ("exchange=NASDAQ", lambda a: a["exchange"] == "NASDAQ"),
-        ("exchange=ASCX", lambda a: a["exchange"] == "ASCX"),
+        ("asset_class=us_equity", _eq),
+        ("status=active", lambda a: _eq(a) and a["status"] == "active"),
+        ("status=inactive", lambda a: _eq(a) and a["status"] == "inactive"),
         (
-            "attributes=ipo,has_options",
-            lambda a: bool({"ipo", "has_options"} & set(a.get("attributes", []))),
+            "status=active&asset_class=crypto",
+            lambda a: (a["class"], a["status"]) == ("crypto", "active"),
         ),
+        ("exchange=NASDAQ", lambda a: _eq(a) and a["exchange"] == "NASDAQ"),
+        ("exchange=ASCX", lambda a: _eq(a) and a["exchange"] == "ASCX"),
+        ("exchange=CRYPTO", lambda a: False),  # crypto is not the default class
+        ("exchange=CRYPTO&asset_class=crypto", lambda a: a["class"] == "crypto"),
+        ("attributes=ipo,has_options", lambda a: _eq(a) and _has(a, "ipo", "has_options")),
+        ("attributes=ipo&asset_class=ipo", lambda a: a["class"] == "ipo" and _has(a, "ipo")),
         (
             "status=active&asset_class=us_equity&exchange=NYSE",
             lambda a: (a["status"], a["class"], a["exchange"]) == ("active", "us_equity", "NYSE"),
         ),
-        ("asset_class=", lambda a: True),
-        ("unknown_param=1", lambda a: True),
-        ("asset_class=bonds", lambda a: False),
+        ("asset_class=", _eq),  # an empty value counts as absent
+        ("status=&exchange=&attributes=", _eq),
+        ("unknown_param=1", _eq),
+        ("asset_class=bonds", lambda a: False),  # unknown class: an empty array (our choice)
+        ("asset_class=US_EQUITY", lambda a: False),  # exact, case-sensitive
+        ("status=bogus", lambda a: False),
+        ("exchange=nasdaq", lambda a: False),
     ],
 )
 def test_list_filters(base: str, catalog: list[Asset], query: str, keep: object) -> None:
@@ -240,28 +272,29 @@ def test_concurrent_clients(stand_in: AlpacaStandIn, base: str, catalog: list[As
     with ThreadPoolExecutor(max_workers=16) as pool:
         replies = list(pool.map(lambda _: get(base, "/v2/assets"), range(16)))
     assert {r.status for r in replies} == {200}
-    assert all(len(r.json()) == len(catalog) for r in replies)  # type: ignore[arg-type]
+    assert all(r.json() == equities(catalog) for r in replies)
     assert stand_in.requests_served == 16
 
 
 def test_set_assets_replaces_catalog(stand_in: AlpacaStandIn, base: str) -> None:
-    replacement = generate_catalog(10, seed=1)
+    replacement = equities(generate_catalog(10, seed=1))
     stand_in.set_assets(replacement)
-    assert get(base, "/v2/assets").json() == replacement
+    assert get(base, "/v2/assets?status=active").json() == replacement
     replacement[0]["name"] = "changed after set_assets"
-    assert get(base, "/v2/assets").json() != replacement  # the stand-in keeps a snapshot
-    assert stand_in.assets == generate_catalog(10, seed=1)
+    assert get(base, "/v2/assets?status=active").json() != replacement  # a private copy
+    assert stand_in.assets == equities(generate_catalog(10, seed=1))
     stand_in.set_assets([])
-    assert get(base, "/v2/assets").json() == []
+    assert stand_in.assets == []
+    assert get(base, "/v2/assets?status=active").json() == []
 
 
 def test_serves_a_full_size_catalog(stand_in: AlpacaStandIn, base: str) -> None:
     full = generate_catalog(35_000)
     stand_in.set_assets(full)
-    reply = get(base, "/v2/assets")
+    reply = get(base, "/v2/assets?status=active")  # the fixture's catalog is retired, inactive
     assert reply.status == 200
     assert len(reply.body) == int(reply.headers["Content-Length"])
-    assert len(reply.json()) == 35_000  # type: ignore[arg-type]
+    assert reply.json() == equities(full)
 
 
 # -- faults ---------------------------------------------------------------------------------------
@@ -340,7 +373,7 @@ def test_fault_slow_then_serves(stand_in: AlpacaStandIn, base: str, catalog: lis
     started = time.monotonic()
     reply = get(base, "/v2/assets", timeout=5)
     assert time.monotonic() - started >= 0.3
-    assert reply.json() == catalog
+    assert reply.json() == equities(catalog)
 
 
 def test_fault_truncated(stand_in: AlpacaStandIn, base: str) -> None:
@@ -392,7 +425,7 @@ def test_faults_consumed_in_order_then_normal(
     statuses = [get(base, "/v2/assets").status for _ in range(3)]
     assert statuses == [503, 429, 200]
     assert stand_in.pending_faults == 0
-    assert get(base, "/v2/assets").json() == catalog
+    assert get(base, "/v2/assets").json() == equities(catalog)
     assert stand_in.requests_served == 4
 
 
@@ -435,7 +468,7 @@ def test_cli_serves_until_terminated() -> None:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         headers = {"APCA-API-KEY-ID": "local-key", "APCA-API-SECRET-KEY": "local-secret"}
-        assert get(url, "/v2/assets", headers).json() == generate_catalog(50)
+        assert get(url, "/v2/assets", headers).json() == equities(generate_catalog(50))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
