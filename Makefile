@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS := dev,local,infra,bench
+# `make lock`: hash-pinned requirements for CPython 3.12 wheels only, written by uv (dev extra).
+UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all: \
+	--python-version 3.12 --custom-compile-command 'make lock'
 
-.PHONY: setup demo test lint typecheck unit integration infra-test audit package synth bench clean
+.PHONY: setup demo test lint typecheck unit integration infra-test audit package lock \
+	synth bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -47,6 +51,12 @@ audit: $(STAMP)  ## known vulnerabilities in the Lambda's pinned dependencies (s
 
 package: $(STAMP)  ## dist/lambda.zip for python3.12 on arm64 (pip --platform, no Docker)
 	$(BIN)/python scripts/package_lambda.py
+
+lock: $(STAMP)  ## requirements/lambda.txt (and old-runtime.txt) with hashes, from the .in files
+	$(UV_COMPILE) --python-platform aarch64-manylinux_2_28 -c requirements/constraints.txt \
+		requirements/lambda.in -o requirements/lambda.txt
+	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 \
+		requirements/old-runtime.in -o requirements/old-runtime.txt
 
 synth: setup package  ## cdk.out/ from infra/ (no Docker, no AWS account needed)
 	npx --no-install cdk synth --quiet
