@@ -9,7 +9,7 @@ UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all
 	--python-version 3.12 --custom-compile-command 'make lock'
 
 .PHONY: setup demo test lint typecheck unit integration infra-test audit package lock \
-	synth bench clean
+	old-runtime-env synth bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict infra scripts $(wildcard bench)
 
-test: setup lint typecheck  ## lint, types and every test suite (unit, integration, infra)
+test: setup old-runtime-env lint typecheck  ## lint, types and every suite (unit, integration, infra)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)
@@ -43,8 +43,11 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -n 2
 
-infra-test: setup
+infra-test: setup old-runtime-env
 	$(BIN)/pytest tests/infra
+
+old-runtime-env: $(STAMP)  ## .venv-old-runtime: python3.12 with boto3 1.34 / urllib3 1.26 (artifact test)
+	$(BIN)/python scripts/old_runtime_env.py
 
 audit: $(STAMP)  ## known vulnerabilities in the Lambda's pinned dependencies (see the script)
 	$(BIN)/python scripts/audit_pins.py requirements/lambda.txt
@@ -65,4 +68,5 @@ bench: $(STAMP)  ## docs/benchmarks.md and its plot
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) node_modules build dist cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules build dist cdk.out .mypy_cache .ruff_cache .pytest_cache \
+		.venv-old-runtime .venv-old-runtime.lock
