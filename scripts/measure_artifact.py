@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,7 @@ class ImportSeries:
 
     cumulative_ms: list[float]  # `-X importtime` cumulative time of the handler, per run
     wall_ms: list[float]  # the interpreter process, per run
+    cpu_ms: list[float]  # its user + system CPU time (steadier than wall on a loaded machine)
     package_ms: dict[str, float]  # top-level package -> median of its modules' summed self time
 
 
@@ -65,13 +67,20 @@ def sizes_by_package(tree: Path) -> dict[str, int]:
     return dict(sorted(sizes.items(), key=lambda item: -item[1]))
 
 
-def _run_timed(cmd: list[str]) -> tuple[float, str]:
-    started = time.perf_counter()
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_timed(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall ms, CPU ms, stderr) of one child process (run one at a time)."""
+    cpu_before, started = _children_cpu_s(), time.perf_counter()
     completed = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     wall_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (_children_cpu_s() - cpu_before) * 1000
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{completed.stderr[-2000:]}")
-    return wall_ms, completed.stderr
+    return wall_ms, cpu_ms, completed.stderr
 
 
 def parse_importtime(stderr: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -91,22 +100,26 @@ def parse_importtime(stderr: str) -> tuple[dict[str, float], dict[str, float]]:
 def import_series(python: Path, tree: Path, runs: int) -> ImportSeries:
     """Import the handler from tree in `runs` fresh interpreters."""
     code = f"import sys; sys.path.insert(0, {str(tree)!r}); import {HANDLER}"
-    cumulative, walls = [], []
+    cumulative, walls, cpus = [], [], []
     packages: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):
-        wall_ms, stderr = _run_timed([str(python), "-I", "-B", "-X", "importtime", "-c", code])
+        wall_ms, cpu_ms, stderr = _run_timed(
+            [str(python), "-I", "-B", "-X", "importtime", "-c", code]
+        )
         modules, by_package = parse_importtime(stderr)
         cumulative.append(modules[HANDLER])
         walls.append(wall_ms)
+        cpus.append(cpu_ms)
         for name, ms in by_package.items():
             packages[name].append(ms)
     package_ms = {name: statistics.median(values) for name, values in packages.items()}
-    return ImportSeries(cumulative, walls, package_ms)
+    return ImportSeries(cumulative, walls, cpus, package_ms)
 
 
-def bare_wall_ms(python: Path, runs: int) -> list[float]:
-    """Wall times of `python -c pass`."""
-    return [_run_timed([str(python), "-I", "-B", "-c", "pass"])[0] for _ in range(runs)]
+def bare_times_ms(python: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU times of `python -c pass`."""
+    times = [_run_timed([str(python), "-I", "-B", "-c", "pass"])[:2] for _ in range(runs)]
+    return [wall for wall, _ in times], [cpu for _, cpu in times]
 
 
 def _fmt(values: list[float]) -> str:
@@ -139,19 +152,21 @@ def report(python: Path, zip_path: Path, runs: int) -> None:
         print(f"python {version} ({python}), {runs} fresh interpreters per series")
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         print(f"  {os.cpu_count()} CPUs, load average before the runs: {load}")
-        bare = bare_wall_ms(python, runs)
+        bare_wall, bare_cpu = bare_times_ms(python, runs)
         cold = import_series(python, tree, runs)
         subprocess.run(  # noqa: S603 - bytecode for the measuring python3.12
             [str(python), "-m", "compileall", "-q", str(tree)], check=True
         )
         warm = import_series(python, tree, runs)
-    print(f"  bare interpreter (python -c pass): wall {_fmt(bare)}")
+    print(f"  bare interpreter (python -c pass): wall {_fmt(bare_wall)}; CPU {_fmt(bare_cpu)}")
     for label, series in (("no bytecode (as shipped)", cold), ("bytecode precompiled", warm)):
-        extra = statistics.median(series.wall_ms) - statistics.median(bare)
+        extra = statistics.median(series.wall_ms) - statistics.median(bare_wall)
+        extra_cpu = statistics.median(series.cpu_ms) - statistics.median(bare_cpu)
         top = sorted(series.package_ms.items(), key=lambda item: -item[1])[:TOP_IMPORTS]
         print(f"  {label}:")
         print(f"    -X importtime cumulative {HANDLER}: {_fmt(series.cumulative_ms)}")
         print(f"    process wall: {_fmt(series.wall_ms)}; minus bare: {extra:.0f} ms")
+        print(f"    process CPU: {_fmt(series.cpu_ms)}; minus bare: {extra_cpu:.0f} ms")
         print("    by package, own modules only (median of summed self ms): " + ", ".join(
             f"{name} {ms:.0f}" for name, ms in top
         ))  # fmt: skip
