@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS := dev,local,infra,bench
+STAGE  ?= dev
 
 .PHONY: setup demo test lint typecheck unit integration infra-test audit package synth bench clean
 
@@ -48,8 +49,8 @@ audit: $(STAMP)  ## known vulnerabilities in the Lambda's pinned dependencies (s
 package: $(STAMP)  ## dist/lambda.zip for python3.12 on arm64 (pip --platform, no Docker)
 	$(BIN)/python scripts/package_lambda.py
 
-synth: setup package  ## cdk.out/ from infra/ (no Docker, no AWS account needed)
-	npx --no-install cdk synth --quiet
+synth: setup package  ## cdk.out/ for stage STAGE (default dev; no Docker, no AWS account needed)
+	npx --no-install cdk synth --quiet -c stage=$(STAGE)
 
 bench: $(STAMP)  ## docs/benchmarks.md and its plot
 	$(BIN)/python -m bench.run
