@@ -69,6 +69,29 @@ def synthesize(
     return Synth(app, stacks, outdir)
 
 
+STAGES = ("dev", "prod", "qa")
+QA_TIMEOUT = 900
+
+
+def three_stages(outdir: Path, lambda_asset: Path) -> Synth:
+    """dev through infra/app.py, prod from cdk.json, and qa with every optional setting."""
+    qa = stage_settings(
+        "prod",
+        stage="qa",
+        alarm_email="ops@example.com",
+        memory_mb=2048,
+        timeout_seconds=QA_TIMEOUT,
+        reserved_concurrency=2,
+        assets_table_name="signal9_assets_qa",
+        sync_state_table_name="signal9_assets_qa_sync_state",
+        event_bus_name=None,
+        table_deletion_protection=True,
+        full_reconcile_days=3,
+        account="123456789012",
+    )
+    return synthesize(outdir, lambda_asset, stage_settings("prod"), qa)
+
+
 # --- template queries -------------------------------------------------------------------------
 
 
@@ -165,3 +188,16 @@ def dashboard_body(template: Template) -> dict[str, Any]:
             logical, attribute = part["Fn::GetAtt"]
             parts.append(f"<GetAtt:{logical}.{attribute}>")
     return dict(json.loads("".join(parts)))
+
+
+def alarms(template: Template) -> dict[str, dict[str, Any]]:
+    """Alarm name -> properties."""
+    found = resources(template, "AWS::CloudWatch::Alarm").values()
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in found}
+
+
+def sync_function_id(template: Template) -> str:
+    """The sync function's logical id."""
+    return logical_id(
+        template, "AWS::Lambda::Function", Handler="asset_sync.handler.lambda_handler"
+    )
