@@ -16,7 +16,7 @@ import re
 import sys
 import types
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
@@ -85,8 +85,8 @@ class StageSettings:
         if problems:
             raise StageError(f"stage {self.stage!r}: " + "; ".join(problems))
 
-    def _problems(self) -> Any:
-        """Every invalid value, as a message (a generator)."""
+    def _problems(self) -> Iterator[str]:
+        """A message for every invalid value."""
         if not STAGE_NAME.match(self.stage):
             yield "stage names are 1-20 of a-z, 0-9 and '-', starting with a letter"
         if not REGION.match(self.region):
@@ -181,7 +181,7 @@ def _split_schedule(schedule: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in schedule.split(SCHEDULE_SEPARATOR) if part.strip())
 
 
-def _schedule_problems(schedule: str, timezone: str | None) -> Any:
+def _schedule_problems(schedule: str, timezone: str | None) -> Iterator[str]:
     expressions = _split_schedule(schedule)
     if not expressions:
         yield "schedule needs at least one cron(...) or rate(...) expression"
