@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS := dev,local,infra,bench
+STAGE  ?= dev
 # `make lock`: hash-pinned requirements for CPython 3.12 wheels only, written by uv (dev extra).
 UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all: \
 	--python-version 3.12 --custom-compile-command 'make lock'
@@ -61,8 +62,8 @@ lock: $(STAMP)  ## requirements/lambda.txt (and old-runtime.txt) with hashes, fr
 	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 \
 		requirements/old-runtime.in -o requirements/old-runtime.txt
 
-synth: setup package  ## cdk.out/ from infra/ (no Docker, no AWS account needed)
-	npx --no-install cdk synth --quiet
+synth: setup package  ## cdk.out/ for stage STAGE (default dev; no Docker, no AWS account needed)
+	npx --no-install cdk synth --quiet -c stage=$(STAGE)
 
 bench: $(STAMP)  ## docs/benchmarks.md and its plot
 	$(BIN)/python -m bench.run
