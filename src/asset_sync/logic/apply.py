@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.dal.run_state import LeaseLostError
+from asset_sync.logic.identity import replan_rename
 from asset_sync.logic.models import (
     INACTIVE,
     OWNED_ATTRIBUTES,
@@ -31,7 +32,14 @@ from asset_sync.logic.models import (
     OwnedValue,
     StoredValue,
 )
-from asset_sync.logic.planning import Action, ItemPlan, diff_item, new_item, plan_item
+from asset_sync.logic.planning import (
+    Action,
+    ItemPlan,
+    diff_item,
+    identity_links,
+    new_item,
+    plan_item,
+)
 
 MAX_ATTEMPTS_PER_ITEM = 8
 MAX_FAILURES_BEFORE_ABORT = 25
@@ -150,10 +158,15 @@ class PlanApplier:
     ) -> ApplyOutcome:
         """Write every item plan; failures are collected, never silently dropped.
 
-        `olds`: the whole current items, if the caller read them already (else read here).
+        `olds`: whole current items the caller read already; the others are read here.
         """
-        if olds is None:
-            olds = self.store.get_items([i.symbol for i in items if i.current is not None])
+        known = dict(olds or {})
+        known.update(
+            self.store.get_items(
+                [i.symbol for i in items if i.current is not None and i.symbol not in known]
+            )
+        )
+        olds = known
         pending = iter(items)
         take = threading.Lock()
 
@@ -253,6 +266,9 @@ class PlanApplier:
         """Whether the item already holds exactly what this run meant to write."""
         if fresh is None or fresh.get("sync_run_seq") != self.run.run_seq:
             return False
+        links = identity_links(plan)
+        if any(fresh.get(name) != value for name, value in links.items()):
+            return False
         if plan.asset is None:
             return fresh.get("status") == INACTIVE
         return (
@@ -266,6 +282,8 @@ class PlanApplier:
         A delisting whose item was deleted meanwhile is `gone`, not `unchanged`.
         """
         current = self.state_of(item.symbol, old) if old is not None else None
+        if item.action == Action.RENAME:
+            return replan_rename(item, current, self.run.run_seq, full=self.run.full)
         plan = plan_item(item.asset, current, self.run.run_seq, full=self.run.full)
         if plan is None and old is None and item.asset is None:
             return ItemPlan(item.symbol, Action.GONE)
@@ -279,8 +297,10 @@ class PlanApplier:
         if old is None:
             asset = plan.asset
             assert asset is not None
-            item = new_item(asset, run.timestamp, run.run_seq)
-            return ItemChange(Action.CREATE.value), lambda: self._send(self.store.put_new, item)
+            previous = plan.partner if plan.action == Action.RENAME else None
+            item = new_item(asset, run.timestamp, run.run_seq, previous_symbol=previous)
+            change = ItemChange(plan.action.value if previous else Action.CREATE.value)
+            return change, lambda: self._send(self.store.put_new, item)
         write = diff_item(plan, old, run.timestamp, run.run_seq)
         touched = [*write.set_values, *write.remove]
         expected = {name: old.get(name) for name in touched if name in OWNED_ATTRIBUTES}

@@ -156,6 +156,14 @@ class InvalidRecord:
 
 
 @dataclass(frozen=True)
+class IdConflict:
+    """Several catalog symbols carrying one asset id: not a rename, left as they are."""
+
+    asset_id: str
+    symbols: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ValidatedCatalog:
     """The outcome of validating one fetched catalog."""
 
@@ -163,12 +171,14 @@ class ValidatedCatalog:
     invalid: tuple[InvalidRecord, ...] = ()
     duplicates: tuple[str, ...] = ()
     fetched: int = 0
+    id_conflicts: tuple[IdConflict, ...] = ()
 
     @property
     def protected_symbols(self) -> frozenset[str]:
         """Symbols seen in the catalog that must be neither written nor delisted."""
         invalid = {record.symbol for record in self.invalid if record.symbol is not None}
-        return frozenset(invalid | set(self.duplicates))
+        conflicted = {symbol for conflict in self.id_conflicts for symbol in conflict.symbols}
+        return frozenset(invalid | set(self.duplicates) | conflicted)
 
 
 @dataclass(frozen=True)

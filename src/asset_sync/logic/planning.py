@@ -34,6 +34,7 @@ class Action(StrEnum):
     REACTIVATE = "reactivate"
     DELIST = "delist"
     REPAIR = "repair"  # full reconciliation: the stored values drifted from what the hash says
+    RENAME = "rename"  # a ticker change: both symbols of one asset (see logic.identity)
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"  # a run with a higher number already wrote this item: leave it
     GONE = "gone"  # the item was deleted by another writer before this run could write it
@@ -41,12 +42,14 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class ItemPlan:
-    """The decision for one symbol; `asset` is None for a delisting."""
+    """The decision for one symbol; `asset` is None for a delisting (and for the old symbol
+    of a rename, whose `partner` is the new symbol; the new symbol's `partner` is the old)."""
 
     symbol: str
     action: Action
     asset: CatalogAsset | None = None
     current: CurrentState | None = None
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,14 +69,25 @@ class Plan:
     reactivations: list[ItemPlan] = field(default_factory=list)
     delists: list[ItemPlan] = field(default_factory=list)
     repairs: list[ItemPlan] = field(default_factory=list)
+    renamed_to: list[ItemPlan] = field(default_factory=list)  # the new symbols of renames
+    renamed_from: list[ItemPlan] = field(default_factory=list)  # the old symbols
     unchanged: int = 0
     superseded: int = 0
     active_in_scope: int = 0
 
     @property
     def writes(self) -> list[ItemPlan]:
-        """The item plans that need a write, in a stable order."""
-        return [*self.creates, *self.updates, *self.reactivations, *self.repairs, *self.delists]
+        """The item plans that need a write, in a stable order: a rename's new symbol is
+        written before its old one is marked inactive, so the asset is never active nowhere."""
+        return [
+            *self.creates,
+            *self.renamed_to,
+            *self.updates,
+            *self.reactivations,
+            *self.repairs,
+            *self.delists,
+            *self.renamed_from,
+        ]
 
     @property
     def is_empty(self) -> bool:
@@ -219,6 +233,13 @@ def diff_item(
     changes: dict[str, FieldChange] = {}
     set_values: dict[str, OwnedValue] = {}
     remove: list[str] = []
+    for name, value in identity_links(item).items():
+        if not same_value(old.get(name), value):
+            if value is None:
+                remove.append(name)
+            else:
+                set_values[name] = value
+            changes[name] = FieldChange(old.get(name), value)
     if item.asset is None:
         new_status = INACTIVE
     else:
@@ -248,6 +269,22 @@ def diff_item(
     return ItemWrite(set_values, tuple(remove), ItemChange(item.action.value, changes))
 
 
+def identity_links(item: ItemPlan) -> dict[str, str | None]:
+    """The rename links a write sets (a value) or clears (None); absent: left as they are.
+
+    A rename's new symbol names the old one (`previous_symbol`) and is live, so it carries no
+    `renamed_to`; the old symbol names the new one. A symbol that is listed again (created over
+    an item another service made, or reactivated) is live: a stale `renamed_to` goes.
+    """
+    if item.action == Action.RENAME:
+        if item.asset is None:
+            return {"renamed_to": item.partner}
+        return {"previous_symbol": item.partner, "renamed_to": None}
+    if item.action in (Action.REACTIVATE, Action.CREATE):
+        return {"renamed_to": None}
+    return {}
+
+
 def next_version(stored: StoredValue | None) -> Decimal:
     """The `sync_version` a write sets: the stored number + 1, or 1 if none is readable."""
     if isinstance(stored, Decimal) and stored.is_finite() and stored == stored.to_integral():
@@ -255,9 +292,13 @@ def next_version(stored: StoredValue | None) -> Decimal:
     return Decimal(1)
 
 
-def new_item(asset: CatalogAsset, timestamp: str, run_seq: int) -> dict[str, OwnedValue]:
+def new_item(
+    asset: CatalogAsset, timestamp: str, run_seq: int, previous_symbol: str | None = None
+) -> dict[str, OwnedValue]:
     """The whole item for a create: owned attributes only (a new item has nothing else)."""
+    links: dict[str, OwnedValue] = {"previous_symbol": previous_symbol} if previous_symbol else {}
     return {
+        **links,
         "symbol": asset.symbol,
         "status": asset.status,
         **asset.content,

@@ -20,6 +20,7 @@ from asset_sync.logic.models import (
     DECIMAL_CONTEXT,
     INACTIVE,
     CatalogAsset,
+    IdConflict,
     InvalidRecord,
     OwnedValue,
     ValidatedCatalog,
@@ -211,7 +212,8 @@ def validate_catalog(body: bytes) -> ValidatedCatalog:
 
 
 def validate_records(raws: list[msgspec.Raw]) -> ValidatedCatalog:
-    """Validate each raw record on its own, then set aside symbols that appear twice."""
+    """Validate each raw record on its own, then set aside symbols that appear twice and
+    symbols that share one asset id (a conflict, not a rename)."""
     results = [_validate_record(index, raw) for index, raw in enumerate(raws)]
     valid = [result for result in results if isinstance(result, CatalogAsset)]
     invalid = tuple(result for result in results if isinstance(result, InvalidRecord))
@@ -220,4 +222,15 @@ def validate_records(raws: list[msgspec.Raw]) -> ValidatedCatalog:
     duplicates = tuple(sorted(symbol for symbol, count in counts.items() if count > 1))
     duplicate_set = set(duplicates)
     assets = {asset.symbol: asset for asset in valid if asset.symbol not in duplicate_set}
-    return ValidatedCatalog(assets, invalid, duplicates, fetched=len(raws))
+    by_id: dict[str, list[str]] = {}
+    for asset in assets.values():
+        by_id.setdefault(str(asset.content["asset_id"]), []).append(asset.symbol)
+    conflicts = tuple(
+        IdConflict(asset_id, tuple(sorted(symbols)))
+        for asset_id, symbols in sorted(by_id.items())
+        if len(symbols) > 1
+    )
+    for conflict in conflicts:
+        for symbol in conflict.symbols:
+            del assets[symbol]
+    return ValidatedCatalog(assets, invalid, duplicates, fetched=len(raws), id_conflicts=conflicts)
