@@ -382,7 +382,8 @@ def test_sync_succeeds_after_transient_faults_with_the_right_table(
     report = build_run(env.settings).run()
 
     assert report.outcome == "succeeded"
-    assert report.alpaca_attempts == len(faults) + len(env.settings.scope)  # a body per class
+    # a body per class, plus one lookup per delisting candidate it confirmed
+    assert report.alpaca_attempts == len(faults) + len(env.settings.scope) + report.delist_lookups
     assert (report.created, report.delisted) == (
         len(DAY2_CHANGES.listed),
         len(DAY2_CHANGES.delisted),

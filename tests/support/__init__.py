@@ -31,6 +31,8 @@ CREDENTIALS = AlpacaCredentials("AKTESTKEY0001", CANARY_SECRET)
 
 os.environ.update(LOCAL_CREDENTIALS)
 _CLASS_NAME = re.compile(r"[a-z][a-z_]{0,30}")
+# The stand-in has no rate limit; Alpaca's (the 2/s default) is covered by its own test.
+LOOKUPS_PER_SECOND = 50.0
 
 
 def shared_file(name: str) -> Path:
@@ -108,6 +110,7 @@ class Env:
             "AWS_ENDPOINT_URL_DYNAMODB": self.settings.dynamodb_endpoint_url or "",
             "ASSETS_TABLE": self.settings.assets_table,
             "ASSET_CLASSES": ",".join(self.settings.asset_classes),
+            "DELIST_LOOKUPS_PER_SECOND": str(LOOKUPS_PER_SECOND),
         }
 
 
@@ -148,6 +151,7 @@ def fresh_env(
         dynamodb_endpoint_url=moto_url,
         alpaca_base_url=stand_in.base_url,
         credentials=CREDENTIALS,
+        delist_lookups_per_second=LOOKUPS_PER_SECOND,
     )
     assets, state = tables(settings)
     assets.create()

@@ -16,8 +16,10 @@ from asset_sync.logic.validation import CatalogFormatError, validate_catalog
 
 
 def record(**overrides: Any) -> dict[str, Any]:
+    """AAPL's record; another symbol gets its own asset id (two symbols of one id conflict)."""
+    symbol = overrides.get("symbol", "AAPL")
     base: dict[str, Any] = {
-        "id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415",
+        "id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415" if symbol == "AAPL" else f"id-{symbol}",
         "class": "us_equity",
         "exchange": "NASDAQ",
         "symbol": "AAPL",

@@ -7,15 +7,17 @@ failure, interrupt, deadline) records the run with what it really wrote and give
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
+from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
 from asset_sync.dal.run_state import (
@@ -28,9 +30,28 @@ from asset_sync.dal.run_state import (
 )
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.apply import PlanApplier, RunIdentity, StopRequested
+from asset_sync.logic.identity import (
+    Confirmation,
+    LookupFailedError,
+    confirm_delistings,
+    pair_renames,
+)
 from asset_sync.logic.lifecycle import LeaseKeeper, RunAborted, StopSignal
-from asset_sync.logic.models import ACTIVE, CurrentState, ItemChange, ValidatedCatalog
-from asset_sync.logic.planning import Action, Plan, build_plan, check_guard, diff_item
+from asset_sync.logic.models import (
+    ACTIVE,
+    CurrentState,
+    ItemChange,
+    StoredValue,
+    ValidatedCatalog,
+)
+from asset_sync.logic.planning import (
+    Action,
+    ItemPlan,
+    Plan,
+    build_plan,
+    check_guard,
+    diff_item,
+)
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import CatalogFormatError, validate_records
 
@@ -72,6 +93,8 @@ class CatalogSource(Protocol):
     attempts: int
 
     def list_assets_bodies(self, asset_classes: Sequence[str] = ()) -> list[bytes]: ...
+
+    def get_asset(self, symbol_or_id: str) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -321,12 +344,12 @@ class SyncRun:
             return planned
         if stopped := self._stopped_before_writing(report):
             return stopped
-        catalog, plan = planned
-        return self._guard_and_apply(catalog, plan, report, run)
+        catalog, plan, olds = planned
+        return self._guard_and_apply(catalog, plan, olds, report, run)
 
     def _fetch_read_plan(
         self, report: RunReport, run: RunIdentity
-    ) -> tuple[ValidatedCatalog, Plan] | SyncError:
+    ) -> tuple[ValidatedCatalog, Plan, dict[str, dict[str, StoredValue]]] | SyncError:
         settings = self.settings
         self.progress.stage(f"fetching the Alpaca catalog ({', '.join(settings.scope)})")
         fetched = fetch_catalog(self.source, settings.scope)
@@ -348,10 +371,22 @@ class SyncRun:
         plan = build_plan(catalog, current, run.run_seq, settings.scope, full=run.full)
         report.unchanged = plan.unchanged
         report.superseded = plan.superseded
-        return catalog, plan
+        report.id_conflicts = [
+            {"asset_id": c.asset_id, "symbols": list(c.symbols)} for c in catalog.id_conflicts
+        ]
+        # the delisting candidates' whole items: their asset ids pair renames and key lookups
+        olds = self.assets.get_items([item.symbol for item in plan.delists])
+        plan, renames = pair_renames(plan, olds)
+        report.renames = [rename.to_json() for rename in renames]
+        return catalog, plan, olds
 
     def _guard_and_apply(
-        self, catalog: ValidatedCatalog, plan: Plan, report: RunReport, run: RunIdentity
+        self,
+        catalog: ValidatedCatalog,
+        plan: Plan,
+        olds: dict[str, dict[str, StoredValue]],
+        report: RunReport,
+        run: RunIdentity,
     ) -> SyncError | None:
         settings = self.settings
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
@@ -359,11 +394,65 @@ class SyncRun:
             report.outcome = "refused"
             report.message = f"guard refused the plan, nothing was written: {verdict.reason}"
             return GuardRefusedError(report.message, report)
+        confirmation = self._confirm(plan, olds, catalog, report)
+        confirmed = set(confirmation.confirmed)
+        plan.delists = [item for item in plan.delists if item.symbol in confirmed]
+        if stopped := self._stopped_before_writing(report):
+            return stopped
         if settings.dry_run:
             self._preview(plan, report, run)
             report.outcome = "dry-run"
+            if not confirmation.consistent:
+                report.message = f"a real run would end partial: {_inconsistency(confirmation)}"
             return None
-        return self._apply(plan, report, run)
+        ending = self._apply(plan, olds, report, run)
+        if ending is None and not confirmation.consistent:
+            report.outcome = "partial"
+            report.message = _inconsistency(confirmation)
+            return SyncError(report.message, report)
+        return ending
+
+    def _confirm(
+        self,
+        plan: Plan,
+        olds: Mapping[str, Mapping[str, StoredValue]],
+        catalog: ValidatedCatalog,
+        report: RunReport,
+    ) -> Confirmation:
+        """Look the delisting candidates up with Alpaca (paced; none when there are none)."""
+        report.delist_candidates = len(plan.delists)
+        if not plan.delists:
+            return Confirmation()
+        self.progress.stage(f"confirming {len(plan.delists):,} delistings with Alpaca")
+        interval = 1.0 / self.settings.delist_lookups_per_second
+        next_at = time.monotonic()
+
+        def lookup(key: str) -> dict[str, Any] | None:
+            nonlocal next_at
+            if self.stop.wait(next_at - time.monotonic()):
+                raise LookupFailedError("the run was asked to stop")
+            next_at = max(next_at, time.monotonic()) + interval
+            try:
+                return self.source.get_asset(key)
+            except AssetNotFoundError:
+                return None
+            except AlpacaAuthError:
+                raise
+            except AlpacaError as error:
+                raise LookupFailedError(str(error)) from None
+
+        confirmation = confirm_delistings(
+            plan.delists,
+            olds,
+            lookup,
+            sample_size=self.settings.delist_confirm_sample,
+            listed=catalog.assets.keys(),
+            rng=random.Random(report.run_id),  # noqa: S311 - a sample, not a secret
+        )
+        report.delist_lookups = confirmation.lookups
+        report.kept_active = confirmation.kept_active
+        report.unconfirmed = confirmation.unconfirmed
+        return confirmation
 
     def _check_scope(
         self, fetched: FetchedCatalog, current: dict[str, CurrentState], report: RunReport
@@ -390,13 +479,19 @@ class SyncRun:
         for item in plan.writes:
             old = olds.get(item.symbol)
             if old is None:
-                report.changes[item.symbol] = ItemChange(Action.CREATE.value)
+                report.changes[item.symbol] = ItemChange(item.action.value)
             else:
                 write = diff_item(item, old, report.last_sync_timestamp, run.run_seq)
                 report.changes[item.symbol] = write.change
-            _count(report, item.action)
+            _count(report, item)
 
-    def _apply(self, plan: Plan, report: RunReport, run: RunIdentity) -> SyncError | None:
+    def _apply(
+        self,
+        plan: Plan,
+        olds: dict[str, dict[str, StoredValue]],
+        report: RunReport,
+        run: RunIdentity,
+    ) -> SyncError | None:
         writes = plan.writes
         self.progress.stage(f"writing {len(writes):,} changes")
         self.progress.start_writes(len(writes))
@@ -410,9 +505,10 @@ class SyncRun:
             before_write=self._before_write,
             pause=self.stop.wait,
         )
-        outcome = applier.apply(writes)
-        for action in outcome.done.values():
-            _count(report, action)
+        outcome = applier.apply(writes, olds)
+        by_symbol = {item.symbol: item for item in writes}
+        for symbol, action in outcome.done.items():
+            _count(report, replace(by_symbol[symbol], action=action))
         report.changes = outcome.changes
         report.failures = outcome.failures
         report.failed = len(outcome.failures)
@@ -463,10 +559,32 @@ _COUNTERS: dict[Action, str] = {
 }
 
 
-def _count(report: RunReport, action: Action) -> None:
-    """Add one item's final action to the report's counters."""
-    name = _COUNTERS[action]
+def _count(report: RunReport, item: ItemPlan) -> None:
+    """Add one item's final action to the report's counters (a rename counts once, by its
+    new symbol)."""
+    if item.action == Action.RENAME:
+        report.renamed += int(item.asset is not None)
+        return
+    name = _COUNTERS[item.action]
     setattr(report, name, getattr(report, name) + 1)
+
+
+def _inconsistency(confirmation: Confirmation) -> str:
+    """The message of a run whose list Alpaca's lookups contradicted (or could not confirm)."""
+    parts = []
+    if confirmation.kept_active:
+        shown = ", ".join(confirmation.kept_active[:20])
+        parts.append(
+            f"Alpaca still reports {len(confirmation.kept_active)} assets active that its list "
+            f"omitted ({shown}); they were not delisted"
+        )
+    if confirmation.unconfirmed:
+        parts.append(
+            f"{len(confirmation.unconfirmed)} delisting candidates could not be confirmed and "
+            "were left as they are"
+        )
+    parts.append(f"delisted only the {len(confirmation.confirmed)} confirmed one by one")
+    return "; ".join(parts)
 
 
 def _deadline(seconds: float | None) -> float | None:
