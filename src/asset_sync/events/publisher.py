@@ -30,7 +30,7 @@ DEFAULT_MAX_ATTEMPTS = 4
 
 
 def events_client(region: str | None = None, max_attempts: int = 5) -> EventBridgeClient:
-    """An EventBridge client in standard retry mode (AWS_ENDPOINT_URL_EVENTS is honoured)."""
+    """An EventBridge client in standard retry mode (AWS_ENDPOINT_URL_EVENTBRIDGE is honoured)."""
     config = Config(
         region_name=region,
         retries={"mode": "standard", "max_attempts": max_attempts},
