@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,7 +23,13 @@ from tests.support import Env
 from tests.support import asset_record as asset
 from tests.support.events_proxy import FailurePlan, PutEventsProxy
 from tests.support.fast_cli import FakeLambdaContext
-from tests.support.stream_records import schema_errors
+from tests.support.stream_records import (
+    hand_edit,
+    record,
+    schema_errors,
+    sync_write,
+    synced,
+)
 
 from asset_sync.events import SOURCE, handler, to_events
 from asset_sync.events.publisher import DEFAULT_MAX_ATTEMPTS
@@ -29,45 +37,56 @@ from asset_sync.local.stream import TableStream
 from asset_sync.wiring import build_run
 
 LOG_STREAM = io.StringIO()
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class Bus:
-    """A bus on moto with a rule that sends this project's events to a queue."""
+    """A bus on moto whose rules send events to SQS queues, read back as delivered."""
 
     name: str
-    queue_url: str
     endpoint: str
+    queue_url: str = ""  # the queue of the rule that takes every event of this project
 
-    def delivered(self) -> list[dict[str, Any]]:
-        """Every event the queue received since the last call, as delivered."""
+    def subscribe(self, pattern: dict[str, Any]) -> str:
+        """A rule with `pattern` targeting a new queue; the queue's URL."""
+        events = boto3.client("events", endpoint_url=self.endpoint, region_name="us-east-1")
+        sqs = boto3.client("sqs", endpoint_url=self.endpoint, region_name="us-east-1")
+        rule = f"rule-{uuid.uuid4().hex[:8]}"
+        queue_url = sqs.create_queue(QueueName=f"{self.name}-{rule}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        events.put_rule(Name=rule, EventBusName=self.name, EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule=rule,
+            EventBusName=self.name,
+            Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+        )
+        return queue_url
+
+    def delivered(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Every event a queue (default: the catch-all one) received since the last call."""
         sqs = boto3.client("sqs", endpoint_url=self.endpoint, region_name="us-east-1")
         events: list[dict[str, Any]] = []
-        while True:
-            page = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+        for _ in range(1000):  # bounded: a queue that never empties is a failure, not a hang
+            page = sqs.receive_message(QueueUrl=queue_url or self.queue_url, MaxNumberOfMessages=10)
             messages = page.get("Messages", [])
             if not messages:
                 return events
             for message in messages:
                 events.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(
+                    QueueUrl=queue_url or self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        raise AssertionError("the queue did not empty")
 
 
 @pytest.fixture
 def bus(moto_url: str) -> Bus:
-    name = f"signal9-assets-{uuid.uuid4().hex[:8]}"
     events = boto3.client("events", endpoint_url=moto_url, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
-    events.create_event_bus(Name=name)
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    events.put_rule(Name="all", EventBusName=name, EventPattern=json.dumps({"source": [SOURCE]}))
-    events.put_targets(
-        Rule="all",
-        EventBusName=name,
-        Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
-    )
-    return Bus(name, queue_url, moto_url)
+    created = Bus(f"signal9-assets-{uuid.uuid4().hex[:8]}", moto_url)
+    events.create_event_bus(Name=created.name)
+    created.queue_url = created.subscribe({"source": [SOURCE]})
+    return created
 
 
 @pytest.fixture
@@ -276,3 +295,36 @@ def test_a_batch_without_announced_changes_publishes_nothing(
     assert proxy.requests == []
     assert metrics["StreamRecordsIgnored"] == len(silent)
     assert metrics["EventsPublished"] == 0
+
+
+def documented_patterns() -> list[dict[str, Any]]:
+    """The rule patterns of docs/events.md's "Subscribing" section, in order."""
+    text = (REPO_ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    section = text.split("## Subscribing", 1)[1].split("\n## ", 1)[0]
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
+
+
+def test_the_documented_rule_patterns_select_what_the_docs_say(
+    bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queues = [bus.subscribe(pattern) for pattern in documented_patterns()]
+    assert len(queues) == 3
+    aapl, msft, ge, f = synced("AAPL"), synced("MSFT"), synced("GE"), synced("F")
+    records = [
+        record(None, synced("NEW1")),
+        record(None, synced("META", previous_symbol="FB")),
+        record(aapl, sync_write(aapl, name="Apple Inc.")),
+        record(msft, sync_write(msft, status="inactive")),
+        record(ge, sync_write(ge, run=9, tradable=False)),
+        record(f, hand_edit(f, tradable=False)),
+    ]
+
+    response, _, _ = invoke(records, capsys)
+
+    assert response == {"batchItemFailures": []}
+    selected = [sorted(keys(bus.delivered(queue))) for queue in queues]
+    assert selected == [
+        [("Asset Listed", "NEW1"), ("Asset Renamed", "META")],
+        [("Asset Delisted", "MSFT"), ("Asset Updated", "AAPL")],
+        [("Asset Updated", "GE")],  # not F: a hand edit has no run_seq
+    ]

@@ -112,7 +112,7 @@ def describe_events(
     silent = len(records) - len(entries)
     lines = [
         f"{label}: {len(records):,} new stream records -> {len(entries):,} events"
-        + (f" ({silent:,} records without a change of owned state: no event)" if silent else "")
+        + (f" ({silent:,} of them change no owned state: no event)" if silent else "")
     ]
     lines += [f"  {kind:<18} {counts[kind]:>7,}" for kind in DETAIL_TYPES if counts[kind]]
     shown: list[Entry] = []
