@@ -227,6 +227,9 @@ def test_an_entry_that_keeps_failing_reports_its_record_and_lambda_retries_from_
         line["message"] == "event not published" and line["error"] == "ThrottlingException"
         for line in logs
     )
+    retries = [line for line in logs if line["message"] == "PutEvents failed some entries"]
+    assert len(retries) == DEFAULT_MAX_ATTEMPTS  # the publisher's own log, as JSON lines
+    assert all(line["service"] == "asset-events" for line in retries)
 
     proxy.plan = FailurePlan()  # EventBridge recovers; Lambda retries from the reported record
     retry, _, _ = invoke(records[stuck:], capsys)

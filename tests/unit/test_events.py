@@ -223,14 +223,33 @@ def test_items_written_before_run_numbers_existed_have_a_null_run_seq() -> None:
     assert only_event(record(None, synced("NEWCODE", run=None)))[1]["run_seq"] is None
 
 
-def test_a_hand_delete_makes_no_event_and_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="asset_sync.events"):
-        assert to_events([record(synced("GONE"), None, event_id="e-1")]) == []
+class Collect(logging.Handler):
+    """Keeps the records of the logger it is attached to (whatever its propagation)."""
 
-    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_hand_delete_makes_no_event_and_logs_a_warning() -> None:
+    collect = Collect()
+    transform_logger = logging.getLogger("asset_sync.events.transform")
+    transform_logger.addHandler(collect)
+    try:
+        deleted = record(synced("GONE"), None, event_id="e-1")
+        deleted["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+        assert to_events([deleted]) == []
+    finally:
+        transform_logger.removeHandler(collect)
+
+    [warning] = collect.records
     assert "deleted outside the sync" in warning.getMessage()
     assert warning.__dict__["symbol"] == "GONE"
     assert warning.__dict__["stream_event_id"] == "e-1"
+    assert warning.__dict__["deleted_by"] == "dynamodb.amazonaws.com"
 
 
 def test_event_ids_are_stable_per_stream_record_and_distinct_between_records() -> None:

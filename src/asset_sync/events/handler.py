@@ -9,6 +9,7 @@ Records after an unreadable one are not published in this invocation.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,8 +29,20 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"), service=SERVICE
 )
-# The transform's delete warnings and the publisher's retries, as this logger's JSON lines.
-copy_config_to_registered_loggers(source_logger=logger, include={"asset_sync"})
+
+
+def _route_library_logs() -> None:
+    """The transform's and the publisher's stdlib logs as this logger's JSON lines, once.
+
+    Only `asset_sync.events.*`: the rest of the package (the sync's modules) is left alone.
+    """
+    library = logging.getLogger("asset_sync.events")
+    library.handlers = list(logger.handlers)
+    library.setLevel(logger.log_level)
+    library.propagate = False  # the Lambda runtime's root handler would print them again
+
+
+_route_library_logs()
 
 
 @lru_cache(maxsize=1)
