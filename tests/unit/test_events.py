@@ -289,6 +289,14 @@ def test_an_oversized_detail_is_truncated_under_the_limit_and_keeps_its_schema()
     assert "name" in detail(listed)["changed_attributes"]
 
 
+def test_an_event_that_cannot_be_truncated_enough_is_refused() -> None:
+    old = synced("HUGE")
+    new = hand_edit(old, asset_id="x" * 300_000)
+
+    with pytest.raises(StreamRecordError, match="cannot fit"):
+        to_events([record(old, new)])
+
+
 def test_records_without_images_are_refused_not_guessed() -> None:
     keys_only = record(synced("X"), sync_write(synced("X"), name="y"))
     del keys_only["dynamodb"]["OldImage"], keys_only["dynamodb"]["NewImage"]

@@ -85,6 +85,8 @@ def events_of(record: Mapping[str, Any]) -> list[Entry]:
     entry = make_entry(detail_type, detail)
     if entry_size(entry) > MAX_ENTRY_BYTES:
         entry = make_entry(detail_type, truncate(detail))
+    if entry_size(entry) > MAX_ENTRY_BYTES:  # only a hand-written giant id or symbol gets here
+        raise StreamRecordError(f"the event of {detail['symbol']!r} cannot fit in 256 KiB")
     return [entry]
 
 
