@@ -33,10 +33,13 @@ def stream(env: Env) -> TableStream:
     return TableStream(env.settings.assets_table, env.settings.dynamodb_endpoint_url)
 
 
+CLASSES = ("us_equity", "crypto")  # Alpaca returns only us_equity unless asked for others
+
+
 def sync(env: Env, catalog: list[dict[str, Any]], **overrides: Any) -> RunReport:
-    """One real sync of `catalog`."""
+    """One real sync of `catalog`, asking for both classes it holds."""
     env.stand_in.set_assets(catalog)
-    return build_run(replace(env.settings, **overrides)).run()
+    return build_run(replace(env.settings, asset_classes=CLASSES, **overrides)).run()
 
 
 def events(stream: TableStream) -> dict[str, tuple[str, dict[str, Any]]]:
