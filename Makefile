@@ -4,8 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS := dev,local,infra,bench
+STAGE  ?= dev
+# `make lock`: hash-pinned requirements for CPython 3.12 wheels only, written by uv (dev extra).
+UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all: \
+	--python-version 3.12 --custom-compile-command 'make lock'
 
-.PHONY: setup demo test lint typecheck unit integration infra-test audit package synth bench clean
+.PHONY: setup demo test lint typecheck unit integration infra-test audit package lock \
+	old-runtime-env synth bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -30,7 +35,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict infra scripts $(wildcard bench)
 
-test: setup lint typecheck  ## lint, types and every test suite (unit, integration, infra)
+test: setup old-runtime-env lint typecheck  ## lint, types and every suite (unit, integration, infra)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)
@@ -39,8 +44,11 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -n 2
 
-infra-test: setup
+infra-test: setup old-runtime-env
 	$(BIN)/pytest tests/infra
+
+old-runtime-env: $(STAMP)  ## .venv-old-runtime: python3.12 with boto3 1.34 / urllib3 1.26 (artifact test)
+	$(BIN)/python scripts/old_runtime_env.py
 
 audit: $(STAMP)  ## known vulnerabilities in the Lambda's pinned dependencies (see the script)
 	$(BIN)/python scripts/audit_pins.py requirements/lambda.txt
@@ -48,11 +56,18 @@ audit: $(STAMP)  ## known vulnerabilities in the Lambda's pinned dependencies (s
 package: $(STAMP)  ## dist/lambda.zip for python3.12 on arm64 (pip --platform, no Docker)
 	$(BIN)/python scripts/package_lambda.py
 
-synth: setup package  ## cdk.out/ from infra/ (no Docker, no AWS account needed)
-	npx --no-install cdk synth --quiet
+lock: $(STAMP)  ## requirements/lambda.txt (and old-runtime.txt) with hashes, from the .in files
+	$(UV_COMPILE) --python-platform aarch64-manylinux_2_28 -c requirements/constraints.txt \
+		requirements/lambda.in -o requirements/lambda.txt
+	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 \
+		requirements/old-runtime.in -o requirements/old-runtime.txt
+
+synth: setup package  ## cdk.out/ for stage STAGE (default dev; no Docker, no AWS account needed)
+	npx --no-install cdk synth --quiet -c stage=$(STAGE)
 
 bench: $(STAMP)  ## docs/benchmarks.md and its plot
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) node_modules build dist cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules build dist cdk.out .mypy_cache .ruff_cache .pytest_cache \
+		.venv-old-runtime .venv-old-runtime.lock

@@ -107,7 +107,7 @@ def sync_items(catalog: list[Asset]) -> dict[str, Item]:
     """The items this project's sync stores for `catalog` (as `put_new` writes them)."""
     validated = validate_catalog(dumps_catalog(catalog))
     return {
-        symbol: {**serialize_item(new_item(asset, YESTERDAY)), "sync_version": {"N": "1"}}
+        symbol: serialize_item(new_item(asset, YESTERDAY, run_seq=1))
         for symbol, asset in validated.assets.items()
     }
 
@@ -220,6 +220,8 @@ def _state_item(n: int) -> Item:
         "last_run_outcome": {"S": "succeeded"},
         "last_run_started_at": {"S": YESTERDAY},
         "last_sync_timestamp": {"S": YESTERDAY},
+        "run_seq": {"N": "1"},
+        "last_run_seq": {"N": "1"},
     }
 
 

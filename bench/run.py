@@ -101,9 +101,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def equity_catalog(n: int) -> list[Any]:
+    """`n` generated us_equity records: what Alpaca's `/v2/assets` returns by default, so the
+    naive peers (which send no `asset_class`) and the sync fetch the same catalog."""
+    catalog = [a for a in generate_catalog(n * 11 // 10 + 50, seed=n) if a["class"] == "us_equity"]
+    assert len(catalog) >= n, "the generator's class mix changed"
+    return catalog[:n]
+
+
 def item_bytes(n: int) -> dict[str, float]:
     """Mean and largest item size (DynamoDB's rules) as each implementation stores them."""
-    catalog = generate_catalog(n, seed=n)
+    catalog = equity_catalog(n)
     out: dict[str, float] = {}
     for name, items in (("asset_sync", sync_items(catalog)), ("naive", naive_items(catalog))):
         sizes = [item_size(item) for item in items.values()]
@@ -283,7 +291,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
     log("measuring handler import time")
     results["import_time"] = import_time()
     for n in sizes:
-        catalog = generate_catalog(n, seed=n)
+        catalog = equity_catalog(n)
         scenarios = make_scenarios(catalog, seed=n)
         results["scenarios"][str(n)] = {
             name: {"k": len(s.touched), "served": len(s.served)} for name, s in scenarios.items()

@@ -50,6 +50,8 @@ def run_asset_sync(spec: dict[str, Any]) -> dict[str, Any]:
         dynamodb_endpoint_url=spec["endpoint_url"],
         alpaca_base_url=spec["alpaca_url"],
         credentials=AlpacaCredentials(spec["key_id"], spec["secret_key"]),
+        full=bool(spec.get("full", False)),
+        full_reconcile_days=0,  # a plain run unless the scenario asks for a full one
     )
     settings.validate()
     try:

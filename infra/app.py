@@ -1,7 +1,8 @@
-"""CDK entry point: ``npx cdk synth`` from the repository root runs this file.
+"""CDK entry point: ``npx cdk synth -c stage=NAME`` from the repository root runs this file.
 
-Context (``-c key=value`` or cdk.json): stage, schedule, alarm_email, alpaca_base_url,
-lambda_asset, memory_mb, timeout_seconds, max_delist_fraction (see StackSettings).
+Every setting of a stage is committed in cdk.json under ``context.stages.<stage>`` (see
+infra/settings.py); ``-c stage=NAME`` chooses one and is required. The stack is
+``AssetSync-<stage>``, pinned to the stage's region (and account, when cdk.json names one).
 cdk-nag's AwsSolutions pack runs as a validation plugin: any unacknowledged finding fails synth.
 """
 
@@ -17,20 +18,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make the `infra` package importable
     sys.path.insert(0, str(REPO_ROOT))
 
-from infra.stack import AssetSyncStack, StackSettings  # noqa: E402
+from infra.settings import StageError, StageSettings, settings_from_context  # noqa: E402
+from infra.stack import AssetSyncStack  # noqa: E402
 
-STACK_ID = "AssetSyncStack"
+
+def environment(settings: StageSettings) -> cdk.Environment:
+    """Where a stage deploys: its region, and its account when cdk.json pins one."""
+    return cdk.Environment(account=settings.account, region=settings.region)
 
 
 def build_app(app: cdk.App | None = None, *, nag: bool = True) -> tuple[cdk.App, AssetSyncStack]:
-    """Create the app and its single, environment-agnostic stack (with cdk-nag unless nag=False)."""
+    """Create the app and the chosen stage's stack (with cdk-nag unless nag=False).
+
+    Raises StageError when no stage, or an unknown or invalid one, is chosen.
+    """
     app = app or cdk.App()
-    settings = StackSettings.from_context(app.node)
+    settings = settings_from_context(app.node)
     stack = AssetSyncStack(
         app,
-        STACK_ID,
+        settings.stack_name,
         settings=settings,
         asset_root=REPO_ROOT,
+        env=environment(settings),
         description=f"signal9-asset-sync ({settings.stage}): Alpaca asset catalog -> DynamoDB",
     )
     if nag:
@@ -39,8 +48,11 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> tuple[cdk.App,
 
 
 def main() -> None:
-    """Synthesize the cloud assembly."""
-    app, _ = build_app()
+    """Synthesize the cloud assembly, or stop with the stage problem as the only message."""
+    try:
+        app, _ = build_app()
+    except StageError as error:
+        sys.exit(f"error: {error}")
     app.synth()
 
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Build the Lambda artifact (python3.12, arm64) reproducibly and without Docker.
+"""Build the Lambda artifact (python3.12, arm64 or x86_64) reproducibly and without Docker.
 
 Steps: wipe the staging directory; ``pip install`` the hash-pinned wheels of
-``requirements/lambda.txt`` for manylinux aarch64 / CPython 3.12 into it; copy
-``src/asset_sync`` (without the embedded local mode ``local/`` and without caches); check
-statically that the handler's import graph stays inside what ships (no ``click``, no
-``asset_sync.cli``, no ``asset_sync.local``); normalise permissions; then publish the tree at
-``dist/lambda/`` (the CDK asset) and a deterministic ``dist/lambda.zip`` (sorted entries,
-timestamps 1980-01-01, modes 0644/0755), and print their sizes.
+``requirements/lambda.txt`` (boto3, botocore and urllib3 included: the artifact does not use the
+runtime's copies) for manylinux / CPython 3.12 on the chosen architecture into it; check that
+boto3, botocore and urllib3 were installed; copy ``src/asset_sync`` (without the CLI ``cli.py``,
+the embedded local mode ``local/`` and caches); check statically that every handler's import
+graph stays inside what ships (no ``click``, no ``asset_sync.cli``, no ``asset_sync.local``, no
+third-party module that is not in the artifact); normalise permissions; then publish the tree
+and a deterministic zip (sorted entries, timestamps 1980-01-01, modes 0644/0755), and print
+their sizes. arm64 (the deployed function) publishes ``dist/lambda/`` (the CDK asset) and
+``dist/lambda.zip``; ``--arch x86_64`` publishes ``dist/lambda-x86_64/`` and
+``dist/lambda-x86_64.zip``, the same artifact for x86_64 machines (tests/infra runs it).
 
-Stdlib only. Run from anywhere: ``python scripts/package_lambda.py``.
+Stdlib only. Run from anywhere: ``python scripts/package_lambda.py [--arch x86_64]``.
 """
 
 from __future__ import annotations
@@ -30,21 +34,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "asset_sync"
 HANDLER_MODULE = f"{PACKAGE}.handler"
+# Further Lambda entry points: each one that exists in src/ gets the same import check.
+OPTIONAL_HANDLER_MODULES = (f"{PACKAGE}.events.handler",)
 
 # The python3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 (glibc 2.17) and
-# manylinux_2_28 aarch64 wheels both run there. pip does not expand these tags by itself.
-PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# manylinux_2_28 wheels both run there. pip does not expand these tags by itself.
+PLATFORMS = {
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
+DEFAULT_ARCH = "arm64"  # the deployed function's architecture (infra/)
 PYTHON_VERSION = "3.12"
 
-# Not shipped from src/asset_sync: the embedded local mode and interpreter caches.
-EXCLUDED_DIRS = frozenset({"local", "__pycache__"})
+# Not shipped from src/asset_sync (paths relative to the package): the CLI and the embedded
+# local mode. Interpreter caches are left out everywhere.
+EXCLUDED_FROM_PACKAGE = frozenset({"cli.py", "local"})
+EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
-# Top-level modules the Lambda python3.12 runtime provides next to boto3 (its dependencies).
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "awslambdaric"}
-)
-# Must never be reached from the handler: the CLI, its dependency and the local mode.
+# The runtime's boto3, botocore and urllib3 are not used: whatever version AWS puts in the
+# runtime, the artifact's own copies come first on sys.path (/var/task). A build whose
+# requirements lose one of them fails instead of silently falling back to the runtime's.
+MUST_SHIP = ("boto3", "botocore", "urllib3")
+# Must never be reached from a handler: the CLI, its dependency and the local mode.
 FORBIDDEN_MODULES = ("click", f"{PACKAGE}.cli", f"{PACKAGE}.local")
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -70,9 +82,14 @@ class ArtifactStats:
     sha256: str
 
 
-def run_pip_install(requirements: Path, target: Path) -> None:
-    """Install the hash-pinned requirements for CPython 3.12 on manylinux aarch64 into target."""
-    cmd = [
+def artifact_name(arch: str) -> str:
+    """The name of the published tree and zip: ``lambda`` (arm64) or ``lambda-<arch>``."""
+    return "lambda" if arch == DEFAULT_ARCH else f"lambda-{arch}"
+
+
+def pip_install_command(requirements: Path, target: Path, arch: str) -> list[str]:
+    """pip's argv that installs the hash-pinned requirements for CPython 3.12 on arch."""
+    return [
         sys.executable,
         "-m",
         "pip",
@@ -87,12 +104,17 @@ def run_pip_install(requirements: Path, target: Path) -> None:
         "cp",
         "--python-version",
         PYTHON_VERSION,
-        *[arg for platform in PLATFORMS for arg in ("--platform", platform)],
+        *[arg for platform in PLATFORMS[arch] for arg in ("--platform", platform)],
         "--target",
         str(target),
         "-r",
         str(requirements),
     ]
+
+
+def run_pip_install(requirements: Path, target: Path, arch: str = DEFAULT_ARCH) -> None:
+    """Install the hash-pinned requirements for CPython 3.12 on manylinux/arch into target."""
+    cmd = pip_install_command(requirements, target, arch)
     print("+", " ".join(cmd), flush=True)
     result = subprocess.run(cmd, check=False)  # noqa: S603 (fixed argv, no shell)
     if result.returncode != 0:
@@ -100,10 +122,17 @@ def run_pip_install(requirements: Path, target: Path) -> None:
 
 
 def copy_package(src: Path, dest: Path) -> None:
-    """Copy the package tree, leaving out the local mode, caches and compiled files."""
+    """Copy the package tree, leaving out the CLI, the local mode, caches and compiled files."""
 
-    def ignore(_directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in EXCLUDED_DIRS or n.endswith(EXCLUDED_SUFFIXES)}
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        at_root = Path(directory) == src
+        return {
+            n
+            for n in names
+            if n in EXCLUDED_DIRS
+            or n.endswith(EXCLUDED_SUFFIXES)
+            or (at_root and n in EXCLUDED_FROM_PACKAGE)
+        }
 
     shutil.copytree(src, dest, ignore=ignore)
 
@@ -225,12 +254,23 @@ def _module_file(tree: Path, module: str) -> tuple[Path, bool] | None:
     return None
 
 
+def check_shipped(tree: Path, names: Iterable[str] = MUST_SHIP) -> None:
+    """Raise PackagingError unless every top-level package in names was installed in tree."""
+    missing = [name for name in names if not (tree / name / "__init__.py").is_file()]
+    if missing:
+        raise PackagingError(
+            f"the requirements do not ship {', '.join(missing)}: the artifact must carry its own "
+            "copies, not rely on the Lambda runtime's (add them to requirements/lambda.in, then "
+            "`make lock`)"
+        )
+
+
 def check_handler_imports(tree: Path, entry: str = HANDLER_MODULE) -> set[str]:
     """Walk the package modules reachable from entry; return the third-party top-level names.
 
     Raises PackagingError if the entry module is missing, if a forbidden module (the CLI,
     click, the local mode) is reachable, or if a third-party import is neither in the
-    artifact, nor in the runtime, nor in the standard library.
+    artifact nor in the standard library (the runtime's libraries do not count).
     """
     if _module_file(tree, entry) is None:
         raise PackagingError(f"handler module {entry} not found in {tree}")
@@ -260,11 +300,7 @@ def check_handler_imports(tree: Path, entry: str = HANDLER_MODULE) -> set[str]:
         raise PackagingError(f"{entry} reaches modules that are not shipped: {', '.join(bad)}")
     available = {p.name.removesuffix(".py") for p in tree.iterdir() if not p.name.endswith("-info")}
     missing = sorted(
-        name
-        for name in external
-        if name not in sys.stdlib_module_names
-        and name not in RUNTIME_PROVIDED
-        and name not in available
+        name for name in external if name not in sys.stdlib_module_names and name not in available
     )
     if missing:
         raise PackagingError(f"{entry} imports modules that are not available: {missing}")
@@ -280,40 +316,52 @@ def tree_size(tree: Path) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+def handler_modules(tree: Path) -> list[str]:
+    """The Lambda entry points to check: the handler, and every optional one present in tree."""
+    return [HANDLER_MODULE] + [m for m in OPTIONAL_HANDLER_MODULES if _module_file(tree, m)]
+
+
 def build(
     *,
     root: Path = ROOT,
+    arch: str = DEFAULT_ARCH,
     requirements: Path | None = None,
     staging: Path | None = None,
     dist: Path | None = None,
 ) -> ArtifactStats:
-    """Build dist/lambda/ and dist/lambda.zip; return their sizes."""
+    """Build dist/<name>/ and dist/<name>.zip (see artifact_name); return their sizes."""
+    if arch not in PLATFORMS:
+        raise PackagingError(f"unknown architecture {arch!r}: one of {', '.join(PLATFORMS)}")
+    name = artifact_name(arch)
     requirements = requirements or root / "requirements" / "lambda.txt"
-    staging = staging or root / "build" / "lambda"
+    staging = staging or root / "build" / name
     dist = dist or root / "dist"
     source = root / "src" / PACKAGE
 
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    run_pip_install(requirements, staging)
+    run_pip_install(requirements, staging, arch)
     if (staging / PACKAGE).exists():
         raise PackagingError(f"a dependency installed a top-level {PACKAGE!r}")
+    check_shipped(staging)
     copy_package(source, staging / PACKAGE)
     remove_caches(staging)
     shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: useless in Lambda
-    third_party = check_handler_imports(staging)
+    third_party: set[str] = set()
+    for entry in handler_modules(staging):
+        third_party |= check_handler_imports(staging, entry)
     print(f"handler imports (third-party, top level): {', '.join(sorted(third_party)) or '-'}")
     normalise_modes(staging)
 
     # Publish: a failed build above leaves the previous dist/ untouched.
     dist.mkdir(parents=True, exist_ok=True)
-    tree = dist / "lambda"
+    tree = dist / name
     if tree.exists():
         shutil.rmtree(tree)
     shutil.copytree(staging, tree)
     normalise_modes(tree)
-    zip_path = dist / "lambda.zip"
+    zip_path = dist / f"{name}.zip"
     write_zip(tree, zip_path)
 
     files, unzipped = tree_size(tree)
@@ -326,23 +374,32 @@ def build(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--arch",
+        choices=sorted(PLATFORMS),
+        default=DEFAULT_ARCH,
+        help=f"target architecture (default {DEFAULT_ARCH}, the deployed function's)",
+    )
     parser.add_argument("--requirements", type=Path, default=ROOT / "requirements" / "lambda.txt")
-    parser.add_argument("--staging", type=Path, default=ROOT / "build" / "lambda")
+    parser.add_argument("--staging", type=Path, help="default: build/<artifact name>")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     args = parser.parse_args(argv)
     os.umask(0o022)
     try:
-        stats = build(requirements=args.requirements, staging=args.staging, dist=args.dist)
+        stats = build(
+            arch=args.arch, requirements=args.requirements, staging=args.staging, dist=args.dist
+        )
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     mib = 1024 * 1024
+    name = artifact_name(args.arch)
     print(
-        f"dist/lambda/     {stats.files} files, {stats.unzipped_bytes} bytes unzipped "
+        f"dist/{name}/  {stats.files} files, {stats.unzipped_bytes} bytes unzipped "
         f"({stats.unzipped_bytes / mib:.2f} MiB)"
     )
     print(
-        f"dist/lambda.zip  {stats.zipped_bytes} bytes ({stats.zipped_bytes / mib:.2f} MiB), "
+        f"dist/{name}.zip  {stats.zipped_bytes} bytes ({stats.zipped_bytes / mib:.2f} MiB), "
         f"sha256 {stats.sha256}"
     )
     return 0

@@ -1,15 +1,20 @@
 """Lambda entry point (thin): configuration, secrets, logging and metrics around `SyncRun`.
 
 Duplicate deliveries of the same scheduled event (EventBridge and Lambda async invocation are
-at-least-once) cannot run two syncs at once: reserved concurrency is 1 and, behind it, the run
-lease in the state table is taken with a conditional write. A duplicate that finds the lease
-held returns `skipped`; one that arrives after the first run finished runs an idempotent sync
-that writes only the lease and the run record.
+at-least-once) cannot run two syncs at once: the run lease in the state table is taken with a
+conditional write. A duplicate that finds the lease held returns `skipped`; one that arrives
+after the first run finished runs an idempotent sync that writes only the lease and the record.
+
+The invocation's deadline (`context.get_remaining_time_in_millis()`) is the run's: it stops
+writing 30 s before it, records `interrupted` and raises, so Lambda's retry runs what is left;
+its lease never outlives the deadline by more than a few seconds. An event with `"full": true`
+runs a full reconciliation (as does any run once the last one is FULL_RECONCILE_DAYS old).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -20,9 +25,9 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asset_sync.config import AlpacaCredentials, ConfigError, SyncSettings, settings_from_env
-from asset_sync.dal.run_state import LockHeldError
+from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import SyncError
+from asset_sync.logic.sync import LeaseHeldError, SyncError
 from asset_sync.wiring import build_run
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"))
@@ -63,8 +68,20 @@ def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
     return AlpacaCredentials(key_id, secret_key)
 
 
+# One Count metric per outcome ("runs by outcome" on the dashboard; SyncSucceeded also feeds
+# the no-successful-sync alarm).
+OUTCOME_METRICS = {
+    "succeeded": "SyncSucceeded",
+    "partial": "SyncPartial",
+    "refused": "SyncRefused",
+    "failed": "SyncFailed",
+    "interrupted": "SyncInterrupted",
+    "skipped": "SyncSkipped",
+}
+
+
 def publish(report: RunReport) -> None:
-    """Counts and duration as EMF metrics, plus SyncSucceeded=1 for the heartbeat alarm."""
+    """Counts, duration and the run's outcome as EMF metrics."""
     for name, value in (
         ("AssetsFetched", report.fetched),
         ("AssetsInvalid", report.invalid + len(report.duplicates)),
@@ -72,40 +89,54 @@ def publish(report: RunReport) -> None:
         ("AssetsUpdated", report.updated),
         ("AssetsReactivated", report.reactivated),
         ("AssetsDelisted", report.delisted),
+        ("AssetsRenamed", report.renamed),
+        ("AssetsRepaired", report.repaired),
         ("AssetsUnchanged", report.unchanged),
         ("WritesFailed", report.failed),
         ("DynamoDBWriteRequests", report.dynamodb_write_requests),
+        ("AlpacaAttempts", report.alpaca_attempts),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.add_metric(name="SyncDuration", unit=MetricUnit.Seconds, value=report.duration_seconds)
-    if report.succeeded:
-        metrics.add_metric(name="SyncSucceeded", unit=MetricUnit.Count, value=1)
+    outcome = OUTCOME_METRICS.get(report.outcome, "SyncFailed")
+    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one sync; return its summary, or raise so Lambda's retries and DLQ take over."""
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     try:
         settings = base_settings()
-        settings = settings.with_overrides(credentials=alpaca_credentials(settings))
-        logger.info(
-            "sync starting", extra={"table": settings.assets_table, "event": event.get("id")}
+        settings = settings.with_overrides(
+            credentials=alpaca_credentials(settings),
+            full=(isinstance(event, dict) and event.get("full") is True) or None,
         )
-        report = build_run(settings).run()
-    except LockHeldError as held:
+        logger.info(
+            "sync starting",
+            extra={"table": settings.assets_table, "event": event.get("id"), "full": settings.full},
+        )
+        report = build_run(settings, stop=StopSignal(deadline)).run()
+    except LeaseHeldError as held:
+        publish(held.report)
         logger.warning("sync skipped: another sync holds the lease", extra={"reason": str(held)})
-        metrics.add_metric(name="SyncSkipped", unit=MetricUnit.Count, value=1)
-        return {"outcome": "skipped", "message": str(held)}
+        return {**held.report.summary(), "changed_symbols": 0}
     except SyncError as failed:
         publish(failed.report)
-        metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
-        logger.exception("sync did not complete", extra={"report": failed.report.summary()})
+        for warning in failed.report.warnings:
+            logger.warning(warning)
+        message = "sync interrupted" if failed.report.outcome == "interrupted" else None
+        logger.exception(
+            message or "sync did not complete", extra={"report": failed.report.summary()}
+        )
         raise
     except Exception:
         metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
         logger.exception("sync failed")
         raise
     publish(report)
+    for warning in report.warnings:
+        logger.warning(warning)
     logger.info("sync finished", extra={"report": report.summary()})
     return {**report.summary(), "changed_symbols": len(report.changes)}

@@ -8,20 +8,30 @@ from asset_sync.dal.assets import AssetTable
 from asset_sync.dal.client import dynamodb_client
 from asset_sync.dal.run_state import RunStateTable
 from asset_sync.dal.stats import IoStats
+from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.sync import Progress, SyncRun
 
 
 def tables(settings: SyncSettings) -> tuple[AssetTable, RunStateTable]:
-    """The assets and run-state tables, sharing one client and one request counter."""
-    client = dynamodb_client(
+    """The assets and run-state tables, each with its own client, one request counter.
+
+    Separate clients give the state writes (lease, run record) their own boto3 retry quota: a
+    burst of throttled or dropped item writes cannot leave the final record without retries.
+    """
+    stats = IoStats()
+    assets_client = dynamodb_client(
         settings.region,
         settings.dynamodb_endpoint_url,
         max_pool_connections=max(10, settings.write_concurrency * 2),
     )
-    stats = IoStats()
+    state_client = dynamodb_client(
+        settings.region, settings.dynamodb_endpoint_url, max_pool_connections=2
+    )
+    stats.attach(assets_client)
+    stats.attach(state_client)
     return (
-        AssetTable(client, settings.assets_table, stats),
-        RunStateTable(client, settings.state_table, stats),
+        AssetTable(assets_client, settings.assets_table, stats),
+        RunStateTable(state_client, settings.state_table, stats),
     )
 
 
@@ -38,7 +48,9 @@ def alpaca_client(settings: SyncSettings) -> AlpacaClient:
     )
 
 
-def build_run(settings: SyncSettings, progress: Progress | None = None) -> SyncRun:
+def build_run(
+    settings: SyncSettings, progress: Progress | None = None, stop: StopSignal | None = None
+) -> SyncRun:
     """A ready-to-run sync for these settings."""
     assets, state = tables(settings)
-    return SyncRun(settings, alpaca_client(settings), assets, state, progress)
+    return SyncRun(settings, alpaca_client(settings), assets, state, progress, stop)

@@ -1,101 +1,55 @@
-"""AssetSyncStack: synthesized once per module, then every property checked on the template."""
+"""AssetSync-<stage> as a whole: dev and prod from cdk.json side by side, plus a "qa" stage that
+sets every optional setting. Synthesis, cdk-nag, cfn-lint, retention, tables, IAM scoping, names
+per stage, outputs and the runbook's names. Synthesized once per module."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+import re
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Annotations, Capture, Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
-from infra.app import STACK_ID, build_app
-from infra.stack import AssetSyncStack, StackSettings
+from tests.infra.synth import (
+    REPO_ROOT,
+    STAGES,
+    Synth,
+    alarms,
+    as_list,
+    cfn_lint_problems,
+    only,
+    resources,
+    three_stages,
+    walk,
+)
 
 pytestmark = pytest.mark.infra
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-
-VARIANT_TIMEOUT = 900
-
-# Every cdk-nag acknowledgment in the stack; a new one must be added here on purpose.
+# Every cdk-nag acknowledgment in a stack (path under the stack -> rule); new ones on purpose.
 EXPECTED_ACKNOWLEDGMENTS = {
-    "AlpacaSecret": "AwsSolutions::AwsSolutions-SMG4",
-    "ScheduleDlq": "AwsSolutions::AwsSolutions-SQS3",
-    "InvokeFailureQueue": "AwsSolutions::AwsSolutions-SQS3",
-    "SyncFunction": "AwsSolutions::AwsSolutions-L1",
+    "Sync/AlpacaSecret": "AwsSolutions::AwsSolutions-SMG4",
+    "Sync/InvokeFailureQueue": "AwsSolutions::AwsSolutions-SQS3",
+    "Sync/Function": "AwsSolutions::AwsSolutions-L1",
+    "Schedule/Dlq": "AwsSolutions::AwsSolutions-SQS3",
+    "Events/FailureQueue": "AwsSolutions::AwsSolutions-SQS3",
+    "Events/Function": "AwsSolutions::AwsSolutions-L1",
 }
-# cfn-lint warnings that CDK itself produces: W3005 is the DependsOn on the function's role,
-# which CDK adds next to the GetAtt (harmless, and not controllable from the L2 construct).
-ALLOWED_CFN_LINT_WARNINGS = {"W3005"}
-
-
-@dataclass(frozen=True)
-class Synth:
-    """The synthesized app: the default stack (cdk.json context) and a variant."""
-
-    app: cdk.App
-    stack: AssetSyncStack
-    template: Template
-    variant: AssetSyncStack
-    variant_template: Template
-    outdir: Path
+DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 
 
 @pytest.fixture(scope="module")
 def synth(stub_lambda_asset: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Synthesize both stacks once, with the cdk-nag plugin on (synth fails on a finding)."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(
-        context={**CDK_CONTEXT, "lambda_asset": str(stub_lambda_asset)}, outdir=str(outdir)
-    )
-    app, stack = build_app(app)
-    variant_settings = replace(
-        stack.settings,
-        stage="prod",
-        alarm_email="ops@example.com",
-        memory_mb=2048,
-        timeout_seconds=VARIANT_TIMEOUT,
-    )
-    variant = AssetSyncStack(app, "AssetSyncStackVariant", settings=variant_settings)
-    app.synth()
-    return Synth(
-        app, stack, Template.from_stack(stack), variant, Template.from_stack(variant), outdir
-    )
+    """dev, prod and qa side by side (tests/infra/synth.py: three_stages), cdk-nag on."""
+    return three_stages(tmp_path_factory.mktemp("cdk.out"), stub_lambda_asset)
 
 
 @pytest.fixture(scope="module")
 def template(synth: Synth) -> Template:
-    """The default stack's template."""
-    return synth.template
-
-
-def resources(template: Template, type_: str) -> dict[str, dict[str, Any]]:
-    """Logical id -> resource, for one resource type."""
-    return {key: dict(value) for key, value in template.find_resources(type_).items()}
-
-
-def logical_id(template: Template, type_: str, **properties: Any) -> str:
-    """The single logical id of a resource of type_ whose properties match."""
-    found = template.find_resources(type_, {"Properties": Match.object_like(properties)})
-    assert len(found) == 1, f"expected one {type_} with {properties}, found {list(found)}"
-    return next(iter(found))
-
-
-def walk(value: Any) -> Iterator[Any]:
-    """Every nested value of a JSON-like structure (itself included)."""
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
+    """The dev stage's template (cdk.json's settings, as `make synth` builds it)."""
+    return synth.template("dev")
 
 
 # --- synthesis, cdk-nag, annotations, cfn-lint ----------------------------------------------
@@ -104,20 +58,24 @@ def walk(value: Any) -> Iterator[Any]:
 def test_resource_inventory(template: Template) -> None:
     counts = {
         "AWS::DynamoDB::Table": 2,
-        "AWS::Lambda::Function": 1,
+        "AWS::Lambda::Function": 2,
         "AWS::Lambda::EventInvokeConfig": 1,
+        "AWS::Lambda::EventSourceMapping": 1,
         "AWS::Lambda::Permission": 1,
         "AWS::Events::Rule": 1,
-        "AWS::SQS::Queue": 2,
-        "AWS::SQS::QueuePolicy": 2,
+        "AWS::Events::EventBus": 1,
+        "AWS::Events::Archive": 1,
+        "AWS::SQS::Queue": 3,
+        "AWS::SQS::QueuePolicy": 3,
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
         "AWS::SNS::Subscription": 0,
-        "AWS::CloudWatch::Alarm": 5,
+        "AWS::CloudWatch::Alarm": 8,
+        "AWS::CloudWatch::Dashboard": 1,
         "AWS::SecretsManager::Secret": 1,
-        "AWS::Logs::LogGroup": 1,
-        "AWS::IAM::Role": 1,
-        "AWS::IAM::Policy": 1,
+        "AWS::Logs::LogGroup": 2,
+        "AWS::IAM::Role": 2,
+        "AWS::IAM::Policy": 2,
     }
     for type_, count in counts.items():
         template.resource_count_is(type_, count)
@@ -125,18 +83,25 @@ def test_resource_inventory(template: Template) -> None:
     assert types == {t for t, c in counts.items() if c}, "unexpected resource types"
 
 
-def test_synth_writes_stack_template(synth: Synth) -> None:
-    path = synth.outdir / f"{STACK_ID}.template.json"
-    assert path.is_file()
-    assert json.loads(path.read_text())["Resources"]
+def test_synth_writes_one_template_per_stage(synth: Synth) -> None:
+    for stage in STAGES:
+        path = synth.outdir / f"AssetSync-{stage}.template.json"
+        assert json.loads(path.read_text())["Resources"], stage
+
+
+def test_stacks_are_pinned_to_the_stage_region_and_account_when_given(synth: Synth) -> None:
+    dev, qa = synth.stacks["dev"], synth.stacks["qa"]
+    assert dev.stack_name == "AssetSync-dev"
+    assert dev.region == "us-east-1"
+    assert cdk.Token.is_unresolved(dev.account)  # cdk.json names no account for dev
+    assert (qa.region, qa.account) == ("us-east-1", "123456789012")
 
 
 def acknowledged(construct: Any) -> dict[str, str]:
     """Rule id -> reason of the acknowledgments recorded on one construct."""
-    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
     found: dict[str, str] = {}
     for entry in construct.node.metadata:
-        if entry.type == key:
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
             found.update(entry.data)
     return found
 
@@ -162,7 +127,7 @@ def test_cdk_nag_findings_are_all_acknowledged(synth: Synth) -> None:
     assert unacknowledged == []
     declared = {
         (c.node.path, rule)
-        for stack in (synth.stack, synth.variant)
+        for stack in synth.stacks.values()
         for c in stack.node.find_all()
         for rule in acknowledged(c)
     }
@@ -178,364 +143,116 @@ def test_cdk_nag_plugin_fails_synth_on_a_finding(tmp_path: Path) -> None:
         app.synth()
 
 
-def test_nag_acknowledgments_are_the_expected_ones_with_reasons(synth: Synth) -> None:
-    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-    found: dict[str, list[str]] = {}
-    for construct in synth.stack.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == key:
-                for rule_id, reason in entry.data.items():
-                    assert len(reason) >= 40, f"{rule_id} on {construct.node.path}: weak reason"
-                    found.setdefault(construct.node.id, []).append(rule_id)
-    assert found == {node: [rule] for node, rule in EXPECTED_ACKNOWLEDGMENTS.items()}
+@pytest.mark.parametrize("stage", STAGES)
+def test_nag_acknowledgments_are_the_expected_ones_with_reasons(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    found: dict[str, str] = {}
+    for construct in stack.node.find_all():
+        for rule_id, reason in acknowledged(construct).items():
+            assert len(reason) >= 40, f"{rule_id} on {construct.node.path}: weak reason"
+            found[construct.node.path.removeprefix(f"{stack.node.id}/")] = rule_id
+    assert found == EXPECTED_ACKNOWLEDGMENTS
 
 
-@pytest.mark.parametrize("which", ["stack", "variant"])
-def test_no_error_or_warning_annotations(synth: Synth, which: str) -> None:
-    annotations = Annotations.from_stack(getattr(synth, which))
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_error_or_warning_annotations(synth: Synth, stage: str) -> None:
+    annotations = Annotations.from_stack(synth.stacks[stage])
     assert annotations.find_error("*", Match.any_value()) == []
     assert annotations.find_warning("*", Match.any_value()) == []
-    assert annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")) == []
-    assert annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*")) == []
 
 
-@pytest.mark.parametrize("which", ["template", "variant_template"])
-def test_cfn_lint_reports_no_errors(synth: Synth, tmp_path: Path, which: str) -> None:
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(getattr(synth, which).to_json()))
-    matches = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    problems = [
-        f"{m.rule.id} {m.message} ({m.path_string})"
-        for m in matches
-        if m.rule.id not in ALLOWED_CFN_LINT_WARNINGS
-    ]
-    assert problems == []
+@pytest.mark.parametrize("stage", STAGES)
+def test_cfn_lint_reports_no_problems(synth: Synth, tmp_path: Path, stage: str) -> None:
+    assert cfn_lint_problems(synth.template(stage), tmp_path) == []
+
+
+# --- retention: what outlives the stack, and a failed first create that cleans up --------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_stateful_resources_are_retained_and_never_on_a_failed_create(
+    synth: Synth, stage: str
+) -> None:
+    template = synth.template(stage)
+    retained = {
+        (resource["Type"], resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))
+        for resource in template.to_json()["Resources"].values()
+        if resource.get("DeletionPolicy", "Delete") != "Delete"
+    }
+    # RETAIN_ON_UPDATE_OR_DELETE: kept on stack deletion and replacement, deleted when the
+    # stack operation that created it rolls back (no "already exists" on the next deploy).
+    policy = ("RetainExceptOnCreate", "Retain")
+    assert retained == {
+        ("AWS::DynamoDB::Table", *policy),
+        ("AWS::SecretsManager::Secret", *policy),
+        ("AWS::Logs::LogGroup", *policy),
+    }
+    counts = {"AWS::DynamoDB::Table": 2, "AWS::SecretsManager::Secret": 1, "AWS::Logs::LogGroup": 2}
+    for type_, count in counts.items():
+        found = template.find_resources(
+            type_, {"DeletionPolicy": policy[0], "UpdateReplacePolicy": policy[1]}
+        )
+        assert len(found) == count, type_
+    assert "Retain" not in {
+        r.get("DeletionPolicy") for r in template.to_json()["Resources"].values()
+    }
 
 
 # --- DynamoDB --------------------------------------------------------------------------------
 
 
 def test_assets_table(template: Template) -> None:
-    table_id = logical_id(template, "AWS::DynamoDB::Table", TableName="signal9_assets")
-    template.has_resource(
-        "AWS::DynamoDB::Table",
-        {
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": Match.object_like(
-                {
-                    "TableName": "signal9_assets",
-                    "KeySchema": [{"AttributeName": "symbol", "KeyType": "HASH"}],
-                    "AttributeDefinitions": Match.array_equals(
-                        [
-                            {"AttributeName": "symbol", "AttributeType": "S"},
-                            {"AttributeName": "status", "AttributeType": "S"},
-                        ]
-                    ),
-                    "GlobalSecondaryIndexes": [
-                        {
-                            "IndexName": "status-index",
-                            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
-                            "Projection": {"ProjectionType": "ALL"},
-                        }
-                    ],
-                    "BillingMode": "PAY_PER_REQUEST",
-                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-                    "SSESpecification": {"SSEEnabled": True},
-                    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
-                    "DeletionProtectionEnabled": True,
-                }
-            ),
-        },
-    )
-    props = resources(template, "AWS::DynamoDB::Table")[table_id]["Properties"]
-    assert "ProvisionedThroughput" not in props
-    assert "ProvisionedThroughput" not in props["GlobalSecondaryIndexes"][0]
-
-
-def test_sync_state_table(template: Template) -> None:
-    table_id = logical_id(template, "AWS::DynamoDB::Table", TableName="signal9_assets_sync_state")
-    table = resources(template, "AWS::DynamoDB::Table")[table_id]
-    assert table["DeletionPolicy"] == "Retain"
-    assert table["UpdateReplacePolicy"] == "Retain"
+    table = resources(template, "AWS::DynamoDB::Table")["AssetsTable"]  # fixed logical id
     props = table["Properties"]
+    assert props["TableName"] == "signal9_assets"
+    assert props["KeySchema"] == [{"AttributeName": "symbol", "KeyType": "HASH"}]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "status", "AttributeType": "S"},
+        {"AttributeName": "symbol", "AttributeType": "S"},
+    ]
+    assert props["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "status-index",
+            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}  # KMS, AWS managed key
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["DeletionProtectionEnabled"] is False  # so a failed first create rolls back
+    assert "ProvisionedThroughput" not in props
+    assert "TimeToLiveSpecification" not in props
+
+
+def test_sync_state_table_has_ttl_on_expires_at(template: Template) -> None:
+    props = resources(template, "AWS::DynamoDB::Table")["SyncStateTable"]["Properties"]
+    assert props["TableName"] == "signal9_assets_sync_state"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
-    assert props["DeletionProtectionEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is False
     assert "GlobalSecondaryIndexes" not in props
     assert "StreamSpecification" not in props
 
 
-# --- Lambda ----------------------------------------------------------------------------------
+def test_table_names_are_shared_by_stages_unless_overridden(synth: Synth) -> None:
+    def names(stage: str) -> dict[str, str]:
+        tables = resources(synth.template(stage), "AWS::DynamoDB::Table")
+        return {logical: table["Properties"]["TableName"] for logical, table in tables.items()}
 
-
-def test_function_configuration(template: Template) -> None:
-    log_group_id = next(iter(resources(template, "AWS::Logs::LogGroup")))
-    role_id = next(iter(resources(template, "AWS::IAM::Role")))
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Runtime": "python3.12",
-            "Architectures": ["arm64"],
-            "Handler": "asset_sync.handler.lambda_handler",
-            "MemorySize": 1024,
-            "Timeout": 600,
-            "ReservedConcurrentExecutions": 1,
-            "FunctionName": "signal9-asset-sync-dev",
-            "Role": {"Fn::GetAtt": [role_id, "Arn"]},
-            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group_id}},
-        },
-    )
-    template.has_resource(
-        "AWS::Logs::LogGroup",
-        {
-            "DeletionPolicy": "Retain",
-            "Properties": {
-                "LogGroupName": "/aws/lambda/signal9-asset-sync-dev",
-                "RetentionInDays": 90,
-                "Tags": Match.any_value(),
-            },
-        },
-    )
-
-
-def test_function_code_is_the_lambda_asset(synth: Synth) -> None:
-    function = next(iter(resources(synth.template, "AWS::Lambda::Function").values()))
-    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
-    manifest = json.loads((synth.outdir / f"{STACK_ID}.assets.json").read_text())
-    source = manifest["files"][asset_hash]["source"]
-    assert source["packaging"] == "zip"
-    assert (synth.outdir / source["path"] / "asset_sync" / "handler.py").is_file()
-
-
-def test_function_environment(template: Template) -> None:
-    tables = resources(template, "AWS::DynamoDB::Table")
-    by_name = {t["Properties"]["TableName"]: lid for lid, t in tables.items()}
-    secret_id = next(iter(resources(template, "AWS::SecretsManager::Secret")))
-    function = next(iter(resources(template, "AWS::Lambda::Function").values()))
-    assert function["Properties"]["Environment"]["Variables"] == {
-        "ASSETS_TABLE": {"Ref": by_name["signal9_assets"]},
-        "SYNC_STATE_TABLE": {"Ref": by_name["signal9_assets_sync_state"]},
-        "ALPACA_SECRET_ID": {"Ref": secret_id},  # Ref of a secret is its ARN
-        "APCA_API_BASE_URL": "https://paper-api.alpaca.markets",
-        "MAX_DELIST_FRACTION": "0.10",
-        "SYNC_LOCK_LEASE_SECONDS": "630",
-        "POWERTOOLS_SERVICE_NAME": "asset-sync",
-        "POWERTOOLS_METRICS_NAMESPACE": "Signal9/AssetSync",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
+    default = {"AssetsTable": "signal9_assets", "SyncStateTable": "signal9_assets_sync_state"}
+    assert names("dev") == names("prod") == default
+    assert names("qa") == {
+        "AssetsTable": "signal9_assets_qa",
+        "SyncStateTable": "signal9_assets_qa_sync_state",
     }
-
-
-def test_async_invoke_config(template: Template) -> None:
-    function_id = next(iter(resources(template, "AWS::Lambda::Function")))
-    queue_id = next(k for k in resources(template, "AWS::SQS::Queue") if "InvokeFailure" in k)
-    template.has_resource_properties(
-        "AWS::Lambda::EventInvokeConfig",
-        {
-            "FunctionName": {"Ref": function_id},
-            "Qualifier": "$LATEST",
-            "MaximumRetryAttempts": 2,
-            "MaximumEventAgeInSeconds": 6 * 3600,
-            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
-        },
-    )
-
-
-# --- EventBridge -----------------------------------------------------------------------------
-
-
-def test_schedule_rule_targets_function_with_retries_and_dlq(template: Template) -> None:
-    function_id = next(iter(resources(template, "AWS::Lambda::Function")))
-    dlq_id = next(k for k in resources(template, "AWS::SQS::Queue") if "ScheduleDlq" in k)
-    rule_id = next(iter(resources(template, "AWS::Events::Rule")))
-    template.has_resource_properties(
-        "AWS::Events::Rule",
-        {
-            "ScheduleExpression": "cron(0 4 * * ? *)",
-            "State": "ENABLED",
-            "Targets": [
-                {
-                    "Arn": {"Fn::GetAtt": [function_id, "Arn"]},
-                    "Id": Match.any_value(),
-                    "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 7200},
-                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}},
-                }
-            ],
-        },
-    )
-    template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-        },
-    )
-    # EventBridge may write to the DLQ only on behalf of this rule.
-    template.has_resource_properties(
-        "AWS::SQS::QueuePolicy",
-        {
-            "Queues": [{"Ref": dlq_id}],
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Allow",
-                                "Action": "sqs:SendMessage",
-                                "Principal": {"Service": "events.amazonaws.com"},
-                                "Condition": {
-                                    "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
-                                },
-                            }
-                        )
-                    ]
-                )
-            },
-        },
-    )
-
-
-# --- SQS and SNS -----------------------------------------------------------------------------
-
-
-def test_queues_encrypted_retained_14_days_and_tls_only(template: Template) -> None:
-    queues = resources(template, "AWS::SQS::Queue")
-    policies = resources(template, "AWS::SQS::QueuePolicy").values()
-    for queue_id, queue in queues.items():
-        assert queue["Properties"]["SqsManagedSseEnabled"] is True
-        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-        statements = [
-            s
-            for p in policies
-            if p["Properties"]["Queues"] == [{"Ref": queue_id}]
-            for s in p["Properties"]["PolicyDocument"]["Statement"]
-        ]
-        assert {
-            "Effect": "Deny",
-            "Action": "sqs:*",
-            "Principal": {"AWS": "*"},
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
-        } in statements, f"{queue_id} does not deny non-TLS access"
-
-
-def test_topic_denies_non_tls_publish_and_admits_cloudwatch(template: Template) -> None:
-    topic_id = next(iter(resources(template, "AWS::SNS::Topic")))
-    policy = next(iter(resources(template, "AWS::SNS::TopicPolicy").values()))["Properties"]
-    assert policy["Topics"] == [{"Ref": topic_id}]
-    statements = policy["PolicyDocument"]["Statement"]
-    deny = [{k: v for k, v in s.items() if k != "Sid"} for s in statements if s["Effect"] == "Deny"]
-    assert deny == [
-        {
-            "Effect": "Deny",
-            "Action": "sns:Publish",
-            "Principal": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            "Resource": {"Ref": topic_id},
-        }
-    ]
-    allow = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allow) == 1
-    assert allow[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert allow[0]["Action"] == "sns:Publish"
-    assert allow[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-
-
-def test_alarm_email_subscription_only_when_configured(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
-    topic_id = next(iter(resources(synth.variant_template, "AWS::SNS::Topic")))
-    synth.variant_template.has_resource_properties(
-        "AWS::SNS::Subscription",
-        {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": topic_id}},
-    )
-
-
-# --- CloudWatch alarms -----------------------------------------------------------------------
-
-
-def alarm(template: Template, metric_name: str) -> list[dict[str, Any]]:
-    """Properties of the alarms on one metric."""
-    found = template.find_resources(
-        "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": metric_name}}
-    )
-    return [r["Properties"] for r in found.values()]
-
-
-def test_every_alarm_notifies_the_topic(template: Template) -> None:
-    topic_id = next(iter(resources(template, "AWS::SNS::Topic")))
-    for alarm_id, resource in resources(template, "AWS::CloudWatch::Alarm").items():
-        assert resource["Properties"]["AlarmActions"] == [{"Ref": topic_id}], alarm_id
-        assert resource["Properties"].get("ActionsEnabled", True) is True
-
-
-def test_errors_alarm(template: Template) -> None:
-    function_id = next(iter(resources(template, "AWS::Lambda::Function")))
-    [props] = alarm(template, "Errors")
-    assert props["Namespace"] == "AWS/Lambda"
-    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
-    assert props["Statistic"] == "Sum"
-    assert props["Threshold"] == 1
-    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert props["EvaluationPeriods"] == 1
-    assert props["TreatMissingData"] == "notBreaching"
-
-
-def test_duration_alarm_at_80_percent_of_timeout(synth: Synth) -> None:
-    for template, timeout_s in ((synth.template, 600), (synth.variant_template, VARIANT_TIMEOUT)):
-        [props] = alarm(template, "Duration")
-        assert props["Namespace"] == "AWS/Lambda"
-        assert props["Statistic"] == "Maximum"
-        assert props["Threshold"] == timeout_s * 1000 * 0.8
-        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-        assert props["TreatMissingData"] == "notBreaching"
-
-
-def test_dead_letter_queue_alarms(template: Template) -> None:
-    queue_ids = set(resources(template, "AWS::SQS::Queue"))
-    alarms = alarm(template, "ApproximateNumberOfMessagesVisible")
-    watched = set()
-    for props in alarms:
-        assert props["Namespace"] == "AWS/SQS"
-        assert props["Threshold"] == 0
-        assert props["ComparisonOperator"] == "GreaterThanThreshold"
-        assert props["TreatMissingData"] == "notBreaching"
-        [dimension] = props["Dimensions"]
-        assert dimension["Name"] == "QueueName"
-        watched.add(dimension["Value"]["Fn::GetAtt"][0])
-    assert watched == queue_ids
-
-
-def test_no_successful_sync_in_26_hours_alarm(template: Template) -> None:
-    [props] = alarm(template, "SyncSucceeded")
-    assert props["Namespace"] == "Signal9/AssetSync"
-    assert props["Dimensions"] == [{"Name": "service", "Value": "asset-sync"}]
-    assert props["Statistic"] == "Sum"
-    assert props["ComparisonOperator"] == "LessThanThreshold"
-    assert props["Threshold"] == 1
-    assert props["TreatMissingData"] == "breaching"
-    window = props["Period"] * props["EvaluationPeriods"]
-    assert window == 26 * 3600
-    assert props["DatapointsToAlarm"] == props["EvaluationPeriods"]
-    # CloudWatch limits: evaluation range <= 7 days for periods of an hour or more, else 1 day.
-    assert props["Period"] >= 3600 and window <= 7 * 24 * 3600
-
-
-# --- Secrets Manager -------------------------------------------------------------------------
-
-
-def test_alpaca_secret_is_a_placeholder_and_retained(template: Template) -> None:
-    secret = next(iter(resources(template, "AWS::SecretsManager::Secret").values()))
-    assert secret["DeletionPolicy"] == "Retain"
-    props = secret["Properties"]
-    assert props["Name"] == "signal9/asset-sync/dev/alpaca"
-    assert json.loads(props["SecretString"]) == {"APCA_API_KEY_ID": "", "APCA_API_SECRET_KEY": ""}
-    assert "GenerateSecretString" not in props
-    template.resource_count_is("AWS::SecretsManager::RotationSchedule", 0)
+    qa_tables = resources(synth.template("qa"), "AWS::DynamoDB::Table").values()
+    assert all(t["Properties"]["DeletionProtectionEnabled"] is True for t in qa_tables)
 
 
 # --- IAM -------------------------------------------------------------------------------------
@@ -554,24 +271,23 @@ def policy_statements(template: Template) -> list[dict[str, Any]]:
     return statements
 
 
-def as_list(value: Any) -> list[Any]:
-    """A policy field that may be a single value or a list, as a list."""
-    return value if isinstance(value, list) else [value]
+def test_function_roles_have_no_managed_policies_and_trust_lambda_only(template: Template) -> None:
+    for role in resources(template, "AWS::IAM::Role").values():
+        props = role["Properties"]
+        assert "ManagedPolicyArns" not in props
+        assert "Policies" not in props
+        assert props["AssumeRolePolicyDocument"]["Statement"] == [
+            {
+                "Action": "sts:AssumeRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ]
 
 
-def test_role_has_no_managed_policies_and_trusts_lambda_only(template: Template) -> None:
-    role = next(iter(resources(template, "AWS::IAM::Role").values()))["Properties"]
-    assert "ManagedPolicyArns" not in role
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Action": "sts:AssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-        }
-    ]
-
-
-def test_iam_has_no_wildcard_actions_or_resources(template: Template) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_iam_has_no_wildcard_actions_or_resources(synth: Synth, stage: str) -> None:
+    template = synth.template(stage)
     statements = policy_statements(template)
     assert statements
     for statement in statements:
@@ -592,123 +308,78 @@ def test_iam_has_no_wildcard_actions_or_resources(template: Template) -> None:
             assert all(r in template.to_json()["Resources"] for r in refs), statement
 
 
-def test_iam_grants_exactly_the_needed_actions(template: Template) -> None:
-    ids = {
-        "assets": logical_id(template, "AWS::DynamoDB::Table", TableName="signal9_assets"),
-        "state": logical_id(
-            template, "AWS::DynamoDB::Table", TableName="signal9_assets_sync_state"
-        ),
-        "secret": next(iter(resources(template, "AWS::SecretsManager::Secret"))),
-        "logs": next(iter(resources(template, "AWS::Logs::LogGroup"))),
-        "failure_queue": next(
-            k for k in resources(template, "AWS::SQS::Queue") if "InvokeFailure" in k
-        ),
-    }
-    granted: dict[str, set[str]] = {}
-    for statement in policy_statements(template):
-        for resource in as_list(statement["Resource"]):
-            granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(
-                as_list(statement["Action"])
-            )
-
-    def arn(name: str) -> str:
-        return json.dumps({"Fn::GetAtt": [ids[name], "Arn"]}, sort_keys=True)
-
-    index_arn = json.dumps(
-        {"Fn::Join": ["", [{"Fn::GetAtt": [ids["assets"], "Arn"]}, "/index/status-index"]]},
-        sort_keys=True,
-    )
-    assert granted == {
-        arn("assets"): {
-            "dynamodb:GetItem",
-            "dynamodb:BatchGetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-        },
-        index_arn: {"dynamodb:Query"},
-        arn("state"): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        json.dumps({"Ref": ids["secret"]}): {"secretsmanager:GetSecretValue"},
-        arn("logs"): {"logs:CreateLogStream", "logs:PutLogEvents"},
-        # Added by the on-failure destination (Queue.grantSendMessages).
-        arn("failure_queue"): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
-    }
-    all_actions = set().union(*granted.values())
-    assert not {"dynamodb:Scan", "dynamodb:DeleteItem", "cloudwatch:PutMetricData"} & all_actions
-
-
-# --- outputs and settings --------------------------------------------------------------------
+# --- outputs, names per stage, the runbook ----------------------------------------------------
 
 
 def test_outputs(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
-    expected = {
+    assert set(outputs) == {
         "AssetsTableName",
         "SyncStateTableName",
         "FunctionName",
         "AlpacaSecretArn",
         "AlarmTopicArn",
+        "EventBusName",
+        "EventBusArn",
+        "EventsFunctionName",
+        "DashboardName",
+        "ScheduleDlqUrl",
+        "InvokeFailureQueueUrl",
+        "EventsFailureQueueUrl",
     }
-    assert expected <= set(outputs)
-    assert outputs["AlpacaSecretArn"]["Value"] == {
-        "Ref": next(iter(resources(template, "AWS::SecretsManager::Secret")))
-    }
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    assert outputs["AlpacaSecretArn"]["Value"] == {"Ref": secret_id}
 
 
-def test_variant_overrides(synth: Synth) -> None:
-    synth.variant_template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {"MemorySize": 2048, "Timeout": VARIANT_TIMEOUT, "FunctionName": "signal9-asset-sync-prod"},
-    )
-    table_names = Capture()
-    synth.variant_template.has_resource_properties(
-        "AWS::DynamoDB::Table", {"TableName": table_names}
-    )
-    assert table_names.as_string().startswith("signal9_assets")  # fixed, whatever the stage
-
-
-class FakeNode:
-    """Just enough of a construct node for StackSettings.from_context."""
-
-    def __init__(self, context: dict[str, Any]) -> None:
-        self.context = context
-
-    def try_get_context(self, key: str) -> Any:
-        return self.context.get(key)
-
-
-def test_settings_defaults_and_context_parsing() -> None:
-    assert StackSettings.from_context(FakeNode({})) == StackSettings()
-    settings = StackSettings.from_context(
-        FakeNode({"memory_mb": "2048", "timeout_seconds": 900, "alarm_email": "", "stage": "prod"})
-    )
-    assert settings.memory_mb == 2048
-    assert settings.timeout_seconds == 900
-    assert settings.alarm_email is None
-    assert settings.stage == "prod"
-
-
-def test_cdk_json_context_matches_the_defaults() -> None:
-    defaults = StackSettings()
-    for key in ("stage", "schedule", "alpaca_base_url", "lambda_asset", "memory_mb"):
-        assert CDK_CONTEXT[key] == getattr(defaults, key), key
-    assert CDK_CONTEXT["timeout_seconds"] == defaults.timeout_seconds
-
-
-@pytest.mark.parametrize(
-    "override",
-    [
-        {"memory_mb": 64},
-        {"timeout_seconds": 901},
-        {"schedule": "0 4 * * *"},
-        {"max_delist_fraction": "1.5"},
-    ],
+NAME_PROPERTIES = (
+    "FunctionName",
+    "LogGroupName",
+    "QueueName",
+    "TopicName",
+    "AlarmName",
+    "DashboardName",
+    "ArchiveName",
+    "TableName",
 )
-def test_settings_reject_invalid_values(override: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
-        StackSettings(**override)
 
 
-def test_missing_lambda_asset_fails_with_a_hint(tmp_path: Path) -> None:
-    app = cdk.App(context={"lambda_asset": str(tmp_path / "missing")})
-    with pytest.raises(FileNotFoundError, match=r"package_lambda\.py"):
-        AssetSyncStack(app, "Missing", settings=StackSettings.from_context(app.node))
+def physical_names(template: Template) -> set[str]:
+    """Every literal physical name in a template (Name, FunctionName, QueueName, ...)."""
+    names = set()
+    for resource in template.to_json()["Resources"].values():
+        props = resource.get("Properties", {})
+        for prop in (*NAME_PROPERTIES, "Name"):
+            if isinstance(props.get(prop), str):
+                names.add(props[prop])
+    return names
+
+
+def test_two_stages_fit_one_account_but_for_the_tables(synth: Synth) -> None:
+    dev, prod = physical_names(synth.template("dev")), physical_names(synth.template("prod"))
+    tables = {"signal9_assets", "signal9_assets_sync_state"}
+    assert dev & prod == tables  # the tables are shared unless a stage overrides their names
+    for name in dev - tables - {"signal9-assets-dev-archive"}:
+        assert "-dev" in name or "/dev/" in name, name
+    assert {"signal9-assets-dev", "signal9-assets"} <= dev | prod  # buses as cdk.json names them
+    qa = physical_names(synth.template("qa"))
+    assert not (qa & (dev | prod)), "an overridden stage shares nothing"
+    assert "signal9-assets-qa" in qa  # the bus is named for the stage unless overridden
+
+
+def test_runbook_has_one_entry_per_alarm(template: Template) -> None:
+    doc = DEPLOY_DOC.read_text()
+    documented = set(re.findall(r"^### `signal9-asset-sync-STAGE-([a-z-]+)`", doc, re.MULTILINE))
+    deployed = {name.removeprefix("signal9-asset-sync-dev-") for name in alarms(template)}
+    assert documented == deployed
+
+
+def test_names_in_the_deploy_doc_exist_in_the_stage(template: Template) -> None:
+    doc = DEPLOY_DOC.read_text()
+    pattern = r"(?:/aws/lambda/)?signal9-asset-(?:sync|events)-\$STAGE(?:-[a-z0-9]+)*"
+    used = {match.replace("$STAGE", "dev") for match in re.findall(pattern, doc)}
+    assert used, "docs/deploy.md names no resource with $STAGE"
+    names = physical_names(template)
+    missing = sorted(name for name in used if name not in names)
+    assert missing == []
+    assert "signal9/asset-sync/$STAGE/alpaca" in doc
+    assert "AssetSync-$STAGE" in doc

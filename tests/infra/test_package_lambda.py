@@ -1,6 +1,7 @@
-"""scripts/package_lambda.py: deterministic zip, what ships, and the handler import guard.
+"""scripts/package_lambda.py: deterministic zip, what ships, the import guard, the lock files.
 
-pip is replaced by a stub that writes fake dependencies, so these tests need no network.
+pip is replaced by a stub that writes fake dependencies, so these tests need no network (the real
+build runs in test_artifact_runs.py).
 """
 
 from __future__ import annotations
@@ -8,10 +9,13 @@ from __future__ import annotations
 import os
 import re
 import stat
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 from scripts import package_lambda as pl
 
 pytestmark = pytest.mark.infra
@@ -40,53 +44,107 @@ def make_source(root: Path, handler: str = "import msgspec\nfrom . import logic\
     return root
 
 
-@pytest.fixture
-def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Replace pip with a stub that 'installs' msgspec and records its target directories."""
-    targets: list[Path] = []
+FAKE_DEPENDENCIES = ("boto3", "botocore", "msgspec", "urllib3")
 
-    def install(requirements: Path, target: Path) -> None:
+
+@pytest.fixture
+def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, str]]:
+    """Replace pip with a stub that 'installs' FAKE_DEPENDENCIES; record (target, arch)."""
+    calls: list[tuple[Path, str]] = []
+
+    def install(requirements: Path, target: Path, arch: str) -> None:
         assert requirements.is_file()
-        targets.append(target)
-        write(target / "msgspec" / "__init__.py", "VERSION = 1\n")
+        calls.append((target, arch))
+        for name in FAKE_DEPENDENCIES:
+            write(target / name / "__init__.py", "VERSION = 1\n")
         write(target / "msgspec" / "__pycache__" / "x.cpython-311.pyc", "junk")
         write(target / "msgspec-0.0.dist-info" / "RECORD", "msgspec/__init__.py,,\n")
         write(target / "bin" / "tool", "#!/bin/sh\n")
 
     monkeypatch.setattr(pl, "run_pip_install", install)
-    return targets
+    return calls
 
 
-def build(root: Path) -> pl.ArtifactStats:
+def build(root: Path, arch: str = pl.DEFAULT_ARCH) -> pl.ArtifactStats:
     """Run the build on a miniature repository with the real requirements file."""
-    return pl.build(root=root, requirements=REPO_ROOT / "requirements" / "lambda.txt")
+    return pl.build(root=root, arch=arch, requirements=REPO_ROOT / "requirements" / "lambda.txt")
 
 
-def test_build_ships_handler_without_local_mode_or_caches(
-    tmp_path: Path, fake_pip: list[Path]
+def test_build_ships_handler_and_libraries_without_cli_local_mode_or_caches(
+    tmp_path: Path, fake_pip: list[tuple[Path, str]]
 ) -> None:
     stats = build(make_source(tmp_path))
     tree = tmp_path / "dist" / "lambda"
     shipped = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
     assert shipped == [
         "asset_sync/__init__.py",
-        "asset_sync/cli.py",
         "asset_sync/handler.py",
         "asset_sync/logic/__init__.py",
         "asset_sync/logic/sync.py",
         "asset_sync/py.typed",
+        "boto3/__init__.py",
+        "botocore/__init__.py",
         "msgspec-0.0.dist-info/RECORD",
         "msgspec/__init__.py",
+        "urllib3/__init__.py",
     ]
     with zipfile.ZipFile(tmp_path / "dist" / "lambda.zip") as archive:
         assert archive.namelist() == shipped
     assert stats.files == len(shipped)
     assert stats.unzipped_bytes == sum((tree / name).stat().st_size for name in shipped)
     assert stats.zipped_bytes == (tmp_path / "dist" / "lambda.zip").stat().st_size
-    assert fake_pip == [tmp_path / "build" / "lambda"]
+    assert fake_pip == [(tmp_path / "build" / "lambda", "arm64")]
 
 
-def test_build_is_idempotent_and_byte_identical(tmp_path: Path, fake_pip: list[Path]) -> None:
+def test_x86_64_build_is_published_beside_the_arm64_one(
+    tmp_path: Path, fake_pip: list[tuple[Path, str]]
+) -> None:
+    root = make_source(tmp_path)
+    arm64 = build(root)
+    x86_64 = build(root, arch="x86_64")
+    assert fake_pip == [
+        (tmp_path / "build" / "lambda", "arm64"),
+        (tmp_path / "build" / "lambda-x86_64", "x86_64"),
+    ]
+    assert (tmp_path / "dist" / "lambda.zip").stat().st_size == arm64.zipped_bytes
+    assert (tmp_path / "dist" / "lambda-x86_64.zip").stat().st_size == x86_64.zipped_bytes
+    assert (tmp_path / "dist" / "lambda-x86_64" / "asset_sync" / "handler.py").is_file()
+    with pytest.raises(pl.PackagingError, match="unknown architecture"):
+        build(root, arch="ppc64le")
+
+
+def test_pip_is_asked_for_the_architecture_s_wheels(tmp_path: Path) -> None:
+    requirements = REPO_ROOT / "requirements" / "lambda.txt"
+    commands = [
+        pl.pip_install_command(requirements, tmp_path, arch) for arch in ("arm64", "x86_64")
+    ]
+    platforms = [[c[i + 1] for i, arg in enumerate(c) if arg == "--platform"] for c in commands]
+    assert platforms == [
+        ["manylinux2014_aarch64", "manylinux_2_28_aarch64"],
+        ["manylinux2014_x86_64", "manylinux_2_28_x86_64"],
+    ]
+    for cmd in commands:
+        assert {"--require-hashes", "--only-binary=:all:", "--no-compile"} <= set(cmd)
+        assert cmd[cmd.index("--python-version") + 1] == "3.12"
+        assert cmd[cmd.index("--target") + 1] == str(tmp_path)
+
+
+def test_a_build_without_boto3_botocore_or_urllib3_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def install(requirements: Path, target: Path, arch: str) -> None:
+        write(target / "msgspec" / "__init__.py")
+        write(target / "boto3" / "__init__.py")
+
+    monkeypatch.setattr(pl, "run_pip_install", install)
+    with pytest.raises(pl.PackagingError, match="do not ship botocore, urllib3"):
+        build(make_source(tmp_path))
+    assert not (tmp_path / "dist").exists()
+
+
+def test_build_is_idempotent_and_byte_identical(
+    tmp_path: Path, fake_pip: list[tuple[Path, str]]
+) -> None:
     root = make_source(tmp_path)
     first = build(root)
     write(tmp_path / "build" / "lambda" / "stale.py")  # wiped by the next run
@@ -131,10 +189,11 @@ def test_normalise_modes_makes_everything_world_readable(tmp_path: Path) -> None
         ("import click\n", "click"),
         ("from . import helper\n", "click"),  # reached transitively
         ("import requests\n", "not available: ['requests']"),
+        ("import s3transfer\n", "not available: ['s3transfer']"),  # the runtime's: not counted
     ],
 )
 def test_import_guard_rejects_what_does_not_ship(
-    tmp_path: Path, fake_pip: list[Path], handler: str, message: str
+    tmp_path: Path, fake_pip: list[tuple[Path, str]], handler: str, message: str
 ) -> None:
     root = make_source(tmp_path, handler)
     write(root / "src" / "asset_sync" / "helper.py", "import click\n")
@@ -160,8 +219,40 @@ def test_import_guard_ignores_type_checking_and_optional_imports(tmp_path: Path)
     tree = tmp_path / "tree"
     write(tree / "asset_sync" / "__init__.py")
     write(tree / "asset_sync" / "handler.py", handler)
-    write(tree / "aws_lambda_powertools" / "__init__.py")
+    for name in ("aws_lambda_powertools", "boto3", "urllib3"):
+        write(tree / name / "__init__.py")
     assert pl.check_handler_imports(tree) == {"aws_lambda_powertools", "boto3", "urllib3"}
+
+
+@pytest.mark.parametrize(
+    ("events_handler", "message"),
+    [
+        ("from asset_sync.cli import main\n", "asset_sync.events.handler reaches"),
+        ("from asset_sync.local import demo\n", "asset_sync.local"),
+        ("import requests\n", "not available: ['requests']"),
+    ],
+)
+def test_import_guard_checks_the_events_handler_too(
+    tmp_path: Path, fake_pip: list[tuple[Path, str]], events_handler: str, message: str
+) -> None:
+    root = make_source(tmp_path)
+    write(root / "src" / "asset_sync" / "events" / "__init__.py")
+    write(root / "src" / "asset_sync" / "events" / "handler.py", events_handler)
+    with pytest.raises(pl.PackagingError, match=re.escape(message)):
+        build(root)
+
+
+def test_an_events_handler_within_the_artifact_ships(
+    tmp_path: Path, fake_pip: list[tuple[Path, str]]
+) -> None:
+    root = make_source(tmp_path)
+    write(root / "src" / "asset_sync" / "events" / "__init__.py")
+    write(
+        root / "src" / "asset_sync" / "events" / "handler.py",
+        "import boto3\nfrom asset_sync.logic import run_sync\n",
+    )
+    build(root)
+    assert (tmp_path / "dist" / "lambda" / "asset_sync" / "events" / "handler.py").is_file()
 
 
 def test_import_guard_requires_the_handler(tmp_path: Path) -> None:
@@ -170,18 +261,63 @@ def test_import_guard_requires_the_handler(tmp_path: Path) -> None:
         pl.check_handler_imports(tmp_path)
 
 
-def test_requirements_are_pinned_hashed_and_minimal() -> None:
-    text = (REPO_ROOT / "requirements" / "lambda.txt").read_text()
-    logical = re.sub(r"\s*\\\n\s*", " ", text)
-    requirements = [
-        line.strip()
-        for line in logical.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    names = set()
-    for line in requirements:
+def normalized(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def hashed_pins(path: Path) -> dict[str, Version]:
+    """name -> version of a requirements file, asserting every line is pinned with hashes."""
+    logical = re.sub(r"\s*\\\n\s*", " ", path.read_text())
+    pins: dict[str, Version] = {}
+    for raw in logical.splitlines():
+        line = raw.split("#", 1)[0].strip()  # uv writes `# via ...` comments after the hashes
+        if not line:
+            continue
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][^ ]*)( --hash=sha256:[0-9a-f]{64})+", line)
         assert match, f"not pinned with a hash: {line}"
-        names.add(match.group(1).lower().replace("_", "-"))
-    assert {"aws-lambda-powertools", "msgspec"} <= names
-    assert not names & {"boto3", "botocore", "click", "moto", "s3transfer"}
+        pins[normalized(match.group(1))] = Version(match.group(2))
+    return pins
+
+
+def plain_pins(path: Path) -> dict[str, Version]:
+    """name -> version of the `name==version` lines of a requirements file."""
+    found = (re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in path.read_text().splitlines())
+    return {normalized(m.group(1)): Version(m.group(2)) for m in found if m}
+
+
+def requirement_names(path: Path) -> set[str]:
+    """The distribution names an input file (`*.in`) asks for."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return {normalized(Requirement(line).name) for line in lines if line}
+
+
+def test_lambda_requirements_are_pinned_hashed_and_ship_boto3_botocore_urllib3() -> None:
+    pins = hashed_pins(REPO_ROOT / "requirements" / "lambda.txt")
+    assert {"aws-lambda-powertools", "msgspec", "boto3", "botocore", "urllib3"} <= set(pins)
+    assert {"s3transfer", "jmespath", "python-dateutil", "six"} <= set(pins)  # boto3's own
+    assert not set(pins) & {"click", "moto", "pytest"}
+    assert pins["urllib3"] >= Version("2.6.3")  # Retry(retry_after_max=...)
+
+
+def test_lambda_lock_matches_its_input_and_the_project() -> None:
+    requirements = REPO_ROOT / "requirements"
+    pins = hashed_pins(requirements / "lambda.txt")
+    wanted = requirement_names(requirements / "lambda.in")
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    dependencies = [Requirement(d) for d in project["dependencies"]]
+    # The artifact ships every runtime dependency but the CLI's, at a version pyproject allows.
+    assert wanted == {normalized(d.name) for d in dependencies} - {"click"}
+    for dependency in dependencies:
+        if normalized(dependency.name) in wanted:
+            assert pins[normalized(dependency.name)] in dependency.specifier, dependency
+    # ... and the versions the test suite runs against (`make lock` uses the constraints).
+    constraints = plain_pins(requirements / "constraints.txt")
+    assert {name: constraints[name] for name in pins} == pins
+
+
+def test_old_runtime_requirements_are_old_and_pinned_with_hashes() -> None:
+    pins = hashed_pins(REPO_ROOT / "requirements" / "old-runtime.txt")
+    assert pins["urllib3"] < Version("2")
+    assert pins["boto3"] < Version("1.35")
+    assert pins["botocore"] < Version("1.35")

@@ -40,12 +40,21 @@ from asset_sync.alpaca.client import (
 from asset_sync.config import AlpacaCredentials
 from asset_sync.local.catalog import dumps_catalog, evolve_catalog, generate_catalog
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
-from asset_sync.logic.sync import GuardRefusedError
+from asset_sync.logic.sync import GuardRefusedError, SyncError
 from asset_sync.logic.validation import CatalogFormatError
 from asset_sync.wiring import build_run
 
-CATALOG = generate_catalog(40, seed=4)
-DAY2, DAY2_CHANGES = evolve_catalog(CATALOG, seed=5, listings=0.05, delistings=0.05, flips=0.1)
+# One asset class, so that one scripted fault or body stands for the whole fetch (a run fetches
+# one body per class in its scope).
+CATALOG = [a for a in generate_catalog(44, seed=4) if a["class"] == "us_equity"]
+_DAY2, _CHANGES = evolve_catalog(CATALOG, seed=5, listings=0.05, delistings=0.05, flips=0.1)
+DAY2 = [a for a in _DAY2 if a["class"] == "us_equity"]
+_DAY2_SYMBOLS = {a["symbol"] for a in DAY2}
+DAY2_CHANGES = replace(
+    _CHANGES,
+    listed=tuple(s for s in _CHANGES.listed if s in _DAY2_SYMBOLS),
+    changed=tuple(s for s in _CHANGES.changed if s in _DAY2_SYMBOLS),
+)
 MAX_RETRIES = 5  # ClientOptions' default retry budget: 1 + 5 requests at most
 FIFTY_MB = 50 * 1024 * 1024
 pytestmark = pytest.mark.xdist_group("alpaca_faults")  # one worker builds `expected_day2` once
@@ -330,9 +339,9 @@ def test_a_lookup_with_an_odd_body_fails_clearly(
 
 def first_day(env: Env) -> dict[str, dict[str, Any]]:
     """Sync CATALOG without faults; then serve DAY2 (so a successful run would change things)."""
-    env.stand_in.set_assets(CATALOG)
+    env.serve(CATALOG)
     build_run(env.settings).run()
-    env.stand_in.set_assets(DAY2)
+    env.serve(DAY2)
     return env.snapshot()
 
 
@@ -343,8 +352,9 @@ def expected_day2(moto_url: str) -> dict[str, dict[str, Any]]:
         CATALOG, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key
     ) as server:
         ref = fresh_env(moto_url, server)
+        ref.serve(CATALOG)
         build_run(ref.settings).run()
-        server.set_assets(DAY2)
+        ref.serve(DAY2)
         build_run(ref.settings).run()
         return owned_view(ref.snapshot())
 
@@ -372,7 +382,7 @@ def test_sync_succeeds_after_transient_faults_with_the_right_table(
     report = build_run(env.settings).run()
 
     assert report.outcome == "succeeded"
-    assert report.alpaca_attempts == len(faults) + 1
+    assert report.alpaca_attempts == len(faults) + len(env.settings.scope)  # a body per class
     assert (report.created, report.delisted) == (
         len(DAY2_CHANGES.listed),
         len(DAY2_CHANGES.delisted),
@@ -419,15 +429,16 @@ def test_sync_fails_cleanly_and_leaves_the_table_unchanged(
     before = first_day(env)
     env.stand_in.script(*faults)
 
-    with pytest.raises(error) as raised:
+    with pytest.raises(SyncError) as raised:
         build_run(env.settings).run()
 
+    assert isinstance(raised.value.__cause__, error)
     assert message in str(raised.value)
     assert env.snapshot() == before
     state = env.state.read()
-    assert "lock_owner" not in state  # the lease was given back
-    assert state["last_run_outcome"] == "failed"
-    assert state["last_sync_timestamp"] != state["last_run_started_at"]  # not advanced
+    assert state.lock_owner is None  # the lease was given back
+    assert state.last_run_outcome == "failed"
+    assert state.last_sync_timestamp != state.last_run_started_at  # not advanced
 
 
 @pytest.mark.usefixtures("fast")
@@ -438,9 +449,10 @@ def test_a_slow_response_every_time_fails_cleanly(
     before = first_day(env)
     env.stand_in.script(*[Fault.slow(0.5)] * 6)
 
-    with pytest.raises(AlpacaError, match="Read timed out"):
+    with pytest.raises(SyncError, match="Read timed out") as raised:
         build_run(env.settings).run()
 
+    assert isinstance(raised.value.__cause__, AlpacaError)
     assert env.snapshot() == before
 
 
@@ -455,22 +467,24 @@ def test_an_empty_array_is_refused_by_the_guard(env: Env) -> None:
     assert refused.value.report.outcome == "refused"
     assert "no valid assets (0 records fetched)" in refused.value.report.message
     assert env.snapshot() == before
-    assert env.state.read()["last_run_outcome"] == "refused"
+    assert env.state.read().last_run_outcome == "refused"
 
 
 @pytest.mark.usefixtures("fast")
 def test_one_failing_asset_class_fails_the_whole_fetch(env: Env) -> None:
-    settings = replace(env.settings, asset_classes=("us_equity", "crypto"))
-    env.stand_in.set_assets(CATALOG)
+    coin = asset_record("BTC/USD", **{"class": "crypto"})
+    env.serve([*CATALOG, coin])
+    settings = replace(env.settings, asset_classes=("us_equity", "crypto"))  # fetched in order
     build_run(settings).run()
-    env.stand_in.set_assets(DAY2)
+    env.serve([*DAY2, coin])
     before = env.snapshot()
     # the us_equity request is served (a no-op fault), the crypto one keeps failing
     env.stand_in.script(Fault.slow(0), *[Fault.status(500)] * 8)
 
-    with pytest.raises(AlpacaError, match="asset_class=crypto"):
+    with pytest.raises(SyncError, match="asset_class=crypto") as raised:
         build_run(settings).run()
 
+    assert isinstance(raised.value.__cause__, AlpacaError)
     assert env.snapshot() == before
 
 
@@ -523,8 +537,12 @@ def test_deeply_nested_json_in_an_unknown_field_fails_cleanly(env: Env) -> None:
     body = dumps_catalog([asset_record("DEEP")])
     env.stand_in.script(Fault.body(body[:-2] + b',"extra":' + b"[" * 5000 + b"]" * 5000 + b"}]"))
 
-    with pytest.raises((CatalogFormatError, GuardRefusedError)):
+    with pytest.raises(SyncError) as raised:  # the body is refused whole, or its one record
         build_run(env.settings).run()
+
+    assert isinstance(raised.value, GuardRefusedError) or isinstance(
+        raised.value.__cause__, CatalogFormatError
+    )
 
     assert env.snapshot() == before
 

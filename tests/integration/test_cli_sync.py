@@ -29,7 +29,7 @@ def test_first_sync_stores_every_attribute_exactly(env: Env) -> None:
     for name in ("borrow_status", "maintenance_margin_requirement", "margin_requirement_long"):
         crypto.pop(name)
     perp = asset("ETH-PERP", **{"class": "crypto_perp"}, exchange="ASCX", attributes=["new_flag"])
-    env.stand_in.set_assets([asset("BRK.B"), crypto, perp])
+    env.serve([asset("BRK.B"), crypto, perp])
 
     result = sync(env)
 
@@ -60,7 +60,7 @@ def test_first_sync_stores_every_attribute_exactly(env: Env) -> None:
 
 
 def test_rerun_on_an_unchanged_catalog_writes_no_asset_item(env: Env) -> None:
-    env.stand_in.set_assets(generate_catalog(300, seed=3))
+    env.serve(generate_catalog(300, seed=3))
     assert sync(env).code == 0
     before = env.snapshot()
 
@@ -75,7 +75,7 @@ def test_rerun_on_an_unchanged_catalog_writes_no_asset_item(env: Env) -> None:
 
 def test_changes_delistings_and_reactivation_keep_foreign_attributes(env: Env) -> None:
     catalog = generate_catalog(200, seed=11)
-    env.stand_in.set_assets(catalog)
+    env.serve(catalog)
     assert sync(env).code == 0
     for item in env.snapshot().values():  # another service annotates every item
         env.assets.client.update_item(
@@ -85,7 +85,7 @@ def test_changes_delistings_and_reactivation_keep_foreign_attributes(env: Env) -
             ExpressionAttributeValues={":d": {"S": "2026-11-28"}, ":s": {"S": "Tech"}},
         )
     evolved, changes = evolve_catalog(catalog, seed=12, listings=0.02, delistings=0.02, flips=0.05)
-    env.stand_in.set_assets(evolved)
+    env.serve(evolved)
 
     report = sync(env).json()
 
@@ -105,7 +105,7 @@ def test_changes_delistings_and_reactivation_keep_foreign_attributes(env: Env) -
             assert item["last_pollenation_date"] == {"S": "2026-11-28"}, symbol
             assert item["sector"] == {"S": "Tech"}, symbol
 
-    env.stand_in.set_assets(catalog + [a for a in evolved if a["symbol"] in changes.listed])
+    env.serve(catalog + [a for a in evolved if a["symbol"] in changes.listed])
     report = sync(env).json()
     assert report["reactivated"] == len(changes.delisted)
     for symbol in changes.delisted:
@@ -117,10 +117,10 @@ def test_changes_delistings_and_reactivation_keep_foreign_attributes(env: Env) -
 
 def test_guard_refusal_changes_nothing_and_force_gets_past_it(env: Env) -> None:
     catalog = [asset(f"S{i:03d}") for i in range(50)]
-    env.stand_in.set_assets(catalog)
+    env.serve(catalog)
     assert sync(env).code == 0
     before = env.snapshot()
-    env.stand_in.set_assets(catalog[:40])  # 20% gone
+    env.serve(catalog[:40])  # 20% gone
 
     refused = sync(env)
 
@@ -135,10 +135,10 @@ def test_guard_refusal_changes_nothing_and_force_gets_past_it(env: Env) -> None:
 
 
 def test_empty_catalog_is_refused(env: Env) -> None:
-    env.stand_in.set_assets([asset("A"), asset("B")])
+    env.serve([asset("A"), asset("B")])
     assert sync(env).code == 0
     before = env.snapshot()
-    env.stand_in.set_assets([])
+    env.serve([])
 
     result = sync(env)
 
@@ -148,10 +148,10 @@ def test_empty_catalog_is_refused(env: Env) -> None:
 
 
 def test_invalid_and_duplicate_records_leave_existing_items_untouched(env: Env) -> None:
-    env.stand_in.set_assets([asset("A"), asset("B"), asset("C"), asset("D")])
+    env.serve([asset("A"), asset("B"), asset("C"), asset("D")])
     assert sync(env).code == 0
     before = env.snapshot()
-    env.stand_in.set_assets(
+    env.serve(
         [
             asset("A", tradable="yes", name="changed"),
             asset("B", name="first"),
@@ -174,10 +174,10 @@ def test_invalid_and_duplicate_records_leave_existing_items_untouched(env: Env) 
 
 
 def test_dry_run_writes_nothing_and_reports_the_plan(env: Env) -> None:
-    env.stand_in.set_assets([asset("A"), asset("B")])
+    env.serve([asset("A"), asset("B")])
     assert sync(env).code == 0
     before = env.snapshot()
-    env.stand_in.set_assets([asset("A", name="A Renamed"), asset("C")])
+    env.serve([asset("A", name="A Renamed"), asset("C")])
 
     report = sync(env, "--dry-run", "--max-delist-fraction", "1").json()
 
@@ -190,9 +190,9 @@ def test_dry_run_writes_nothing_and_reports_the_plan(env: Env) -> None:
 
 def test_asset_class_filter_scopes_fetching_and_delisting(env: Env) -> None:
     btc = asset("BTC/USD", **{"class": "crypto"}, exchange="CRYPTO")
-    env.stand_in.set_assets([asset("A"), btc])
+    env.serve([asset("A"), btc])
     assert sync(env).code == 0
-    env.stand_in.set_assets([asset("A")])
+    env.serve([asset("A")])
 
     report = sync(env, "--asset-class", "crypto", "--force").json()  # crypto now empty
 
@@ -207,7 +207,7 @@ def test_asset_class_filter_scopes_fetching_and_delisting(env: Env) -> None:
 
 
 def test_human_output_is_a_readable_summary(env: Env) -> None:
-    env.stand_in.set_assets([asset("A"), asset("B.C")])
+    env.serve([asset("A"), asset("B.C")])
     result = run_cli("sync", env=env.cli_env())
     assert result.code == 0
     assert "succeeded" in result.stdout
@@ -218,7 +218,7 @@ def test_human_output_is_a_readable_summary(env: Env) -> None:
 def test_wrong_keys_fail_at_once_without_leaking_the_secret(env: Env) -> None:
     cli_env = {**env.cli_env(), "APCA_API_SECRET_KEY": CANARY_SECRET + "-wrong"}
     result = run_cli("sync", env=cli_env)
-    assert result.code == 1
+    assert result.code == 2  # no retry can fix rejected keys: configuration
     assert "rejected the API keys" in result.stderr
     assert CANARY_SECRET not in result.stdout + result.stderr
     assert len(env.stand_in.request_log) == 1  # 401 is not retried
@@ -235,10 +235,10 @@ def test_missing_credentials_and_bad_configuration_are_clear(env: Env) -> None:
 
 
 def test_missing_table_says_how_to_create_it(env: Env) -> None:
-    env.stand_in.set_assets([asset("A")])
+    env.serve([asset("A")])
     table = f"no_such_table_{uuid.uuid4().hex[:8]}"  # the moto server is shared by tests
     result = run_cli("sync", "--table", table, env=env.cli_env())
-    assert result.code == 1
+    assert result.code == 2  # configuration: no retry creates the table
     assert "create-table" in result.stderr
     created = run_cli("create-table", "--table", table, env=env.cli_env())
     assert created.code == 0

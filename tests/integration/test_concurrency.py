@@ -3,7 +3,8 @@
 The protocol (docs/architecture.md): the sync owns its attributes and writes them only with
 conditional `UpdateItem SET/REMOVE` on owned names (optimistic lock on `sync_version` plus the
 values it replaces); other services write their own attributes freely; a writer that changes an
-owned attribute bumps `sync_version`. A newer sync (later `last_sync_timestamp`) always wins.
+owned attribute bumps `sync_version`. A newer sync (a higher run number, `sync_run_seq`)
+always wins, whatever the clocks say: the "newer" writes below carry an older timestamp.
 """
 
 from __future__ import annotations
@@ -31,19 +32,25 @@ from tests.support.reliability import (
 )
 
 from asset_sync.dal.client import dynamodb_client
-from asset_sync.dal.run_state import LockHeldError
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import Asset, evolve_catalog, generate_catalog
 from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.apply import WritePacer
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, content_hash
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import Progress, SyncError, utc_timestamp
+from asset_sync.logic.sync import LeaseHeldError, Progress, SyncError
 from asset_sync.wiring import build_run
 
 DAY1 = generate_catalog(160, seed=41)
 DAY2, CHANGES = evolve_catalog(DAY1, seed=42, listings=0.03, delistings=0.05, flips=0.3)
 pytestmark = pytest.mark.xdist_group("concurrency")  # one worker builds `expected` once
+NEWER_RUN = 1_000_000  # the number of a run that took the lease after the run under test
+STALE_CLOCK = "2020-01-01T00:00:00.000000Z"  # ... on a machine whose clock is years behind
+
+
+def utc_timestamp() -> str:
+    """The newer run's start as its (wrong) clock has it: clocks never decide."""
+    return STALE_CLOCK
 
 
 @pytest.fixture
@@ -61,23 +68,24 @@ def expected(moto_url: str) -> dict[str, dict[str, dict[str, Any]]]:
     """Owned attributes after clean day-1 and day-2 runs."""
     with AlpacaStandIn(DAY1, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
         ref = fresh_env(moto_url, api)
+        ref.serve(DAY1)
         build_run(ref.settings).run()
         day1 = owned_view(ref.snapshot())
-        api.set_assets(DAY2)
+        ref.serve(DAY2)
         build_run(ref.settings).run()
         return {"day1": day1, "day2": owned_view(ref.snapshot())}
 
 
-def run_together(runs: list[Callable[[], RunReport]]) -> list[RunReport | LockHeldError]:
+def run_together(runs: list[Callable[[], RunReport]]) -> list[RunReport | LeaseHeldError]:
     """Start every run at the same moment (a barrier), each in its own thread."""
     barrier = threading.Barrier(len(runs))
-    results: list[RunReport | LockHeldError | None] = [None] * len(runs)
+    results: list[RunReport | LeaseHeldError | None] = [None] * len(runs)
 
     def worker(index: int) -> None:
         barrier.wait(timeout=30)
         try:
             results[index] = runs[index]()
-        except LockHeldError as held:
+        except LeaseHeldError as held:
             results[index] = held
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(runs))]
@@ -89,10 +97,11 @@ def run_together(runs: list[Callable[[], RunReport]]) -> list[RunReport | LockHe
     return [r for r in results if r is not None]
 
 
-def check_duplicate_delivery(results: list[RunReport | LockHeldError], writes: int) -> None:
+def check_duplicate_delivery(results: list[RunReport | LeaseHeldError], writes: int) -> None:
     """At most one run applied; the other was refused the lease or found nothing to do."""
     reports = [r for r in results if isinstance(r, RunReport)]
-    refused = [r for r in results if isinstance(r, LockHeldError)]
+    refused = [r for r in results if isinstance(r, LeaseHeldError)]
+    assert all(r.report.outcome == "skipped" for r in refused)
     assert reports, "neither run applied"
     assert all("holds the run lease" in str(error) for error in refused)
     assert all(report.outcome == "succeeded" for report in reports)
@@ -109,19 +118,19 @@ def test_two_syncs_started_together_in_threads_one_applies(
         (DAY1, len(DAY1), expected["day1"]),
         (DAY2, day2_writes, expected["day2"]),
     ):
-        env.stand_in.set_assets(catalog)
+        env.serve(catalog)
 
         results = run_together([build_run(env.settings).run, build_run(env.settings).run])
 
         check_duplicate_delivery(results, writes)
-        assert "lock_owner" not in env.state.read()
+        assert env.state.read().lock_owner is None
         assert owned_view(env.snapshot()) == want
 
 
 def test_two_cli_processes_started_together_one_applies(
     env: Env, expected: dict[str, dict[str, dict[str, Any]]]
 ) -> None:
-    env.stand_in.set_assets(DAY1)
+    env.serve(DAY1)
 
     processes = [start_cli("sync", "--json", env=env.cli_env(), fast=False) for _ in range(2)]
     results = [finish(process) for process in processes]
@@ -141,10 +150,10 @@ def test_two_cli_processes_started_together_one_applies(
 
 def seed_day1(env: Env) -> None:
     """Day 1, synced straight to moto (nothing races yet); then serve day 2."""
-    env.stand_in.set_assets(DAY1)
+    env.serve(DAY1)
     direct = env.settings.with_overrides(dynamodb_endpoint_url=env.assets.client.meta.endpoint_url)
     build_run(direct).run()
-    env.stand_in.set_assets(DAY2)
+    env.serve(DAY2)
 
 
 def writer_client(env: Env) -> Any:
@@ -152,7 +161,7 @@ def writer_client(env: Env) -> Any:
 
 
 def write_as_newer_sync(env: Env, client: Any, symbol: str, name: str, timestamp: str) -> None:
-    """What a newer sync does to one item: owned attributes, version bump, later timestamp."""
+    """What a newer sync does to one item: owned attributes, version bump, its run number."""
     table = env.settings.assets_table
     for _ in range(20):  # bounded: retry only when the item changed under us
         raw = client.get_item(TableName=table, Key={"symbol": {"S": symbol}}, ConsistentRead=True)
@@ -167,7 +176,7 @@ def write_as_newer_sync(env: Env, client: Any, symbol: str, name: str, timestamp
                 Key={"symbol": {"S": symbol}},
                 UpdateExpression=(
                     "SET #n = :n, sync_hash = :h, last_sync_timestamp = :t, updated_at = :t, "
-                    "sync_version = :next"
+                    "sync_version = :next, sync_run_seq = :seq"
                 ),
                 ConditionExpression="sync_version = :v",
                 ExpressionAttributeNames={"#n": "name"},
@@ -177,6 +186,7 @@ def write_as_newer_sync(env: Env, client: Any, symbol: str, name: str, timestamp
                     ":t": {"S": timestamp},
                     ":v": {"N": str(version)},
                     ":next": {"N": str(version + 1)},
+                    ":seq": {"N": str(NEWER_RUN)},
                 },
             )
         except ClientError as error:
@@ -449,7 +459,7 @@ def test_an_owned_attribute_changed_by_another_writer_mid_apply_is_replanned_not
 def test_a_foreign_upsert_before_the_create_still_yields_a_complete_created_item(
     env: Env,
 ) -> None:
-    env.stand_in.set_assets([asset_record("NEWCO"), asset_record("OTHER")])
+    env.serve([asset_record("NEWCO"), asset_record("OTHER")])
     env.assets.client.update_item(  # another service annotates a symbol before it is listed
         TableName=env.settings.assets_table,
         Key={"symbol": {"S": "NEWCO"}},
@@ -477,22 +487,22 @@ def changed_to(catalog: list[Asset], symbols: list[str], suffix: str) -> list[As
 def test_a_run_that_lost_its_lease_never_overwrites_the_newer_runs_table(
     env: Env, moto_url: str
 ) -> None:
-    env.stand_in.set_assets(DAY1[:60])
+    env.serve(DAY1[:60])
     build_run(env.settings).run()
     symbols = [str(a["symbol"]) for a in DAY1[:60]]
     old_catalog = changed_to(DAY1[:60], symbols[:30], "(old run)")  # what the slow run fetched
     new_catalog = changed_to(DAY1[:60], symbols[20:40], "(new run)")  # the newer truth
-    slow = replace(env.settings, lock_lease_seconds=1)
+    slow = replace(env.settings, lock_lease_seconds=5)
     newer_report: list[RunReport] = []
 
     def pause_past_the_lease(_total: int) -> None:
         # the slow run has planned; it stalls past its lease and a newer run does a whole sync
         wait_for_lease_expiry(env)
-        env.stand_in.set_assets(new_catalog)
+        env.serve(new_catalog)
         newer_report.append(build_run(env.settings).run())
 
-    env.stand_in.set_assets(old_catalog)
-    with pytest.raises((LockHeldError, SyncError)) as stale:
+    env.serve(old_catalog)
+    with pytest.raises(SyncError) as stale:
         build_run(slow, Progress(start_writes=pause_past_the_lease)).run()
     assert "lease" in str(stale.value)  # the stale run says why it stopped
 
@@ -501,6 +511,7 @@ def test_a_run_that_lost_its_lease_never_overwrites_the_newer_runs_table(
         new_catalog, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key
     ) as api:
         ref = fresh_env(moto_url, api)
+        ref.serve(new_catalog)
         build_run(ref.settings).run()
         want = {s: v["name"] for s, v in owned_view(ref.snapshot()).items()}
     got = {s: v["name"] for s, v in owned_view(env.snapshot()).items()}

@@ -3,7 +3,8 @@
 The sync runs as a child process (`python -m asset_sync.cli sync --json`) whose DynamoDB traffic
 goes through a counting `DynamoProxy` (no faults); the test kills it (SIGKILL: no cleanup, no
 lease release) as soon as the proxy has seen a seeded number of asset writes. The killed run's
-lease is 1 s (`SYNC_LOCK_LEASE_SECONDS=1`), so once it has expired the next run may start.
+lease is 5 s (`SYNC_LOCK_LEASE_SECONDS=5`, the shortest allowed), so once it has expired the
+next run may start.
 
 After the kill, every item must be whole: exactly the old item or exactly the new one (owned
 attributes, `sync_version` and `sync_hash` included, and the hash must match the content). After
@@ -34,10 +35,10 @@ from tests.support.reliability import (
     wait_until,
 )
 
-from asset_sync.dal.run_state import LockHeldError
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.dynamo_proxy import DynamoProxy
 from asset_sync.local.stand_in import AlpacaStandIn
+from asset_sync.logic.sync import LeaseHeldError
 from asset_sync.wiring import build_run
 
 SIZE = 150
@@ -62,9 +63,10 @@ def expected(moto_url: str) -> Expected:
     """Owned attributes after clean day-1 and day-2 runs (a separate table)."""
     with AlpacaStandIn(DAY1, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
         ref = fresh_env(moto_url, api)
+        ref.serve(DAY1)
         build_run(ref.settings).run()
         day1 = owned_view(ref.snapshot())
-        api.set_assets(DAY2)
+        ref.serve(DAY2)
         build_run(ref.settings).run()
         return Expected(day1, owned_view(ref.snapshot()))
 
@@ -85,7 +87,7 @@ def kill_during_apply(env: Env, proxy: DynamoProxy, threshold: int) -> int:
     """Start the CLI sync through the proxy, SIGKILL it once `threshold` asset writes went by."""
     proxy.reset_stats()
     cli_env = child_env(
-        env.cli_env(), AWS_ENDPOINT_URL_DYNAMODB=proxy.url, SYNC_LOCK_LEASE_SECONDS="1"
+        env.cli_env(), AWS_ENDPOINT_URL_DYNAMODB=proxy.url, SYNC_LOCK_LEASE_SECONDS="5"
     )
     process = start_cli("sync", "--json", env=cli_env, fast=False)
     try:
@@ -129,8 +131,8 @@ def rerun_after_lease_expiry(env: Env) -> Any:
     wait_for_lease_expiry(env)
     report = build_run(env.settings).run()
     state = env.state.read()
-    assert "lock_owner" not in state
-    assert state["last_run_outcome"] == "succeeded"
+    assert state.lock_owner is None
+    assert state.last_run_outcome == "succeeded"
     return report
 
 
@@ -138,7 +140,7 @@ def rerun_after_lease_expiry(env: Env) -> Any:
 def test_day1_killed_during_creates_then_rerun_converges(
     env: Env, proxy: DynamoProxy, expected: Expected, seed: int
 ) -> None:
-    env.stand_in.set_assets(DAY1)
+    env.serve(DAY1)
     threshold = 0 if seed == 0 else random.Random(seed).randint(1, DAY1_WRITES - 1)
 
     written = kill_during_apply(env, proxy, threshold)
@@ -147,7 +149,7 @@ def test_day1_killed_during_creates_then_rerun_converges(
     assert threshold <= written and len(after_kill) < SIZE
     for symbol, item in owned_view(after_kill).items():
         assert item == expected.day1[symbol], f"{symbol} is not a whole item"
-    assert env.state.read().get("lock_owner"), "the killed run still holds its lease"
+    assert env.state.read().lock_owner, "the killed run still holds its lease"
 
     report = rerun_after_lease_expiry(env)
 
@@ -160,7 +162,7 @@ def test_day1_killed_during_creates_then_rerun_converges(
 def test_day2_killed_during_updates_then_rerun_converges_with_no_mixed_item(
     env: Env, proxy: DynamoProxy, expected: Expected, seed: int
 ) -> None:
-    env.stand_in.set_assets(DAY1)
+    env.serve(DAY1)
     build_run(env.settings).run()
     client, table = env.assets.client, env.settings.assets_table
     for symbol in list(env.snapshot())[::3]:  # another service annotates a third of the items
@@ -171,7 +173,7 @@ def test_day2_killed_during_updates_then_rerun_converges_with_no_mixed_item(
             ExpressionAttributeValues={":d": {"S": "2026-11-28"}},
         )
     foreign_before = foreign_view(env.snapshot())
-    env.stand_in.set_assets(DAY2)
+    env.serve(DAY2)
     threshold = random.Random(seed).randint(1, DAY2_WRITES - 1)
 
     written = kill_during_apply(env, proxy, threshold)
@@ -198,17 +200,17 @@ def test_day2_killed_during_updates_then_rerun_converges_with_no_mixed_item(
 
 
 def test_a_killed_run_blocks_the_next_one_until_its_lease_expires(env: Env) -> None:
-    env.stand_in.set_assets(DAY1[:50])
+    env.serve(DAY1[:50])
     cli_env = child_env(env.cli_env(), SYNC_LOCK_LEASE_SECONDS="30")
     process = start_cli("sync", "--json", env=cli_env, fast=False)
     try:
-        assert wait_until(lambda: env.state.read().get("lock_owner") is not None, 60, 0.01)
+        assert wait_until(lambda: env.state.read().lock_owner is not None, 60, 0.01)
     finally:
         kill(process)
     before = env.snapshot()
 
-    with pytest.raises(LockHeldError, match="holds the run lease until"):
+    with pytest.raises(LeaseHeldError, match=r"holds the run lease: run .* lease until"):
         build_run(env.settings).run()
 
     assert env.snapshot() == before
-    assert env.state.read().get("lock_owner")  # still the killed run's lease
+    assert env.state.read().lock_owner  # still the killed run's lease

@@ -67,9 +67,10 @@ def build_scenario(moto_url: str, size: int) -> Scenario:
     )
     with AlpacaStandIn(day1, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
         ref = fresh_env(moto_url, api)
+        ref.serve(day1)
         build_run(ref.settings).run()
         expected_day1 = owned_view(ref.snapshot())
-        api.set_assets(day2)
+        ref.serve(day2)
         build_run(ref.settings).run()
         expected_day2 = owned_view(ref.snapshot())
     return Scenario(day1, day2, changes, expected_day1, expected_day2)
@@ -122,7 +123,7 @@ def run_faulted(env: Env, proxy: DynamoProxy, label: str) -> RunReport:
 
 
 def day1_under_faults(env: Env, proxy: DynamoProxy, scenario: Scenario) -> RunReport:
-    env.stand_in.set_assets(scenario.day1)
+    env.serve(scenario.day1)
     report = run_faulted(env, proxy, f"day 1, {len(scenario.day1)} assets")
 
     assert report.outcome == "succeeded"
@@ -136,7 +137,7 @@ def day1_under_faults(env: Env, proxy: DynamoProxy, scenario: Scenario) -> RunRe
 
 def day2_under_faults(env: Env, proxy: DynamoProxy, scenario: Scenario) -> RunReport:
     # day 1 without faults, then another service annotates every item
-    env.stand_in.set_assets(scenario.day1)
+    env.serve(scenario.day1)
     build_run(env.settings).run()
     client, table = env.assets.client, env.settings.assets_table
     for symbol in env.snapshot():
@@ -147,7 +148,7 @@ def day2_under_faults(env: Env, proxy: DynamoProxy, scenario: Scenario) -> RunRe
             ExpressionAttributeValues={":d": {"S": f"2026-11-28/{symbol}"}},
         )
     foreign_before = foreign_view(env.snapshot())
-    env.stand_in.set_assets(scenario.day2)
+    env.serve(scenario.day2)
     proxy.reset_stats()
 
     report = run_faulted(env, proxy, f"day 2, {len(scenario.day2)} assets")
@@ -183,7 +184,7 @@ def test_day2_updates_and_delistings_under_faults_end_with_the_fault_free_table(
 def test_a_rerun_under_faults_writes_no_asset_item(
     env: Env, faulty: DynamoProxy, small: Scenario
 ) -> None:
-    env.stand_in.set_assets(small.day1[:100])
+    env.serve(small.day1[:100])
     build_run(env.settings).run()
     before = env.snapshot()
 
@@ -202,7 +203,7 @@ def test_writes_whose_replies_are_lost_are_confirmed_not_repeated(
     plan = FaultPlan(
         rate=0.3, kinds=("drop_after_apply",), operations=frozenset({"PutItem"}), seed=3
     )
-    env.stand_in.set_assets(small.day1[:60])
+    env.serve(small.day1[:60])
     with DynamoProxy(moto_url, plan) as proxy:
         report = build_run(faulted_env(env, proxy).settings).run()
 
@@ -222,7 +223,7 @@ def test_a_create_whose_every_reply_is_lost_is_confirmed_by_a_re_read(
     monkeypatch.setattr(
         wiring, "dynamodb_client", functools.partial(dynamodb_client, max_attempts=2)
     )
-    env.stand_in.set_assets([asset_record("LOST")])
+    env.serve([asset_record("LOST")])
     plan = FaultPlan(rate=1.0, kinds=("drop_after_apply",), operations=frozenset({"PutItem"}))
     with DynamoProxy(moto_url, plan) as proxy:
         settings = faulted_env(env, proxy).settings
@@ -252,7 +253,7 @@ def test_a_fifth_of_create_replies_lost_over_400_creates_still_succeeds(
     which boto3's standard mode never refunds to its per-client retry quota; with the quota
     spent, throttles and 500s were raised unretried and the run aborted after 25 failures."""
     catalog = generate_catalog(400, seed=23)
-    env.stand_in.set_assets(catalog)
+    env.serve(catalog)
     plan = FaultPlan(
         rate=FAULT_RATE, kinds=("drop_after_apply",), operations=frozenset({"PutItem"}), seed=5
     )

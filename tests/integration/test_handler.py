@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from tests.support import CANARY_SECRET, CREDENTIALS, Env
 
 from asset_sync import handler
-from asset_sync.local.catalog import generate_catalog
+from asset_sync.local.catalog import Asset, generate_catalog
 
 LOG_STREAM = io.StringIO()
 SCHEDULED_EVENT: dict[str, Any] = {
@@ -40,6 +41,12 @@ class FakeContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+    def __init__(self, remaining_ms: int = 600_000) -> None:
+        self.deadline = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @pytest.fixture
@@ -73,9 +80,18 @@ def lambda_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     handler.base_settings.cache_clear()
 
 
-def invoke(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def equities(size: int, seed: int) -> list[Asset]:
+    """A generated catalog's us_equity records: what a run with the default scope fetches."""
+    return [a for a in generate_catalog(size, seed=seed) if a["class"] == "us_equity"]
+
+
+def invoke(
+    capsys: pytest.CaptureFixture[str],
+    event: dict[str, Any] = SCHEDULED_EVENT,
+    context: FakeContext | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Call the handler; return its result and every JSON line it printed."""
-    result = handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+    result = handler.lambda_handler(event, context or FakeContext())  # type: ignore[arg-type]
     return result, printed_json(capsys)
 
 
@@ -105,16 +121,17 @@ def emf_metrics(lines: list[dict[str, Any]]) -> dict[str, Any]:
 def test_scheduled_event_runs_a_sync_with_logs_and_metrics(
     lambda_env: Env, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_env.stand_in.set_assets(generate_catalog(120, seed=5))
+    catalog = equities(130, seed=5)
+    lambda_env.serve(catalog)
 
     result, lines = invoke(capsys)
 
     assert result["outcome"] == "succeeded"
-    assert result["created"] == 120
-    assert len(lambda_env.snapshot()) == 120
+    assert result["created"] == len(catalog)
+    assert len(lambda_env.snapshot()) == len(catalog)
     metrics = emf_metrics(lines)
-    assert metrics["AssetsFetched"] == 120
-    assert metrics["AssetsCreated"] == 120
+    assert metrics["AssetsFetched"] == len(catalog)
+    assert metrics["AssetsCreated"] == len(catalog)
     assert metrics["SyncSucceeded"] == 1
     assert metrics["ColdStart"] == 1
     assert metrics["SyncDuration"] > 0
@@ -125,24 +142,24 @@ def test_scheduled_event_runs_a_sync_with_logs_and_metrics(
 
     again, lines = invoke(capsys)  # a duplicate delivery after the first finished
     assert again["outcome"] == "succeeded"
-    assert again["unchanged"] == 120 and again["created"] == 0
+    assert again["unchanged"] == len(catalog) and again["created"] == 0
     assert "ColdStart" not in emf_metrics(lines)
 
 
 def test_a_guard_refusal_raises_so_lambda_retries_and_alarms(
     lambda_env: Env, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_env.stand_in.set_assets(generate_catalog(50, seed=6))
+    lambda_env.serve(equities(50, seed=6))
     invoke(capsys)
     before = lambda_env.snapshot()
-    lambda_env.stand_in.set_assets([])
+    lambda_env.serve([])
 
     with pytest.raises(Exception, match="guard refused"):
         handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
 
     lines = printed_json(capsys)
     metrics = emf_metrics(lines)
-    assert metrics["SyncFailed"] == 1
+    assert metrics["SyncRefused"] == 1
     assert "SyncSucceeded" not in metrics
     assert lambda_env.snapshot() == before
 
@@ -150,8 +167,10 @@ def test_a_guard_refusal_raises_so_lambda_retries_and_alarms(
 def test_a_held_lease_skips_the_duplicate(
     lambda_env: Env, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_env.stand_in.set_assets(generate_catalog(10, seed=7))
-    lambda_env.state.acquire("another-running-sync", lease_seconds=600)
+    lambda_env.serve(equities(10, seed=7))
+    lambda_env.state.acquire(
+        "another-running-sync", lambda_env.settings.assets_table, int(time.time()) + 600
+    )
 
     result, lines = invoke(capsys)
 

@@ -58,7 +58,9 @@ def assert_no_canary(*texts: str) -> None:
 
 
 def seeded(env: Env, catalog: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    env.stand_in.set_assets(catalog or generate_catalog(30, seed=61))
+    # one asset class (the default scope): one scripted fault or body stands for the whole fetch
+    default = [a for a in generate_catalog(34, seed=61) if a["class"] == "us_equity"]
+    env.serve(catalog or default)
     build_run(env.settings).run()
     return env.snapshot()
 
@@ -68,7 +70,7 @@ def seeded(env: Env, catalog: list[dict[str, Any]] | None = None) -> dict[str, A
 CLI_FAILURES: dict[str, tuple[list[Fault], int, str]] = {
     "403-echoing-the-secret": (
         [Fault.status(403, body=ECHO)],
-        1,
+        2,
         "rejected the API keys",
     ),
     "500-exhausted-echoing-the-secret": (
@@ -116,10 +118,10 @@ def test_cli_wrong_keys_missing_table_and_held_lease_never_print_the_secret(env:
     before = seeded(env)
     wrong = {**env.cli_env(), "APCA_API_SECRET_KEY": CANARY_SECRET + "-wrong"}
     results: dict[str, tuple[CliResult, int]] = {
-        "401": (run_fast_cli("sync", env=wrong), 1),
-        "missing-table": (run_fast_cli("sync", "--table", missing_table(), env=env.cli_env()), 1),
+        "401": (run_fast_cli("sync", env=wrong), 2),
+        "missing-table": (run_fast_cli("sync", "--table", missing_table(), env=env.cli_env()), 2),
     }
-    env.state.acquire("another-run", 600)
+    env.hold_lease()
     results["lock-held"] = (run_fast_cli("sync", "--json", env=env.cli_env()), 4)
     results["status-while-locked"] = (run_fast_cli("status", env=env.cli_env()), 0)
 
@@ -166,7 +168,7 @@ def test_in_process_exceptions_logs_and_reports_never_hold_the_secret(
         *(repr(record.args) for record in caplog.records),
         repr(env.settings),
         str(env.settings.credentials),
-        json.dumps(env.state.read(), default=str),  # the run record stored in DynamoDB
+        json.dumps(env.state.read().to_json(), default=str),  # the run record in DynamoDB
     ]
     if isinstance(error, SyncError):
         texts.append(json.dumps(error.report.to_json(), default=str))
@@ -253,7 +255,7 @@ def test_the_lambda_handler_never_logs_a_malformed_secret(env: Env, moto_url: st
 
 def test_the_lambda_handler_skips_when_the_lease_is_held(env: Env, moto_url: str) -> None:
     seeded(env)
-    env.state.acquire("another-run", 600)
+    env.hold_lease()
 
     result = run_handler(env, moto_url)
 
@@ -298,7 +300,7 @@ def test_symbols_and_names_that_look_like_expressions_are_stored_verbatim(env: E
     records = [asset_record(symbol) for symbol in HOSTILE_SYMBOLS]
     records += [asset_record(f"NAME{i}", name=name) for i, name in enumerate(HOSTILE_NAMES)]
     records.append(asset_record("ATTRS", attributes=["#a0", ":v0", "x) OR (y"], exchange=":s1"))
-    env.stand_in.set_assets(records)
+    env.serve(records)
 
     report = build_run(env.settings).run()
 
@@ -323,13 +325,20 @@ def test_an_injection_looking_rename_changes_that_name_and_nothing_else(env: Env
     ]
     before = seeded(env, records)
     renamed = {"S3": HOSTILE_NAMES[0], "#s0": HOSTILE_NAMES[1], ":e0": HOSTILE_NAMES[-1]}
-    env.stand_in.set_assets([{**r, "name": renamed.get(r["symbol"], r["name"])} for r in records])
+    env.serve([{**r, "name": renamed.get(r["symbol"], r["name"])} for r in records])
 
     report = build_run(env.settings).run()
 
     assert report.updated == 3 and report.unchanged == len(records) - 3
     after = env.snapshot()
-    changing = {"name", "sync_hash", "updated_at", "last_sync_timestamp", "sync_version"}
+    changing = {
+        "name",
+        "sync_hash",
+        "updated_at",
+        "last_sync_timestamp",
+        "sync_version",
+        "sync_run_seq",
+    }
     for symbol, item in after.items():
         if symbol in renamed:
             assert item["name"] == {"S": renamed[symbol]}
@@ -478,4 +487,4 @@ def test_wrong_secret_in_settings_never_reaches_the_report(env: Env) -> None:
         build_run(settings).run()
     assert_no_canary(str(raised.value), repr(raised.value))
     state = env.state.read()
-    assert_no_canary(json.dumps(state, default=str))
+    assert_no_canary(json.dumps(state.to_json(), default=str))

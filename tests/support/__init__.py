@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ CANARY_SECRET = "canary-SECRET-7f3a9c1e-do-not-log"
 CREDENTIALS = AlpacaCredentials("AKTESTKEY0001", CANARY_SECRET)
 
 os.environ.update(LOCAL_CREDENTIALS)
+_CLASS_NAME = re.compile(r"[a-z][a-z_]{0,30}")
 
 
 def shared_file(name: str) -> Path:
@@ -45,6 +49,29 @@ class Env:
     assets: AssetTable
     state: RunStateTable
     stand_in: AlpacaStandIn
+
+    def serve(self, assets: Sequence[Any]) -> None:
+        """Serve `assets` on the stand-in, and have runs ask for every class served so far.
+
+        Alpaca (and the stand-in) return only `us_equity` unless a class is asked for, and a
+        run's scope is what it asked for: a test with other classes must ask for them.
+        """
+        self.stand_in.set_assets(assets)
+        served = sorted(
+            {
+                a["class"]
+                for a in assets
+                if isinstance(a, dict)
+                and isinstance(a.get("class"), str)
+                and _CLASS_NAME.fullmatch(a["class"])
+            }
+        )
+        classes = tuple(dict.fromkeys([*self.settings.asset_classes, *served]))
+        self.settings = replace(self.settings, asset_classes=classes)
+
+    def hold_lease(self, run_id: str = "another-run", seconds: int = 600) -> None:
+        """Take the run lease as another, still running sync would."""
+        self.state.acquire(run_id, self.settings.assets_table, int(time.time()) + seconds)
 
     def item(self, symbol: str) -> dict[str, Any] | None:
         """An item as stored (deserialized owned values plus foreign ones)."""
@@ -80,6 +107,7 @@ class Env:
             "APCA_API_BASE_URL": self.stand_in.base_url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.settings.dynamodb_endpoint_url or "",
             "ASSETS_TABLE": self.settings.assets_table,
+            "ASSET_CLASSES": ",".join(self.settings.asset_classes),
         }
 
 

@@ -37,8 +37,9 @@ from asset_sync.local.dynamo_proxy import DynamoProxy
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, OWNED_ATTRIBUTES, content_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Attributes that legitimately differ between two runs of the same catalog.
-TIMESTAMPS = ("created_at", "updated_at", "last_sync_timestamp")
+# Attributes that legitimately differ between two runs of the same catalog: the times, and the
+# run number (a skipped run, or an acquire whose reply was lost, takes a number too).
+TIMESTAMPS = ("created_at", "updated_at", "last_sync_timestamp", "sync_run_seq")
 Snapshot = dict[str, dict[str, Any]]
 
 
@@ -99,7 +100,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 
 def wait_for_lease_expiry(env: Env, timeout: float = 10.0) -> None:
     """Sleep until the run lease recorded in the state table has expired (bounded)."""
-    expires = env.state.read().get("lock_expires_at")
+    expires = env.state.read().lock_expires_at
     if expires is None:
         return
     assert wait_until(lambda: int(time.time()) > int(expires), timeout, 0.05), "lease never expired"

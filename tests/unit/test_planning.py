@@ -12,24 +12,31 @@ from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
-from asset_sync.logic.apply import PlanApplier
+from asset_sync.logic.apply import PlanApplier, RunIdentity
 from asset_sync.logic.models import ACTIVE, INACTIVE, ValidatedCatalog
 from asset_sync.logic.planning import Action, build_plan, check_guard, plan_item
 from asset_sync.logic.validation import validate_catalog
 
-T1 = "2026-11-29T04:00:00.000000Z"
-T2 = "2026-11-30T04:00:00.000000Z"
+# Run numbers: a later run has a higher number (its start time is information only).
+T1, T2, T3 = 1, 2, 3
+
+
+def timestamp(run_seq: int) -> str:
+    return f"2026-11-{run_seq:02d}T04:00:00.000000Z"
 
 
 def catalog_of(*records: dict[str, Any]) -> ValidatedCatalog:
     return validate_catalog(json.dumps(list(records)).encode())
 
 
-def sync(store: MemoryStore, catalog: ValidatedCatalog, ts: str, classes: tuple[str, ...] = ()):
-    plan = build_plan(catalog, store.states(), ts, classes)
-    outcome = PlanApplier(store, state_from_item, ts, concurrency=2, writes_per_second=1e6).apply(
-        plan.writes
-    )
+def applier(store: MemoryStore, run_seq: int, full: bool = False) -> PlanApplier:
+    run = RunIdentity(run_seq, timestamp(run_seq), full)
+    return PlanApplier(store, state_from_item, run, concurrency=2, writes_per_second=1e6)
+
+
+def sync(store: MemoryStore, catalog: ValidatedCatalog, seq: int, classes: tuple[str, ...] = ()):
+    plan = build_plan(catalog, store.states(), seq, classes)
+    outcome = applier(store, seq).apply(plan.writes)
     assert not outcome.failures
     return plan, outcome
 
@@ -40,7 +47,8 @@ def test_first_run_creates_everything_then_nothing_changes() -> None:
     plan, _ = sync(store, catalog, T1)
     assert len(plan.creates) == 3
     assert store.items["BRK.B"]["status"] == ACTIVE
-    assert store.items["BRK.B"]["created_at"] == T1
+    assert store.items["BRK.B"]["created_at"] == timestamp(T1)
+    assert store.items["BRK.B"]["sync_run_seq"] == T1
     again = build_plan(catalog, store.states(), T2)
     assert again.is_empty and again.unchanged == 3
 
@@ -54,7 +62,7 @@ def test_change_delist_and_reactivate() -> None:
     assert store.items["B"]["status"] == INACTIVE
     assert store.items["B"]["name"] == "B Corp"  # a delisting changes only the status
     assert outcome.changes["A"].fields["name"].new == "A Inc"
-    plan, _ = sync(store, catalog_of(rec("A", name="A Inc"), rec("B"), rec("C")), "2026-12-01")
+    plan, _ = sync(store, catalog_of(rec("A", name="A Inc"), rec("B"), rec("C")), T3)
     assert [i.symbol for i in plan.reactivations] == ["B"]
     assert store.items["B"]["status"] == ACTIVE
 
@@ -104,12 +112,15 @@ def test_guard_refuses_empty_catalog_and_large_delisting() -> None:
     assert check_guard(two_gone, build_plan(two_gone, store.states(), T2), 0.1, False).allowed
 
 
-def test_an_item_written_by_a_newer_sync_is_left_alone() -> None:
+def test_an_item_written_by_a_run_with_a_higher_number_is_left_alone() -> None:
     store = MemoryStore()
     sync(store, catalog_of(rec("A")), T2)
-    state = store.states()["A"]
+    state = store.whole_states()["A"]
     stale = catalog_of(rec("A", name="older"))
-    assert plan_item(stale.assets["A"], state, T1).action == Action.SUPERSEDED
+    item = plan_item(stale.assets["A"], state, T1)
+    assert item is not None and item.action == Action.SUPERSEDED
+    again = plan_item(stale.assets["A"], state, T2)
+    assert again is not None and again.action == Action.UPDATE  # its own number: not newer
 
 
 def test_a_lost_race_is_replanned_against_the_fresh_item() -> None:
@@ -120,7 +131,7 @@ def test_a_lost_race_is_replanned_against_the_fresh_item() -> None:
     # another writer bumps the version and adds its own attribute after the plan was made
     store.items["A"]["sector"] = "Tech"
     store.items["A"]["sync_version"] = Decimal(5)
-    outcome = PlanApplier(store, state_from_item, T2, writes_per_second=1e6).apply(plan.writes)
+    outcome = applier(store, T2).apply(plan.writes)
     assert outcome.done == {"A": Action.UPDATE}
     assert store.items["A"]["name"] == "new"
     assert store.items["A"]["sector"] == "Tech"

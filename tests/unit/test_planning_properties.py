@@ -27,7 +27,7 @@ from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
-from asset_sync.logic.apply import PlanApplier
+from asset_sync.logic.apply import PlanApplier, RunIdentity
 from asset_sync.logic.models import (
     ACTIVE,
     CONTENT_ATTRIBUTES,
@@ -39,9 +39,8 @@ from asset_sync.logic.models import (
 from asset_sync.logic.planning import build_plan, check_guard, in_scope
 from asset_sync.logic.validation import validate_catalog
 
-T0 = "2026-11-28T04:00:00.000000Z"
-T1 = "2026-11-29T04:00:00.000000Z"
-T_FUTURE = "2026-12-31T04:00:00.000000Z"  # a newer sync than the run under test
+T0, T1 = 1, 2  # run numbers
+T_FUTURE = 99  # a run with a higher number than the run under test
 CLASSES = ("us_equity", "crypto", "us_option")
 SYMBOLS = [f"S{i}" for i in range(10)] + ["BRK.B", "BTC/USD", "#s0", ":e0"]
 
@@ -50,9 +49,12 @@ def catalog_of(records: list[Any]) -> ValidatedCatalog:
     return validate_catalog(json.dumps(records).encode())
 
 
-def apply(store: MemoryStore, catalog: ValidatedCatalog, ts: str, classes: tuple[str, ...]) -> None:
-    plan = build_plan(catalog, store.states(), ts, classes)
-    outcome = PlanApplier(store, state_from_item, ts, concurrency=2, writes_per_second=1e6).apply(
+def apply(
+    store: MemoryStore, catalog: ValidatedCatalog, seq: int, classes: tuple[str, ...]
+) -> None:
+    plan = build_plan(catalog, store.states(), seq, classes)
+    run = RunIdentity(seq, f"2026-11-{seq:02d}T04:00:00.000000Z")
+    outcome = PlanApplier(store, state_from_item, run, concurrency=2, writes_per_second=1e6).apply(
         plan.writes
     )
     assert not outcome.failures
@@ -103,7 +105,7 @@ def starting_tables(draw: st.DrawFn) -> MemoryStore:
             item["last_pollenation_date"] = f"2026-11-{len(symbol):02d}"
         touch = draw(st.sampled_from(["none", "none", "newer-sync", "bump", "inactive"]))
         if touch == "newer-sync":
-            item["last_sync_timestamp"] = T_FUTURE
+            item["sync_run_seq"] = Decimal(T_FUTURE)
         elif touch == "bump":
             item["sync_version"] = Decimal(int(item["sync_version"]) + 3)  # type: ignore[arg-type]
         elif touch == "inactive":
@@ -171,12 +173,10 @@ def test_the_guard_refuses_exactly_when_it_should_with_class_scope(
         return not scope or item.get("asset_class") in scope
 
     active = {s: i for s, i in table.items.items() if i.get("status") == ACTIVE and scoped(i)}
-    delisted = [
+    delisted = [  # planned from the cheap read: a newer run's item is found out when written
         s
         for s, item in active.items()
-        if s not in catalog.assets
-        and s not in catalog.protected_symbols
-        and str(item.get("last_sync_timestamp", "")) <= T1
+        if s not in catalog.assets and s not in catalog.protected_symbols
     ]
     assert sorted(i.symbol for i in plan.delists) == sorted(delisted)
     assert plan.active_in_scope == len(active)
@@ -200,17 +200,23 @@ def test_applying_then_planning_again_is_empty_and_touches_only_what_it_owns(
 
     apply(table, catalog, T1, scope)
 
-    assert build_plan(catalog, table.states(), T1, scope).is_empty
+    # planning again (from the cheap read, which cannot see run numbers) only names items a
+    # higher-numbered run wrote, and applying it changes nothing
+    again = build_plan(catalog, table.states(), T1, scope)
+    assert all(table.items[i.symbol].get("sync_run_seq") == T_FUTURE for i in again.writes)
+    after = copy.deepcopy(table.items)
+    apply(table, catalog, T1, scope)
+    assert table.items == after
     for symbol, old in before.items():
         new = table.items[symbol]
         foreign = {k: v for k, v in old.items() if k not in OWNED_ATTRIBUTES}
         assert {k: v for k, v in new.items() if k not in OWNED_ATTRIBUTES} == foreign, symbol
-        if old.get("last_sync_timestamp") == T_FUTURE:
+        if old.get("sync_run_seq") == T_FUTURE:
             assert new == old, f"{symbol}: a newer sync's item was overwritten"
         if symbol not in catalog.assets and not in_scope(state_from_item(symbol, old), scope):
             assert new == old, f"{symbol}: outside the scope but changed"
     for symbol, item in table.items.items():
-        if item.get("last_sync_timestamp") == T1:  # written by this run
+        if item.get("sync_run_seq") == T1:  # written by this run
             content = {n: item[n] for n in CONTENT_ATTRIBUTES if n in item}
             assert item["sync_hash"] == content_hash(content), symbol
             if symbol in catalog.assets:

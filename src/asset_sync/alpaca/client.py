@@ -119,7 +119,7 @@ class AlpacaClient:
                 connect=self.options.connect_timeout, read=self.options.read_timeout
             ),
         )
-        self.attempts = 0  # HTTP attempts made by the last call, retries included
+        self.attempts = 0  # HTTP attempts made so far, retries included
 
     def _retry(self) -> AlpacaRetry:
         options = self.options
@@ -180,12 +180,14 @@ class AlpacaClient:
     def _get(self, path: str) -> bytes:
         url = self.base_url + path
         retry = self._retry()
+        before = self.attempts
         while True:
             try:
                 response = self._pool.request(
                     "GET", url, retries=retry, preload_content=False, redirect=False
                 )
             except MaxRetryError as error:
+                self.attempts = before + self.options.max_retries + 1
                 raise AlpacaError(
                     f"GET {path} failed after {self.options.max_retries} retries: "
                     f"{self._redact(str(error.reason))}"
@@ -193,7 +195,7 @@ class AlpacaClient:
             except HTTPError as error:
                 raise AlpacaError(f"GET {path} failed: {self._redact(str(error))}") from None
             retry = response.retries if isinstance(response.retries, AlpacaRetry) else retry
-            self.attempts = len(retry.history) + 1
+            self.attempts = before + len(retry.history) + 1
             try:
                 self._check_status(path, response)
                 return self._read_limited(path, response)
@@ -217,8 +219,8 @@ class AlpacaClient:
         if status in (401, 403):
             raise AlpacaAuthError(
                 f"Alpaca rejected the API keys for GET {path} (HTTP {status}{detail}); check "
-                f"APCA_API_KEY_ID (ends ...{self._credentials.key_id[-4:]}) and "
-                "APCA_API_SECRET_KEY, and that APCA_API_BASE_URL matches the keys (paper or live)"
+                "APCA_API_KEY_ID and APCA_API_SECRET_KEY (not swapped), and that "
+                "APCA_API_BASE_URL matches the keys (paper or live)"
             )
         if status == 404 and path.startswith("/v2/assets/"):
             raise AssetNotFoundError(f"GET {path}: asset not found (HTTP 404{detail})")

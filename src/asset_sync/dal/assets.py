@@ -1,7 +1,8 @@
 """Data access for the `signal9_assets` table: reads, conditional writes, table creation.
 
-Every write is conditional (optimistic locking on `sync_version` plus the values it replaces)
-and touches only attributes the sync owns, so other services' attributes are never erased.
+Every write is conditional (optimistic locking on `sync_version`, the exact stored value of every
+attribute it replaces, and the run-number fence on `sync_run_seq`) and touches only attributes the
+sync owns, so other services' attributes are never erased.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from asset_sync.dal.errors import (
     ConditionFailedError,
+    IncompleteReadError,
     is_condition_failure,
     raise_if_missing,
 )
@@ -27,30 +29,40 @@ from asset_sync.dal.serialization import (
     serialize_item,
 )
 from asset_sync.dal.stats import IoStats
-from asset_sync.logic.models import ACTIVE, CurrentState, OwnedValue
+from asset_sync.logic.models import (
+    ACTIVE,
+    CurrentState,
+    OwnedValue,
+    StoredValue,
+    Unrecognized,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUS_INDEX = "status-index"
 BATCH_GET_LIMIT = 100
+MAX_UNPROCESSED_ROUNDS = 8
+PLAN_PROJECTION = ("symbol", "status", "sync_hash", "asset_class", "sync_run_seq")
 
 
-def state_from_item(symbol: str, item: Mapping[str, OwnedValue]) -> CurrentState:
-    """The planner's view of an item read from the table."""
-    version = item.get("sync_version")
+def state_from_item(
+    symbol: str, item: Mapping[str, StoredValue], *, whole: bool = True
+) -> CurrentState:
+    """The planner's view of an item read from the table (`whole`: every attribute was read)."""
     status = item.get("status")
+    seq = item.get("sync_run_seq")
     return CurrentState(
         symbol=symbol,
         status=status if isinstance(status, str) else "",
         sync_hash=_text(item.get("sync_hash")),
-        sync_version=int(version) if isinstance(version, Decimal) else 0,
         asset_class=_text(item.get("asset_class")),
-        last_sync_timestamp=_text(item.get("last_sync_timestamp")),
+        sync_run_seq=int(seq) if isinstance(seq, Decimal) and seq == seq.to_integral() else 0,
+        values=dict(item) if whole else None,
     )
 
 
-def _text(value: OwnedValue | None) -> str | None:
+def _text(value: StoredValue | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
@@ -64,27 +76,30 @@ class AssetTable:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def read_active(self, with_class: bool = False) -> dict[str, CurrentState]:
-        """Every active item, projected to what planning needs, from the status-index GSI.
+    def read_active(self, *, whole: bool = False) -> dict[str, CurrentState]:
+        """Every active item, from the status-index GSI.
 
-        Only `symbol` and `sync_hash` (plus `asset_class` when the run is scoped to classes):
+        A plain run projects to what planning needs (`symbol`, `sync_hash`, `asset_class`):
         reading is the dominant cost of a run that changes nothing, and it grows with the
-        projection. Inactive items are never read in bulk (see `states_of`).
+        projection. A full reconciliation (`whole`) reads every attribute. Inactive items are
+        never read in bulk (see `states_of`).
         """
-        projection = ["symbol", "sync_hash", *(["asset_class"] if with_class else [])]
-        names = {f"#p{i}": name for i, name in enumerate(projection)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": STATUS_INDEX,
             "KeyConditionExpression": "#status = :status",
-            "ProjectionExpression": ", ".join(names),
-            "ExpressionAttributeNames": {**names, "#status": "status"},
+            "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":status": {"S": ACTIVE}},
         }
+        if not whole:
+            projection = ("symbol", "sync_hash", "asset_class")
+            names = {f"#p{i}": name for i, name in enumerate(projection)}
+            request["ProjectionExpression"] = ", ".join(names)
+            request["ExpressionAttributeNames"].update(names)
         states: dict[str, CurrentState] = {}
         while True:
             try:
-                response = self.stats.call(self.client.query, write=False, **request)
+                response = self.client.query(**request)
             except ClientError as error:
                 raise_if_missing(error, self.table_name)
                 raise
@@ -92,39 +107,37 @@ class AssetTable:
                 item = deserialize_item(raw)
                 symbol = item.get("symbol")
                 if isinstance(symbol, str):
-                    states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE})
+                    states[symbol] = state_from_item(
+                        symbol, {**item, "status": ACTIVE}, whole=whole
+                    )
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
                 return states
             request["ExclusiveStartKey"] = last_key
 
-    def states_of(self, symbols: Iterable[str]) -> dict[str, CurrentState]:
+    def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
         """The planning view of specific items (the catalog symbols not found active)."""
-        items = self._batch_get(
-            symbols, projection=("symbol", "status", "sync_hash", "asset_class")
-        )
-        return {symbol: state_from_item(symbol, item) for symbol, item in items.items()}
+        items = self._batch_get(symbols, projection=() if whole else PLAN_PROJECTION)
+        return {
+            symbol: state_from_item(symbol, item, whole=whole) for symbol, item in items.items()
+        }
 
-    def get_item(self, symbol: str) -> dict[str, OwnedValue] | None:
+    def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
         """One whole item, strongly consistent."""
-        response = self.stats.call(
-            self.client.get_item,
-            write=False,
-            TableName=self.table_name,
-            Key={"symbol": {"S": symbol}},
-            ConsistentRead=True,
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True
         )
         raw = response.get("Item")
         return deserialize_item(raw) if raw else None
 
-    def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, OwnedValue]]:
+    def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
         return self._batch_get(symbols)
 
     def _batch_get(
         self, symbols: Iterable[str], projection: tuple[str, ...] = ()
-    ) -> dict[str, dict[str, OwnedValue]]:
-        found: dict[str, dict[str, OwnedValue]] = {}
+    ) -> dict[str, dict[str, StoredValue]]:
+        found: dict[str, dict[str, StoredValue]] = {}
         pending = list(dict.fromkeys(symbols))
         shape: dict[str, Any] = {"ConsistentRead": True}
         if projection:
@@ -134,14 +147,12 @@ class AssetTable:
             keys: list[Any] = [
                 {"symbol": {"S": s}} for s in pending[start : start + BATCH_GET_LIMIT]
             ]
-            attempt = 0
-            while keys:
+            for attempt in range(MAX_UNPROCESSED_ROUNDS + 1):
+                if attempt:
+                    _backoff(attempt)
+                request: Any = {self.table_name: {"Keys": keys, **shape}}
                 try:
-                    response = self.stats.call(
-                        self.client.batch_get_item,
-                        write=False,
-                        RequestItems={self.table_name: {"Keys": keys, **shape}},
-                    )
+                    response = self.client.batch_get_item(RequestItems=request)
                 except ClientError as error:
                     raise_if_missing(error, self.table_name)
                     raise
@@ -152,9 +163,13 @@ class AssetTable:
                         found[symbol] = item
                 unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
                 keys = list(unprocessed["Keys"]) if unprocessed else []
-                if keys:
-                    attempt += 1
-                    _backoff(attempt)
+                if not keys:
+                    break
+            else:
+                raise IncompleteReadError(
+                    f"{self.table_name}: {len(keys)} keys were still unprocessed after "
+                    f"{MAX_UNPROCESSED_ROUNDS} retries of BatchGetItem (throttled); try again later"
+                )
         return found
 
     # -- writes ------------------------------------------------------------------------------
@@ -162,11 +177,9 @@ class AssetTable:
     def put_new(self, item: Mapping[str, OwnedValue]) -> None:
         """Create an item; fails (ConditionFailedError) if one with that symbol appeared."""
         try:
-            self.stats.call(
-                self.client.put_item,
-                write=True,
+            self.client.put_item(
                 TableName=self.table_name,
-                Item={**serialize_item(item), "sync_version": {"N": "1"}},
+                Item=serialize_item(item),
                 ConditionExpression="attribute_not_exists(#symbol)",
                 ExpressionAttributeNames={"#symbol": "symbol"},
             )
@@ -180,22 +193,20 @@ class AssetTable:
         symbol: str,
         set_values: Mapping[str, OwnedValue],
         remove: Iterable[str],
-        expected: Mapping[str, OwnedValue | None],
-        expected_version: int,
+        expected: Mapping[str, StoredValue | None],
+        run_seq: int,
     ) -> None:
-        """SET/REMOVE owned attributes if the item still holds `expected` at `expected_version`.
+        """SET/REMOVE owned attributes if the item still holds exactly `expected`.
 
-        `expected` maps each attribute about to change to the value read (None: was absent).
+        `expected` maps every attribute about to change (`sync_version` and `sync_run_seq`
+        included) to the value read, `None` if it was absent; a value of a type the sync never
+        writes is compared as stored. The run-number fence: a stored `sync_run_seq` higher than
+        `run_seq` (a newer run wrote the item) fails the write.
         """
-        names: dict[str, str] = {"#symbol": "symbol", "#version": "sync_version"}
-        values: dict[str, AttributeValue] = {":one": {"N": "1"}, ":zero": {"N": "0"}}
-        sets = ["#version = if_not_exists(#version, :zero) + :one"]
+        names: dict[str, str] = {"#symbol": "symbol"}
+        values: dict[str, AttributeValue] = {}
+        sets = []
         conditions = ["attribute_exists(#symbol)"]
-        if expected_version:
-            values[":version"] = {"N": str(expected_version)}
-            conditions.append("#version = :version")
-        else:
-            conditions.append("attribute_not_exists(#version)")
         for i, (name, value) in enumerate(sorted(set_values.items())):
             names[f"#s{i}"] = name
             values[f":s{i}"] = serialize(value)
@@ -208,16 +219,22 @@ class AssetTable:
             names[f"#e{i}"] = name
             if old is None:
                 conditions.append(f"attribute_not_exists(#e{i})")
+            elif isinstance(old, Unrecognized) and old.type_code == "NULL":
+                values[f":e{i}"] = {"S": "NULL"}
+                conditions.append(f"attribute_type(#e{i}, :e{i})")
             else:
                 values[f":e{i}"] = serialize(old)
                 conditions.append(f"#e{i} = :e{i}")
+        seq = expected.get("sync_run_seq")
+        if seq is None or isinstance(seq, Decimal):  # never compare a number with another type
+            names["#seq"] = "sync_run_seq"
+            values[":run_seq"] = {"N": str(run_seq)}
+            conditions.append("(attribute_not_exists(#seq) OR #seq <= :run_seq)")
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         try:
-            self.stats.call(
-                self.client.update_item,
-                write=True,
+            self.client.update_item(
                 TableName=self.table_name,
                 Key={"symbol": {"S": symbol}},
                 UpdateExpression=expression,
@@ -254,5 +271,5 @@ class AssetTable:
 
 
 def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:
-    """Full-jitter exponential backoff for UnprocessedKeys/Items."""
+    """Full-jitter exponential backoff for UnprocessedKeys."""
     time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter, not crypto

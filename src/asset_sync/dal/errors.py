@@ -29,3 +29,11 @@ def raise_if_missing(error: ClientError, table: str) -> None:
         raise TableMissingError(
             f"table {table!r} does not exist; create it with `asset-sync create-table`"
         ) from None
+
+
+class StateTableConflictError(RuntimeError):
+    """The run-state table records the runs of another assets table: refuse to mix them."""
+
+
+class IncompleteReadError(RuntimeError):
+    """DynamoDB kept returning unprocessed keys; the read could not complete."""

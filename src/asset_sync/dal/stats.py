@@ -1,38 +1,50 @@
-"""Counting DynamoDB requests, writes and boto3's retries as they happen."""
+"""Counting DynamoDB requests as they go over the wire (botocore event hooks).
+
+`before-send` fires once per HTTP attempt, retries included, and also for attempts that end in a
+dropped connection, so the counts equal what DynamoDB (or a proxy in front of it) received.
+`before-call` fires once per API call; the difference is boto3's retries.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
-Response = TypeVar("Response")
+WRITE_OPERATIONS = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+)
 
 
 class IoStats:
-    """Thread-safe counts of DynamoDB requests, write requests and retries."""
+    """Thread-safe counts of DynamoDB HTTP requests, write requests and retries."""
 
     def __init__(self) -> None:
         self.requests = 0
         self.writes = 0
-        self.retries = 0
+        self.calls = 0
         self._lock = threading.Lock()
 
-    def call(self, operation: Callable[..., Response], *, write: bool, **kwargs: Any) -> Response:
-        """Run one boto3 operation and count it, whether it succeeds or raises ClientError."""
-        try:
-            response = operation(**kwargs)
-        except ClientError as error:
-            self._record(error.response, write)
-            raise
-        self._record(response, write)  # type: ignore[arg-type]
-        return response
+    @property
+    def retries(self) -> int:
+        """HTTP attempts beyond the first of each call."""
+        return max(0, self.requests - self.calls)
 
-    def _record(self, response: Mapping[str, Any], write: bool) -> None:
-        attempts = int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    def attach(self, client: DynamoDBClient) -> None:
+        """Count every call and HTTP attempt `client` makes from now on."""
+        events = client.meta.events
+        events.register("before-call.dynamodb", self._on_call)
+        events.register("before-send.dynamodb", self._on_send)
+
+    def _on_call(self, **_kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def _on_send(self, request: Any, **_kwargs: Any) -> None:
+        target = request.headers.get("X-Amz-Target", b"")
+        operation = (target.decode() if isinstance(target, bytes) else str(target)).rsplit(".")[-1]
         with self._lock:
             self.requests += 1
-            self.writes += int(write)
-            self.retries += attempts
+            self.writes += int(operation in WRITE_OPERATIONS)

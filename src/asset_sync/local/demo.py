@@ -20,6 +20,8 @@ from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.local.stream import TableStream, describe_events
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.sync import GuardRefusedError, Progress, SyncError
+from asset_sync.render import render_report
+from asset_sync.terminal import terminal_progress
 from asset_sync.wiring import build_run, tables
 
 DEMO_KEY = AlpacaCredentials("DEMOKEY0001", "demo-secret-not-real")
@@ -43,8 +45,6 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the three syncs and check their outcome; return the process exit code."""
-    from asset_sync.cli import render_report, terminal_progress  # noqa: PLC0415 - no cycle
-
     progress = terminal_progress() if not as_json and sys.stderr.isatty() else None
 
     os.environ.update(LOCAL_CREDENTIALS)  # moto accepts any; never reach for real credentials

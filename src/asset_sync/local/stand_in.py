@@ -2,27 +2,57 @@
 
 Stdlib only: a :class:`http.server.ThreadingHTTPServer` (HTTP/1.1, keep-alive, honest
 ``Content-Length``) in a daemon thread, bound to ``127.0.0.1`` on an ephemeral port by default.
+It is as strict as Alpaca: its defaults are Alpaca's, quoted below from the OpenAPI spec
+(``paths./v2/assets``, Trading API v2.0.1, June 2026).
 
 Routes (everything else is ``404 {"code": 40410000, "message": "endpoint not found"}``):
 
-* ``GET /v2/assets`` -- one unpaginated JSON array. Filters: ``status``, ``asset_class``,
-  ``exchange`` (exact values) and ``attributes`` (comma-separated, any-of).
-  **Deliberate difference from Alpaca:** Alpaca defaults ``asset_class`` to ``us_equity``; the
-  stand-in returns *every* class when ``asset_class`` is absent, so that callers' own class
-  handling (and unknown classes) is exercised. Send ``asset_class=us_equity`` for Alpaca's
-  default.
-* ``GET /v2/assets/{symbol_or_asset_id}`` -- the path segment is URL-decoded
-  (``BTC%2FUSD`` -> ``BTC/USD``) and matched against ``symbol``, then ``id``, then ``cusip``,
-  then the old slash-less crypto symbology (``BTCUSD``). Unknown:
-  ``404 {"code": 40410000, "message": "asset not found for FAKE"}``.
+* ``GET /v2/assets`` -- one unpaginated JSON array (the spec has no paging parameter). Every
+  parameter is matched exactly (case-sensitive); an empty value counts as absent; a repeated
+  parameter uses its first value.
+
+  - ``asset_class``: "Defaults to us_equity." Absent: only ``us_equity``. A value no asset has
+    (``bogus``, ``US_EQUITY``): ``[]`` -- the spec does not say what Alpaca does with an
+    unknown class and lists no 4xx for this route; an empty array is the stand-in's choice.
+  - ``status``: "By default, all statuses are included." Absent: active *and* inactive.
+  - ``exchange``: "Optional AMEX, ARCA, BATS, NYSE, NASDAQ, NYSEARCA or OTC". Absent: every
+    exchange; other values (``CRYPTO``, ``OPRA``) match the records that carry them.
+  - ``attributes``: "Comma separated values [...] Assets which have any of the given attributes
+    will be included." (default ``[]``). Absent: no attribute filter.
+  - Order: the spec says "Assets are sorted by asset class, exchange and symbol", but Alpaca's
+    real output (the 2022 NASDAQ sample) is not sorted by symbol; the stand-in serves the
+    current catalog in the order given, then retired assets, and callers must not rely on order.
+
+* ``GET /v2/assets/{symbol_or_asset_id}`` -- the segment is URL-decoded (``BTC%2FUSD`` ->
+  ``BTC/USD``; "use the URL encoded version instead, e.g. /v2/assets/BTC%2FUSDT") and matched
+  against ``symbol``, then ``id``, then ``cusip`` ("CUSIP is also accepted for US equities":
+  ``us_equity`` records only), then the old slash-less crypto symbology (``BTCUSD``); a record
+  of the current catalog wins over a retired one for the same key. Inactive assets are found.
+  Unknown: ``404 {"code": 40410000, "message": "asset not found for FAKE"}`` (Alpaca's body).
 
 Both routes need ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` matching the configured pair,
 else ``401 {"code": 40110000, "message": "request is not authorized"}`` (the secret is never
 echoed). Authorized responses carry ``X-RateLimit-Limit: 200``, ``X-RateLimit-Remaining`` (a
 per-minute counter, informational only) and ``X-RateLimit-Reset`` (unix epoch seconds).
 
+The asset universe: the stand-in keeps every asset it has served, by ``id``.
+:meth:`AlpacaStandIn.set_assets` replaces the current catalog; a known asset absent from the new
+catalog is *retired* -- kept with ``status: "inactive"`` and ``tradable: false``, as Alpaca
+reports a delisted asset -- so lookups still find it and unfiltered or ``status=inactive`` lists
+return it. An asset that reappears is served as given again. A ticker change (same ``id``, new
+``symbol``) is served under the new symbol; a lookup by the id returns the new record; the old
+symbol is unknown (404): neither the spec nor the samples say Alpaca keeps former symbols.
+Records without a string ``id`` are served while in the current catalog and then forgotten.
+
+Scripted inconsistencies (they survive :meth:`~AlpacaStandIn.set_assets` until
+:meth:`~AlpacaStandIn.clear_inconsistencies`): :meth:`~AlpacaStandIn.omit_from_list` keeps
+assets findable by lookup but out of every list response ("listed as active by id but missing
+from the list"); :meth:`~AlpacaStandIn.forget` makes them unknown (lookups 404, lists omit).
+
 Faults (:class:`Fault`) queued with :meth:`AlpacaStandIn.script` are consumed one per request to
-either route, first in first out, before normal serving resumes.
+an assets route (either route, or only ``"list"`` / ``"lookup"`` ones), first in first out,
+before normal serving resumes. :attr:`~AlpacaStandIn.lookups` and
+:attr:`~AlpacaStandIn.list_requests` count the GETs each route received.
 
 CLI: ``python -m asset_sync.local.stand_in --assets 35000 --port 8080`` prints the base URL on
 the first line of stdout and serves until Ctrl-C / SIGTERM.
@@ -43,25 +73,29 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from asset_sync.local.catalog import Asset, dumps_catalog, generate_catalog
 
-__all__ = ["RATE_LIMIT", "AlpacaStandIn", "Fault", "main"]
+__all__ = ["DEFAULT_ASSET_CLASS", "RATE_LIMIT", "AlpacaStandIn", "Fault", "FaultRoute", "main"]
 
 RATE_LIMIT = 200
 """Value of ``X-RateLimit-Limit`` (requests per minute)."""
+
+DEFAULT_ASSET_CLASS = "us_equity"
+"""What ``GET /v2/assets`` serves without ``asset_class`` (Alpaca: "Defaults to us_equity.")."""
 
 _ASSETS_PATH = "/v2/assets"
 _JSON = "application/json"
 _RequestLogEntry = tuple[str, str, str]
 FaultKind = Literal["respond", "reset", "slow", "truncated"]
+FaultRoute = Literal["any", "list", "lookup"]
 
 
 def _error_body(status: int, message: str) -> bytes:
@@ -137,49 +171,71 @@ class Fault:
         return cls("respond", status, raw, content_type)
 
 
-class _Catalog:
-    """An immutable snapshot: the encoded list body, with indexes decoded lazily."""
+class _Snapshot:
+    """An immutable view of the universe: what lists and lookups serve, indexed lazily.
 
-    def __init__(self, body: bytes) -> None:
-        self.body = body
+    ``current`` is the catalog as last given (any JSON values, hostile ones included),
+    ``retired`` the known assets absent from it; ``omitted`` / ``forgotten`` are the scripted
+    inconsistencies (symbols or ids).
+    """
+
+    def __init__(
+        self,
+        current: Sequence[object],
+        retired: Sequence[Asset],
+        omitted: frozenset[str] = frozenset(),
+        forgotten: frozenset[str] = frozenset(),
+    ) -> None:
+        self.current = current
+        self.retired = retired
+        self._omitted = omitted
+        self._forgotten = forgotten
         self._lock = threading.Lock()
-        self._assets: list[Asset] | None = None
-        self._index: dict[str, Asset] = {}
+        self._index: dict[str, Asset] | None = None
+        self._listed: list[object] | None = None
         self._filtered: dict[tuple[str, str, str, tuple[str, ...]], bytes] = {}
 
-    def assets(self) -> list[Asset]:
-        with self._lock:
-            if self._assets is None:
-                assets: list[Asset] = json.loads(self.body)
-                records = [a for a in assets if isinstance(a, dict)]  # hostile test catalogs
-                index: dict[str, Asset] = {}
-                # Lowest precedence first, so that symbol wins over id, cusip, old crypto form.
-                for a in records:
-                    if a.get("class") == "crypto":
-                        index[str(a.get("symbol", "")).replace("/", "")] = a
-                for field in ("cusip", "id", "symbol"):
-                    index.update((v, a) for a in records if isinstance(v := a.get(field), str))
-                self._assets, self._index = assets, index
-            return self._assets
+    def _visible(self, records: Sequence[object]) -> list[object]:
+        return [r for r in records if not _matches(r, self._forgotten)]
 
     def lookup(self, key: str) -> Asset | None:
-        self.assets()
-        return self._index.get(key)
+        with self._lock:
+            if self._index is None:
+                self._index = self._build_index()
+            return self._index.get(key)
 
-    def filtered(
+    def _build_index(self) -> dict[str, Asset]:
+        layers = [
+            [r for r in self._visible(records) if isinstance(r, dict)]
+            for records in (self.retired, self.current)  # the current catalog wins a key
+        ]
+        index: dict[str, Asset] = {}
+        # Lowest precedence first: symbol wins over id, cusip, then the old crypto symbology.
+        for field in ("old_crypto", "cusip", "id", "symbol"):
+            for records in layers:
+                for asset in records:
+                    key = _lookup_key(asset, field)
+                    if key is not None:
+                        index[key] = asset
+        return index
+
+    def listing(
         self, status: str, asset_class: str, exchange: str, attrs: tuple[str, ...]
     ) -> bytes:
-        if not (status or asset_class or exchange or attrs):
-            return self.body
+        """The list body for these (already defaulted) filters; an empty filter matches all."""
         key = (status, asset_class, exchange, attrs)
         with self._lock:
             cached = self._filtered.get(key)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                return cached
+            if self._listed is None:
+                visible = self._visible([*self.current, *self.retired])
+                self._listed = [r for r in visible if not _matches(r, self._omitted)]
+            listed = self._listed
         wanted = set(attrs)
         selected = [
             a
-            for a in self.assets()
+            for a in listed
             if not isinstance(a, dict)  # a non-object record passes every filter, to be seen
             or (
                 (not status or a.get("status") == status)
@@ -188,10 +244,50 @@ class _Catalog:
                 and (not wanted or _any_attribute(a, wanted))
             )
         ]
-        body = dumps_catalog(selected)
+        body = _dumps(selected)
         with self._lock:
             self._filtered[key] = body
         return body
+
+
+def _lookup_key(asset: Asset, field: str) -> str | None:
+    """The key under which ``asset`` is found by ``field``, if it has one."""
+    if field == "old_crypto":
+        symbol = asset.get("symbol")
+        ok = asset.get("class") == "crypto" and isinstance(symbol, str) and "/" in symbol
+        return symbol.replace("/", "") if ok and isinstance(symbol, str) else None
+    if field == "cusip" and asset.get("class") != "us_equity":
+        return None  # "CUSIP is also accepted for US equities"
+    value = asset.get(field)
+    return value if isinstance(value, str) else None
+
+
+def _matches(record: object, keys: frozenset[str] | set[str]) -> bool:
+    """Whether ``record``'s symbol or id is one of ``keys``."""
+    if not keys or not isinstance(record, dict):
+        return False
+    return any(isinstance(v := record.get(f), str) and v in keys for f in ("symbol", "id"))
+
+
+def _dumps(records: Sequence[object]) -> bytes:
+    """:func:`dumps_catalog` of any JSON values: test catalogs may hold non-object records."""
+    return dumps_catalog(cast("Sequence[Asset]", records))
+
+
+def _private_copy(records: Sequence[object]) -> list[Asset]:
+    """A deep copy through JSON: what the stand-in serves never changes behind its back."""
+    copy: list[Asset] = json.loads(_dumps(records))
+    return copy
+
+
+def _asset_id(record: object) -> str | None:
+    value = record.get("id") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _retire(asset: Asset) -> Asset:
+    """``asset`` as Alpaca reports it once delisted: inactive and not tradable."""
+    return {**asset, "status": "inactive", "tradable": False}
 
 
 def _any_attribute(asset: Asset, wanted: set[str]) -> bool:
@@ -260,7 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             self._discard_body()
         route = _route(split.path)
-        fault = owner._next_fault() if route is not None else None
+        if route is not None and self.command == "GET":
+            owner._count(route)
+        fault = owner._next_fault(route) if route is not None else None
         if fault is not None:
             if fault.kind == "reset":
                 self._reset()
@@ -290,14 +388,12 @@ class _Handler(BaseHTTPRequestHandler):
         catalog = owner._snapshot()
         if route == "":
             params = parse_qs(query, keep_blank_values=True)
-            attrs = tuple(
-                a for v in params.get("attributes", []) for a in v.split(",") if a.strip()
-            )
-            body = catalog.filtered(
-                _first(params, "status"),
-                _first(params, "asset_class"),
+            attrs = {a.strip() for v in params.get("attributes", [])[:1] for a in v.split(",")}
+            body = catalog.listing(
+                _first(params, "status"),  # absent: every status
+                _first(params, "asset_class") or DEFAULT_ASSET_CLASS,
                 _first(params, "exchange"),
-                tuple(sorted({a.strip() for a in attrs})),
+                tuple(sorted(attrs - {""})),
             )
             return 200, body, headers
         key = unquote(route)
@@ -381,10 +477,19 @@ class AlpacaStandIn:
         self.key_id = key_id
         self._secret = secret_key.encode()
         self._address = (host, port)
-        self._lock = threading.Lock()
-        self._catalog = _Catalog(dumps_catalog(assets or []))
-        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()  # request-time state; held briefly
+        self._content_lock = threading.Lock()  # serializes changes of the universe
+        self._current: list[Asset] = _private_copy(assets or [])
+        self._retired: dict[str, Asset] = {}
+        self._omitted: frozenset[str] = frozenset()
+        self._forgotten: frozenset[str] = frozenset()
+        self._catalog = _Snapshot(self._current, [])
+        self._faults: dict[FaultRoute, deque[Fault]] = {
+            "any": deque(), "list": deque(), "lookup": deque()
+        }  # fmt: skip
         self._log: list[_RequestLogEntry] = []
+        self._lookups: list[str] = []
+        self._list_requests = 0
         self._connections: set[socket.socket] = set()
         self._window_reset = 0
         self._window_count = 0
@@ -440,34 +545,99 @@ class AlpacaStandIn:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    # -- content and faults ---------------------------------------------------------------
+    # -- content -------------------------------------------------------------------------
     def set_assets(self, assets: Sequence[Asset]) -> None:
-        """Replace the catalog atomically; the list body is encoded once, here."""
-        catalog = _Catalog(dumps_catalog(assets))
-        with self._lock:
-            self._catalog = catalog
+        """Replace the current catalog atomically; known assets absent from it are retired.
+
+        A retired asset stays known with ``status: "inactive"`` and ``tradable: false``; one
+        that reappears (same ``id``) is served as given, as is every record of ``assets``
+        (``status: "inactive"`` included). ``assets`` is copied: later changes to it are not
+        seen. Scripted inconsistencies and faults are kept.
+        """
+        records = _private_copy(assets)
+        with self._content_lock:
+            present = {i for r in records if (i := _asset_id(r)) is not None}
+            retired = {i: a for i, a in self._retired.items() if i not in present}
+            for record in self._current:
+                asset_id = _asset_id(record)
+                if asset_id is not None and asset_id not in present and isinstance(record, dict):
+                    retired[asset_id] = _retire(record)
+            self._current, self._retired = records, retired
+            self._publish()
+
+    def omit_from_list(self, symbols_or_ids: str | Iterable[str]) -> None:
+        """Leave these assets out of every list response; lookups still find them as they are.
+
+        Alpaca's "listed as active by id but missing from the list". Raises ``ValueError``
+        for a key that names no known asset.
+        """
+        with self._content_lock:
+            self._omitted |= self._known_keys(symbols_or_ids)
+            self._publish()
+
+    def forget(self, symbols_or_ids: str | Iterable[str]) -> None:
+        """Make these assets unknown: lookups answer 404 and lists omit them.
+
+        Raises ``ValueError`` for a key that names no known asset.
+        """
+        with self._content_lock:
+            self._forgotten |= self._known_keys(symbols_or_ids)
+            self._publish()
+
+    def clear_inconsistencies(self) -> None:
+        """Undo every :meth:`omit_from_list` and :meth:`forget`."""
+        with self._content_lock:
+            self._omitted = self._forgotten = frozenset()
+            self._publish()
 
     @property
     def assets(self) -> list[Asset]:
-        """A decoded copy of the current catalog."""
-        data: list[Asset] = json.loads(self._snapshot().body)
-        return data
+        """A decoded copy of the current catalog (as last given, retired assets excluded)."""
+        return _private_copy(self._snapshot().current)
 
-    def script(self, *faults: Fault) -> None:
-        """Queue ``faults``; each later request to an assets route consumes one, in order."""
+    @property
+    def universe(self) -> list[Asset]:
+        """A decoded copy of every known asset: the current catalog, then the retired ones.
+
+        Scripted inconsistencies do not apply here.
+        """
+        snapshot = self._snapshot()
+        return _private_copy([*snapshot.current, *snapshot.retired])
+
+    # -- faults ----------------------------------------------------------------------------
+    def script(self, *faults: Fault, route: FaultRoute = "any") -> None:
+        """Queue ``faults`` for requests to ``route``; each such request consumes one, in order.
+
+        ``"any"`` (the default) is shared by both assets routes; ``"list"`` and ``"lookup"``
+        queues serve only their route and are consumed before the shared one.
+        """
         with self._lock:
-            self._faults.extend(faults)
+            self._faults[route].extend(faults)
 
     def clear_faults(self) -> None:
-        """Drop every queued fault."""
+        """Drop every queued fault, of every route."""
         with self._lock:
-            self._faults.clear()
+            for queue in self._faults.values():
+                queue.clear()
 
     @property
     def pending_faults(self) -> int:
-        """How many scripted faults have not been consumed yet."""
+        """How many scripted faults (of every route) have not been consumed yet."""
         with self._lock:
-            return len(self._faults)
+            return sum(len(queue) for queue in self._faults.values())
+
+    # -- what was asked --------------------------------------------------------------------
+    @property
+    def lookups(self) -> list[str]:
+        """The URL-decoded key of every ``GET /v2/assets/{key}``, faulted or refused included."""
+        with self._lock:
+            return list(self._lookups)
+
+    @property
+    def list_requests(self) -> int:
+        """How many ``GET /v2/assets`` requests arrived, faulted or refused included."""
+        with self._lock:
+            return self._list_requests
 
     @property
     def request_log(self) -> list[_RequestLogEntry]:
@@ -482,17 +652,51 @@ class AlpacaStandIn:
             return len(self._log)
 
     # -- used by the handler --------------------------------------------------------------
-    def _snapshot(self) -> _Catalog:
+    def _snapshot(self) -> _Snapshot:
         with self._lock:
             return self._catalog
+
+    def _publish(self) -> None:
+        """Swap in a snapshot of the current state (caller holds ``_content_lock``)."""
+        snapshot = _Snapshot(
+            self._current, list(self._retired.values()), self._omitted, self._forgotten
+        )
+        with self._lock:
+            self._catalog = snapshot
+
+    def _known_keys(self, symbols_or_ids: str | Iterable[str]) -> frozenset[str]:
+        """``symbols_or_ids`` as a set, each naming a known asset (caller holds the lock)."""
+        keys = frozenset([symbols_or_ids] if isinstance(symbols_or_ids, str) else symbols_or_ids)
+        known = {
+            value
+            for record in [*self._current, *self._retired.values()]
+            if isinstance(record, dict)
+            for field in ("symbol", "id")
+            if isinstance(value := record.get(field), str)
+        }
+        unknown = sorted(keys - known)
+        if unknown:
+            raise ValueError(f"no known asset has the symbol or id {', '.join(unknown)}")
+        return keys
 
     def _record(self, method: str, path: str, query: str) -> None:
         with self._lock:
             self._log.append((method, path, query))
 
-    def _next_fault(self) -> Fault | None:
+    def _count(self, route: str) -> None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if route:
+                self._lookups.append(unquote(route))
+            else:
+                self._list_requests += 1
+
+    def _next_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            own = self._faults["lookup" if route else "list"]
+            for queue in (own, self._faults["any"]):
+                if queue:
+                    return queue.popleft()
+            return None
 
     def _authorized(self, key_id: str | None, secret: str | None) -> bool:
         if key_id is None or secret is None:

@@ -1,8 +1,12 @@
 """Apply a plan with conditional writes; a write that loses a race is re-read and re-planned.
 
 Each item is written by exactly one request (PutItem for a create, UpdateItem SET/REMOVE on owned
-attributes otherwise), so an item is never left with a mix of old and new attributes; a crash
-between items leaves a table that the next run's plan completes.
+attributes otherwise), so an item is never left with a mix of old and new attributes; a run that
+stops between items leaves a table that the next run's plan completes.
+
+Before every write the applier asks `before_write`, which raises `StopRequested` once the run's
+stop signal is set (no new write starts; writes in flight finish) and `LeaseLostError` once the
+run no longer holds its lease. Writer threads never outlive `apply`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.dal.run_state import LeaseLostError
 from asset_sync.logic.models import (
     INACTIVE,
     OWNED_ATTRIBUTES,
     CurrentState,
     ItemChange,
     OwnedValue,
+    StoredValue,
 )
 from asset_sync.logic.planning import Action, ItemPlan, diff_item, new_item, plan_item
 
@@ -31,12 +37,16 @@ MAX_ATTEMPTS_PER_ITEM = 8
 MAX_FAILURES_BEFORE_ABORT = 25
 
 
+class StopRequested(Exception):  # noqa: N818 - a request, not an error
+    """The run was asked to stop: no new write may start."""
+
+
 class AssetStore(Protocol):
     """What applying needs of the assets table (`dal.assets.AssetTable`)."""
 
-    def get_item(self, symbol: str) -> dict[str, OwnedValue] | None: ...
+    def get_item(self, symbol: str) -> dict[str, StoredValue] | None: ...
 
-    def get_items(self, symbols: list[str]) -> dict[str, dict[str, OwnedValue]]: ...
+    def get_items(self, symbols: list[str]) -> dict[str, dict[str, StoredValue]]: ...
 
     def put_new(self, item: Mapping[str, OwnedValue]) -> None: ...
 
@@ -45,12 +55,21 @@ class AssetStore(Protocol):
         symbol: str,
         set_values: Mapping[str, OwnedValue],
         remove: list[str] | tuple[str, ...],
-        expected: Mapping[str, OwnedValue | None],
-        expected_version: int,
+        expected: Mapping[str, StoredValue | None],
+        run_seq: int,
     ) -> None: ...
 
 
-StateReader = Callable[[str, Mapping[str, OwnedValue]], CurrentState]
+StateReader = Callable[[str, Mapping[str, StoredValue]], CurrentState]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who writes: the run's number (its fencing token), its start time, and its mode."""
+
+    run_seq: int
+    timestamp: str
+    full: bool = False
 
 
 @dataclass
@@ -60,36 +79,35 @@ class ApplyOutcome:
     done: dict[str, Action] = field(default_factory=dict)
     changes: dict[str, ItemChange] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    not_attempted: list[str] = field(default_factory=list)
     conflicts_resolved: int = 0
     aborted: bool = False
     abort_reason: str = ""
+    stopped: bool = False
 
 
 class WritePacer:
     """Spaces write starts to at most `rate` per second across threads (GSI partition cap)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, sleep: Callable[[float], object] = time.sleep) -> None:
         self.interval = 1.0 / rate
         self._next = time.monotonic()
         self._lock = threading.Lock()
+        self._sleep = sleep
 
     def wait(self) -> None:
-        """Block until this caller's slot."""
+        """Block until this caller's slot (the sleep may return early on a stop)."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
             self._next = slot + self.interval
         delay = slot - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
 
 
-class LeaseLostError(RuntimeError):
-    """The run no longer holds its lease: it must stop writing."""
-
-
-def _no_lease_check() -> None:
-    """Used where no lease applies (tests of the applier alone)."""
+def _no_check() -> None:
+    """Used where no lease or stop applies (tests of the applier alone)."""
 
 
 class PlanApplier:
@@ -105,32 +123,37 @@ class PlanApplier:
         self,
         store: AssetStore,
         state_of: StateReader,
-        timestamp: str,
+        run: RunIdentity,
         *,
         concurrency: int = 8,
         writes_per_second: float = 500.0,
         on_progress: Callable[[int], None] | None = None,
-        check_lease: Callable[[], None] = _no_lease_check,
-        backoff_base: float = 0.2,
+        before_write: Callable[[], None] = _no_check,
+        pause: Callable[[float], object] = time.sleep,
+        backoff_base: float = 0.05,
     ) -> None:
         self.store = store
         self.state_of = state_of
-        self.timestamp = timestamp
+        self.run = run
         self.concurrency = concurrency
-        self.pacer = WritePacer(writes_per_second)
+        self.pacer = WritePacer(writes_per_second, pause)
         self.on_progress = on_progress or (lambda _done: None)
-        self.check_lease = check_lease
+        self.before_write = before_write
+        self.pause = pause
         self.backoff_base = backoff_base
         self.outcome = ApplyOutcome()
         self._lock = threading.Lock()
+        self.in_flight = 0
 
-    def old_items(self, items: list[ItemPlan]) -> dict[str, dict[str, OwnedValue]]:
-        """Whole current items for the plans that change an existing item."""
-        return self.store.get_items([i.symbol for i in items if i.current is not None])
+    def apply(
+        self, items: list[ItemPlan], olds: Mapping[str, dict[str, StoredValue]] | None = None
+    ) -> ApplyOutcome:
+        """Write every item plan; failures are collected, never silently dropped.
 
-    def apply(self, items: list[ItemPlan]) -> ApplyOutcome:
-        """Write every item plan; failures are collected, never silently dropped."""
-        olds = self.old_items(items)
+        `olds`: the whole current items, if the caller read them already (else read here).
+        """
+        if olds is None:
+            olds = self.store.get_items([i.symbol for i in items if i.current is not None])
         pending = iter(items)
         take = threading.Lock()
 
@@ -151,26 +174,38 @@ class PlanApplier:
                 future.result()
         return self.outcome
 
-    def _apply_one(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
-        if self.outcome.aborted:
-            self._record(item.symbol, failure=f"not attempted: {self.outcome.abort_reason}")
+    def _apply_one(self, item: ItemPlan, old: dict[str, StoredValue] | None) -> None:
+        if self.outcome.aborted or self.outcome.stopped:
+            self._skip(item.symbol)
             return
         try:
             self._write_converging(item, old)
+        except StopRequested:
+            with self._lock:
+                self.outcome.stopped = True
+            self._skip(item.symbol)
         except LeaseLostError as lost:
             with self._lock:
                 self.outcome.aborted = True
                 self.outcome.abort_reason = str(lost)
-            self._record(item.symbol, failure=f"not attempted: {lost}")
+            self._skip(item.symbol)
 
-    def _write_converging(self, item: ItemPlan, old: dict[str, OwnedValue] | None) -> None:
+    def _skip(self, symbol: str) -> None:
+        """Not written because the run stopped or lost its lease: the next run writes it."""
+        if self.outcome.stopped:
+            with self._lock:
+                self.outcome.not_attempted.append(symbol)
+            self.on_progress(self._done_count())
+            return
+        self._record(symbol, failure=f"not attempted: {self.outcome.abort_reason}")
+
+    def _write_converging(self, item: ItemPlan, old: dict[str, StoredValue] | None) -> None:
         """Write; after an uncertain outcome re-read the item and re-plan it (bounded)."""
-        plan: ItemPlan | None = self._replan(item, old)
+        plan = self._replan(item, old)
         last_error = ""
         for attempt in range(MAX_ATTEMPTS_PER_ITEM):
-            if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED):
-                action = plan.action if plan else Action.UNCHANGED
-                self._record(item.symbol, action=action, resolved=attempt > 0)
+            if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE):
+                self._settle(item.symbol, plan, resolved=attempt > 0)
                 return
             change, send = self._prepare(plan, old)
             try:
@@ -179,28 +214,44 @@ class PlanApplier:
                 last_error = "the item kept changing under conditional writes"
             except (ClientError, BotoCoreError) as error:
                 last_error = f"{type(error).__name__}: {error}"
-                _sleep_backoff(self.backoff_base, attempt)
             else:
                 self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
                 return
+            self._backoff(attempt)
             try:
-                old = self.store.get_item(item.symbol)
+                fresh = self.store.get_item(item.symbol)
             except (ClientError, BotoCoreError) as error:
                 last_error = f"{type(error).__name__}: {error}"
-                _sleep_backoff(self.backoff_base, attempt)
                 continue  # same plan, same expectations: the conditions keep it safe
-            if self._is_own_write(plan, old):
+            if self._is_own_write(plan, fresh):
                 # the write had applied but its reply was lost; boto3's retry then failed
                 self._record(item.symbol, action=plan.action, change=change, resolved=True)
                 return
+            if fresh == old and last_error.startswith("the item kept changing"):
+                self._record(
+                    item.symbol,
+                    failure=(
+                        "the conditional write failed although the item did not change; its "
+                        "stored values cannot be matched (please report this item)"
+                    ),
+                )
+                return
+            old = fresh
             plan = self._replan(item, old)
+        if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE):
+            self._settle(item.symbol, plan, resolved=True)
+            return
         self._record(
             item.symbol, failure=f"gave up after {MAX_ATTEMPTS_PER_ITEM} attempts: {last_error}"
         )
 
-    def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, OwnedValue] | None) -> bool:
+    def _settle(self, symbol: str, plan: ItemPlan | None, *, resolved: bool) -> None:
+        """An item that needs no write (any more): unchanged, superseded or gone."""
+        self._record(symbol, action=plan.action if plan else Action.GONE, resolved=resolved)
+
+    def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, StoredValue] | None) -> bool:
         """Whether the item already holds exactly what this run meant to write."""
-        if fresh is None or fresh.get("last_sync_timestamp") != self.timestamp:
+        if fresh is None or fresh.get("sync_run_seq") != self.run.run_seq:
             return False
         if plan.asset is None:
             return fresh.get("status") == INACTIVE
@@ -209,33 +260,59 @@ class PlanApplier:
             and fresh.get("status") == plan.asset.status
         )
 
-    def _replan(self, item: ItemPlan, old: Mapping[str, OwnedValue] | None) -> ItemPlan | None:
-        """Plan this symbol again against the item as it is now (None: nothing to do)."""
+    def _replan(self, item: ItemPlan, old: Mapping[str, StoredValue] | None) -> ItemPlan | None:
+        """Plan this symbol again against the item as it is now (None: nothing to do).
+
+        A delisting whose item was deleted meanwhile is `gone`, not `unchanged`.
+        """
         current = self.state_of(item.symbol, old) if old is not None else None
-        return plan_item(item.asset, current, self.timestamp)
+        plan = plan_item(item.asset, current, self.run.run_seq, full=self.run.full)
+        if plan is None and old is None and item.asset is None:
+            return ItemPlan(item.symbol, Action.GONE)
+        return plan
 
     def _prepare(
-        self, plan: ItemPlan, old: Mapping[str, OwnedValue] | None
+        self, plan: ItemPlan, old: Mapping[str, StoredValue] | None
     ) -> tuple[ItemChange, Callable[[], None]]:
         """The change for the report and the one conditional request that makes it."""
+        run = self.run
         if old is None:
             asset = plan.asset
             assert asset is not None
-            return ItemChange(Action.CREATE.value), lambda: self._paced(
-                self.store.put_new, new_item(asset, self.timestamp)
-            )
-        write = diff_item(plan, old, self.timestamp)
+            item = new_item(asset, run.timestamp, run.run_seq)
+            return ItemChange(Action.CREATE.value), lambda: self._send(self.store.put_new, item)
+        write = diff_item(plan, old, run.timestamp, run.run_seq)
         touched = [*write.set_values, *write.remove]
         expected = {name: old.get(name) for name in touched if name in OWNED_ATTRIBUTES}
-        version = plan.current.sync_version if plan.current else 0
-        return write.change, lambda: self._paced(
-            self.store.update_owned, plan.symbol, write.set_values, write.remove, expected, version
+        return write.change, lambda: self._send(
+            self.store.update_owned,
+            plan.symbol,
+            write.set_values,
+            write.remove,
+            expected,
+            run.run_seq,
         )
 
-    def _paced(self, request: Callable[..., None], *args: object) -> None:
+    def _send(self, request: Callable[..., None], *args: object) -> None:
         self.pacer.wait()
-        self.check_lease()  # last thing before the request: a run without its lease stops
-        request(*args)
+        self.before_write()  # last thing before the request: stop, or a lost lease, ends here
+        with self._lock:
+            self.in_flight += 1
+        try:
+            request(*args)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _backoff(self, attempt: int, cap: float = 5.0) -> None:
+        """Full-jitter exponential backoff between item-level attempts."""
+        delay = random.uniform(0, min(cap, self.backoff_base * 2**attempt))  # noqa: S311
+        self.pause(delay)
+
+    def _done_count(self) -> int:
+        with self._lock:
+            outcome = self.outcome
+            return len(outcome.done) + len(outcome.failures) + len(outcome.not_attempted)
 
     def _record(
         self,
@@ -258,10 +335,4 @@ class PlanApplier:
                 if change is not None:
                     outcome.changes[symbol] = change
             outcome.conflicts_resolved += int(resolved)
-            done = len(outcome.done) + len(outcome.failures)
-        self.on_progress(done)
-
-
-def _sleep_backoff(base: float, attempt: int, cap: float = 10.0) -> None:
-    """Full-jitter exponential backoff between item-level attempts."""
-    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter only
+        self.on_progress(self._done_count())

@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
+from typing import Any
 
 # A value the sync writes: DynamoDB S, BOOL, N (exact Decimal) or L of S.
 OwnedValue = str | bool | Decimal | tuple[str, ...]
+
+# Wide enough for every number DynamoDB can hold (38 significant digits, exponents -130..+125),
+# so comparing or normalising a stored or fetched number never rounds it.
+DECIMAL_CONTEXT = Context(prec=76, Emin=-400, Emax=400)
+
+
+@dataclass(frozen=True)
+class Unrecognized:
+    """A stored value of a type the sync never writes (NULL, a set, a map, binary, a mixed list).
+
+    Kept as DynamoDB sent it, so a write that replaces it can be conditioned on exactly it.
+    """
+
+    raw: Mapping[str, Any]
+
+    @property
+    def type_code(self) -> str:
+        """DynamoDB's type descriptor (`NULL`, `SS`, `M`, ...)."""
+        return next(iter(self.raw), "")
+
+
+# A value as read from the table: what the sync writes, or something another writer left.
+StoredValue = OwnedValue | Unrecognized
 
 ACTIVE = "active"
 INACTIVE = "inactive"
@@ -55,13 +80,29 @@ OWNED_ATTRIBUTES: frozenset[str] = frozenset(
 )
 
 
+def decimal_text(value: Decimal) -> str:
+    """The one spelling of a number's value: `30` for `30.00`, `0` for `-0`, never rounded."""
+    if value.is_zero():
+        return "0"
+    return format(value.normalize(DECIMAL_CONTEXT), "f")
+
+
 def canonical(value: OwnedValue) -> object:
     """A JSON-able form in which equal values (``Decimal('30')`` and ``'30.00'``) are equal."""
     if isinstance(value, Decimal):
-        return {"N": format(value.normalize(), "f")}
+        return {"N": decimal_text(value)}
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def same_value(stored: StoredValue | None, wanted: OwnedValue | None) -> bool:
+    """Whether a stored value is exactly what the sync would write (decimals by value)."""
+    if stored is None or wanted is None:
+        return stored is None and wanted is None
+    if isinstance(stored, Unrecognized) or type(stored) is not type(wanted):
+        return False
+    return stored == wanted  # Decimal equality is exact, whatever the context's precision
 
 
 def content_hash(content: dict[str, OwnedValue]) -> str:
@@ -74,12 +115,24 @@ def content_hash(content: dict[str, OwnedValue]) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def to_json_value(value: OwnedValue | None) -> object:
-    """A value as it appears in reports: decimals as their exact text."""
+def to_json_value(value: StoredValue | None) -> object:
+    """A value as it appears in reports: decimals as their exact text, foreign types as stored."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, Unrecognized):
+        return {key: _jsonable(inner) for key, inner in value.raw.items()}
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {key: _jsonable(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(inner) for inner in value]
     return value
 
 
@@ -120,21 +173,26 @@ class ValidatedCatalog:
 
 @dataclass(frozen=True)
 class CurrentState:
-    """What the planner needs of an existing item (a cheap projection, not the whole item)."""
+    """What the planner knows of an existing item.
+
+    A plain run reads a cheap projection (`values` is None); a full reconciliation, and the
+    applier before it writes, read the whole item (`values` holds every stored attribute).
+    `sync_run_seq` is the number of the run that last wrote the item (0: none recorded).
+    """
 
     symbol: str
     status: str
     sync_hash: str | None = None
-    sync_version: int = 0
     asset_class: str | None = None
-    last_sync_timestamp: str | None = None
+    sync_run_seq: int = 0
+    values: Mapping[str, StoredValue] | None = None
 
 
 @dataclass(frozen=True)
 class FieldChange:
     """One owned attribute's old and new value."""
 
-    old: OwnedValue | None
+    old: StoredValue | None
     new: OwnedValue | None
 
 

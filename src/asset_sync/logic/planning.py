@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 from asset_sync.logic.models import (
@@ -19,7 +20,9 @@ from asset_sync.logic.models import (
     FieldChange,
     ItemChange,
     OwnedValue,
+    StoredValue,
     ValidatedCatalog,
+    same_value,
 )
 
 
@@ -30,8 +33,10 @@ class Action(StrEnum):
     UPDATE = "update"
     REACTIVATE = "reactivate"
     DELIST = "delist"
+    REPAIR = "repair"  # full reconciliation: the stored values drifted from what the hash says
     UNCHANGED = "unchanged"
-    SUPERSEDED = "superseded"  # a newer sync already wrote this item: leave it
+    SUPERSEDED = "superseded"  # a run with a higher number already wrote this item: leave it
+    GONE = "gone"  # the item was deleted by another writer before this run could write it
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,15 @@ class Plan:
     updates: list[ItemPlan] = field(default_factory=list)
     reactivations: list[ItemPlan] = field(default_factory=list)
     delists: list[ItemPlan] = field(default_factory=list)
+    repairs: list[ItemPlan] = field(default_factory=list)
     unchanged: int = 0
+    superseded: int = 0
     active_in_scope: int = 0
 
     @property
     def writes(self) -> list[ItemPlan]:
         """The item plans that need a write, in a stable order."""
-        return [*self.creates, *self.updates, *self.reactivations, *self.delists]
+        return [*self.creates, *self.updates, *self.reactivations, *self.repairs, *self.delists]
 
     @property
     def is_empty(self) -> bool:
@@ -77,15 +84,19 @@ class Plan:
 def plan_item(
     asset: CatalogAsset | None,
     current: CurrentState | None,
-    run_timestamp: str,
+    run_seq: int,
+    *,
+    full: bool = False,
 ) -> ItemPlan | None:
-    """Decide one symbol. `asset` None means absent from the (in-scope) catalog.
+    """Decide one symbol for the run numbered `run_seq`. `asset` None: absent from the
+    (in-scope) catalog. `full`: compare every stored owned value, not only the hash.
 
+    Ordering between runs comes from run numbers only: an item last written by a run with a
+    higher number is left alone (`superseded`); wall-clock timestamps never decide anything.
     Returns None when there is nothing to do and nothing to count (absent and not active).
     """
-    if current is not None and (current.last_sync_timestamp or "") > run_timestamp:
-        symbol = current.symbol
-        return ItemPlan(symbol, Action.SUPERSEDED, asset, current)
+    if current is not None and current.sync_run_seq > run_seq:
+        return ItemPlan(current.symbol, Action.SUPERSEDED, asset, current)
     if asset is None:
         if current is None or current.status != ACTIVE:
             return None
@@ -96,13 +107,27 @@ def plan_item(
         return ItemPlan(asset.symbol, Action.CREATE, asset, current)
     if current.status == INACTIVE and asset.status == ACTIVE:
         return ItemPlan(asset.symbol, Action.REACTIVATE, asset, current)
-    if current.sync_hash != asset.content_hash or current.status != asset.status:
+    hash_matches = current.sync_hash == asset.content_hash
+    if full and current.values is not None and current.status == asset.status:
+        content_matches = stored_content_matches(asset, current.values)
+        if hash_matches and content_matches:
+            return ItemPlan(asset.symbol, Action.UNCHANGED, asset, current)
+        # drift a plain run cannot see: values edited under a right hash, or a wrong hash
+        action = Action.REPAIR if hash_matches or content_matches else Action.UPDATE
+        return ItemPlan(asset.symbol, action, asset, current)
+    if not hash_matches or current.status != asset.status:
         return ItemPlan(asset.symbol, Action.UPDATE, asset, current)
     return ItemPlan(asset.symbol, Action.UNCHANGED, asset, current)
 
 
+def stored_content_matches(asset: CatalogAsset, stored: Mapping[str, StoredValue]) -> bool:
+    """Whether every content attribute is stored exactly as the catalog has it (or absent)."""
+    return all(same_value(stored.get(name), asset.content.get(name)) for name in CONTENT_ATTRIBUTES)
+
+
 def in_scope(state: CurrentState, asset_classes: Iterable[str]) -> bool:
-    """Whether a table item belongs to the fetched part of the catalog (else never delisted)."""
+    """Whether a table item belongs to the run's scope (its asset classes): else never
+    delisted. An empty scope is every class (planning tests only; a run always has one)."""
     classes = tuple(asset_classes)
     return not classes or state.asset_class in classes
 
@@ -110,8 +135,10 @@ def in_scope(state: CurrentState, asset_classes: Iterable[str]) -> bool:
 def build_plan(
     catalog: ValidatedCatalog,
     current: Mapping[str, CurrentState],
-    run_timestamp: str,
+    run_seq: int,
     asset_classes: Iterable[str] = (),
+    *,
+    full: bool = False,
 ) -> Plan:
     """Compare the catalog with the table and sort every symbol into one action."""
     classes = tuple(asset_classes)
@@ -121,11 +148,11 @@ def build_plan(
         1 for state in current.values() if state.status == ACTIVE and in_scope(state, classes)
     )
     for symbol, asset in catalog.assets.items():
-        _add(plan, plan_item(asset, current.get(symbol), run_timestamp))
+        _add(plan, plan_item(asset, current.get(symbol), run_seq, full=full))
     for symbol, state in current.items():
         if symbol in catalog.assets or symbol in protected or not in_scope(state, classes):
             continue
-        _add(plan, plan_item(None, state, run_timestamp))
+        _add(plan, plan_item(None, state, run_seq, full=full))
     return plan
 
 
@@ -137,11 +164,14 @@ def _add(plan: Plan, item: ItemPlan | None) -> None:
         Action.UPDATE: plan.updates,
         Action.REACTIVATE: plan.reactivations,
         Action.DELIST: plan.delists,
+        Action.REPAIR: plan.repairs,
     }.get(item.action)
-    if bucket is None:
-        plan.unchanged += 1
-    else:
+    if bucket is not None:
         bucket.append(item)
+    elif item.action == Action.SUPERSEDED:
+        plan.superseded += 1
+    else:
+        plan.unchanged += 1
 
 
 def check_guard(
@@ -177,8 +207,15 @@ class ItemWrite:
     change: ItemChange
 
 
-def diff_item(item: ItemPlan, old: Mapping[str, OwnedValue], timestamp: str) -> ItemWrite:
-    """Compare an existing item's owned attributes with the plan; pure."""
+def diff_item(
+    item: ItemPlan, old: Mapping[str, StoredValue], timestamp: str, run_seq: int
+) -> ItemWrite:
+    """Compare an existing item's stored values with the plan; pure.
+
+    Every owned value that is not exactly what the catalog says (a different value, a different
+    type, present where the catalog has none) is set or removed. The write also stamps the
+    run's number (`sync_run_seq`), the next `sync_version` and the timestamps (information).
+    """
     changes: dict[str, FieldChange] = {}
     set_values: dict[str, OwnedValue] = {}
     remove: list[str] = []
@@ -188,32 +225,37 @@ def diff_item(item: ItemPlan, old: Mapping[str, OwnedValue], timestamp: str) -> 
         new_status = item.asset.status
         for name in CONTENT_ATTRIBUTES:
             before, after = old.get(name), item.asset.content.get(name)
+            if same_value(before, after):
+                continue
             if after is None:
-                if before is not None:
-                    remove.append(name)
-                    changes[name] = FieldChange(before, None)
-            elif before is None or not _same(before, after):
+                remove.append(name)
+            else:
                 set_values[name] = after
-                changes[name] = FieldChange(before, after)
-        set_values["sync_hash"] = item.asset.content_hash
-    if old.get("status") != new_status:
+            changes[name] = FieldChange(before, after)
+        if not same_value(old.get("sync_hash"), item.asset.content_hash):
+            set_values["sync_hash"] = item.asset.content_hash
+            if item.action == Action.REPAIR:
+                changes["sync_hash"] = FieldChange(old.get("sync_hash"), item.asset.content_hash)
+    if not same_value(old.get("status"), new_status):
         set_values["status"] = new_status
         changes["status"] = FieldChange(old.get("status"), new_status)
-    if "created_at" not in old:
+    if not isinstance(old.get("created_at"), str):
         set_values["created_at"] = timestamp
     set_values["updated_at"] = timestamp
     set_values["last_sync_timestamp"] = timestamp
+    set_values["sync_version"] = next_version(old.get("sync_version"))
+    set_values["sync_run_seq"] = Decimal(run_seq)
     return ItemWrite(set_values, tuple(remove), ItemChange(item.action.value, changes))
 
 
-def _same(before: OwnedValue, after: OwnedValue) -> bool:
-    """Equal as DynamoDB would store them (decimals by value, lists as tuples)."""
-    if isinstance(before, list):
-        before = tuple(before)
-    return before == after and type(before) is type(after)
+def next_version(stored: StoredValue | None) -> Decimal:
+    """The `sync_version` a write sets: the stored number + 1, or 1 if none is readable."""
+    if isinstance(stored, Decimal) and stored.is_finite() and stored == stored.to_integral():
+        return stored + 1
+    return Decimal(1)
 
 
-def new_item(asset: CatalogAsset, timestamp: str) -> dict[str, OwnedValue]:
+def new_item(asset: CatalogAsset, timestamp: str, run_seq: int) -> dict[str, OwnedValue]:
     """The whole item for a create: owned attributes only (a new item has nothing else)."""
     return {
         "symbol": asset.symbol,
@@ -223,4 +265,6 @@ def new_item(asset: CatalogAsset, timestamp: str) -> dict[str, OwnedValue]:
         "updated_at": timestamp,
         "last_sync_timestamp": timestamp,
         "sync_hash": asset.content_hash,
+        "sync_version": Decimal(1),
+        "sync_run_seq": Decimal(run_seq),
     }

@@ -9,16 +9,42 @@ from asset_sync.logic.models import InvalidRecord, ItemChange
 
 MAX_REPORTED_INVALID = 200
 
+# Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
+SUCCESS_OUTCOMES = ("succeeded", "dry-run")
+COUNTERS = (
+    "fetched",
+    "valid",
+    "invalid",
+    "created",
+    "updated",
+    "unchanged",
+    "delisted",
+    "reactivated",
+    "renamed",
+    "repaired",
+    "superseded",
+    "vanished",
+    "conflicts_resolved",
+    "failed",
+    "not_written",
+    "delist_candidates",
+    "delist_lookups",
+)
+
 
 @dataclass
 class RunReport:
     """Counts and per-symbol changes of one run; `to_json` is the CLI's `--json` output."""
 
     run_id: str
-    last_sync_timestamp: str
+    last_sync_timestamp: str  # the run's start (this machine's clock: information only)
     dry_run: bool = False
-    outcome: str = "running"  # succeeded | partial | refused | failed | dry-run
+    full: bool = False
+    run_seq: int | None = None
+    outcome: str = "running"
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
     fetched: int = 0
     valid: int = 0
     invalid: int = 0
@@ -28,9 +54,19 @@ class RunReport:
     unchanged: int = 0
     delisted: int = 0
     reactivated: int = 0
+    renamed: int = 0
+    repaired: int = 0
     superseded: int = 0
+    vanished: int = 0  # deleted by another writer before this run could write them
     conflicts_resolved: int = 0
     failed: int = 0
+    not_written: int = 0  # planned but not attempted because the run stopped
+    delist_candidates: int = 0
+    delist_lookups: int = 0
+    renames: list[dict[str, str]] = field(default_factory=list)
+    id_conflicts: list[dict[str, Any]] = field(default_factory=list)
+    kept_active: list[str] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     invalid_records: list[InvalidRecord] = field(default_factory=list)
     changes: dict[str, ItemChange] = field(default_factory=dict)
@@ -39,38 +75,36 @@ class RunReport:
     dynamodb_retries: int = 0
     alpaca_attempts: int = 0
     duration_seconds: float = 0.0
+    region: str = ""
+    endpoint: str = ""
 
     @property
     def succeeded(self) -> bool:
         """True for a complete run (a dry run included)."""
-        return self.outcome in ("succeeded", "dry-run")
+        return self.outcome in SUCCESS_OUTCOMES
 
     def counts(self) -> dict[str, int]:
-        """The counts alone (stored in the run-state table and emitted as metrics)."""
+        """The counts alone (stored in the run record and emitted as metrics)."""
         return {
-            "fetched": self.fetched,
-            "valid": self.valid,
-            "invalid": self.invalid,
+            **{name: int(getattr(self, name)) for name in COUNTERS},
             "duplicates": len(self.duplicates),
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "delisted": self.delisted,
-            "reactivated": self.reactivated,
-            "superseded": self.superseded,
-            "conflicts_resolved": self.conflicts_resolved,
-            "failed": self.failed,
         }
 
     def summary(self) -> dict[str, Any]:
-        """Outcome and counts without per-symbol detail (the run-state record)."""
+        """Outcome and counts without per-symbol detail (the stored run record)."""
         return {
             "run_id": self.run_id,
+            "run_seq": self.run_seq,
             "outcome": self.outcome,
             "message": self.message,
+            "warnings": self.warnings,
             "dry_run": self.dry_run,
+            "full": self.full,
+            "scope": self.scope,
             "last_sync_timestamp": self.last_sync_timestamp,
             "duration_seconds": round(self.duration_seconds, 3),
+            "dynamodb_write_requests": self.dynamodb_write_requests,
+            "alpaca_attempts": self.alpaca_attempts,
             **self.counts(),
         }
 
@@ -79,6 +113,10 @@ class RunReport:
         return {
             **self.summary(),
             "duplicate_symbols": self.duplicates,
+            "renames": self.renames,
+            "id_conflicts": self.id_conflicts,
+            "kept_active": self.kept_active,
+            "unconfirmed": self.unconfirmed,
             "failures": self.failures,
             "invalid_records": [
                 {"index": r.index, "symbol": r.symbol, "reason": r.reason}
@@ -91,6 +129,7 @@ class RunReport:
                 "requests": self.dynamodb_requests,
                 "write_requests": self.dynamodb_write_requests,
                 "retries": self.dynamodb_retries,
+                "region": self.region,
+                "endpoint": self.endpoint,
             },
-            "alpaca_attempts": self.alpaca_attempts,
         }

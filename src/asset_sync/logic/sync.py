@@ -1,36 +1,45 @@
 """One sync run: lease -> fetch -> validate -> read -> plan -> guard -> apply -> record.
 
 The CLI and the Lambda handler both call `run_sync`; only how they build its collaborators and
-present its report differs.
+present its report differs. Every way a run can end after it took the lease (success, refusal,
+failure, interrupt, deadline) records the run with what it really wrote and gives the lease back.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import msgspec
 
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
-from asset_sync.dal.run_state import LockHeldError, RunStateTable
+from asset_sync.dal.run_state import (
+    Lease,
+    LeaseLostError,
+    LockHeldError,
+    RunStateTable,
+    StateView,
+    StateWriteError,
+)
 from asset_sync.dal.stats import IoStats
-from asset_sync.logic.apply import LeaseLostError, PlanApplier
-from asset_sync.logic.models import ItemChange, ValidatedCatalog
+from asset_sync.logic.apply import PlanApplier, RunIdentity, StopRequested
+from asset_sync.logic.lifecycle import LeaseKeeper, RunAborted, StopSignal
+from asset_sync.logic.models import ACTIVE, CurrentState, ItemChange, ValidatedCatalog
 from asset_sync.logic.planning import Action, Plan, build_plan, check_guard, diff_item
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import CatalogFormatError, validate_records
 
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+KNOWN_ASSET_CLASSES = ("us_equity", "us_option", "crypto")  # Alpaca's documented enum
 
 
 class SyncError(RuntimeError):
-    """The run did not complete; `report` says how far it got."""
+    """The run did not complete; `report` says how far it got (`__cause__`: why)."""
 
     def __init__(self, message: str, report: RunReport) -> None:
         super().__init__(message)
@@ -39,6 +48,22 @@ class SyncError(RuntimeError):
 
 class GuardRefusedError(SyncError):
     """The guard refused the plan: nothing was written."""
+
+
+class RunInterruptedError(SyncError):
+    """The run stopped on a signal or at its deadline; the report says what it wrote."""
+
+    def __init__(self, message: str, report: RunReport, reason: str) -> None:
+        super().__init__(message, report)
+        self.reason = reason  # "SIGINT", "SIGTERM" or "the deadline was near"
+
+
+class LeaseHeldError(SyncError):
+    """Another run holds the lease: this one did nothing (recorded as `skipped`)."""
+
+
+class ScopeError(SyncError):
+    """A requested asset class is unknown to Alpaca and to the table: a configuration error."""
 
 
 class CatalogSource(Protocol):
@@ -59,22 +84,58 @@ class Progress:
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
-    """ISO 8601 UTC with microseconds and a `Z`, so timestamps also sort as text."""
+    """ISO 8601 UTC with microseconds and a `Z` (information on items and in reports)."""
     moment = now or datetime.now(UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def fetch_catalog(source: CatalogSource, asset_classes: Sequence[str]) -> ValidatedCatalog:
-    """Fetch every requested body and validate all records together (duplicates span bodies)."""
+def parse_timestamp(text: str) -> datetime | None:
+    """The inverse of `utc_timestamp` (None for anything else)."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def human_duration(delta: timedelta) -> str:
+    """`3 days 2 h`, `5 min 3 s`, `12 s`."""
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
+
+
+@dataclass(frozen=True)
+class FetchedCatalog:
+    """The validated catalog and how many records each requested class returned."""
+
+    catalog: ValidatedCatalog
+    records_per_class: dict[str, int]
+
+
+def fetch_catalog(source: CatalogSource, asset_classes: Sequence[str]) -> FetchedCatalog:
+    """Fetch one body per class and validate all records together (duplicates span bodies)."""
     raws: list[msgspec.Raw] = []
-    for body in source.list_assets_bodies(asset_classes):
+    per_class: dict[str, int] = {}
+    for asset_class, body in zip(
+        asset_classes, source.list_assets_bodies(asset_classes), strict=True
+    ):
         try:
-            raws.extend(_ARRAY.decode(body))
+            records = _ARRAY.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
             raise CatalogFormatError(
                 f"the catalog response is not a complete JSON array ({len(body):,} bytes): {error}"
             ) from None
-    return validate_records(raws)
+        per_class[asset_class] = len(records)
+        raws.extend(records)
+    return FetchedCatalog(validate_records(raws), per_class)
 
 
 class SyncRun:
@@ -87,75 +148,148 @@ class SyncRun:
         assets: AssetTable,
         state: RunStateTable,
         progress: Progress | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.assets = assets
         self.state = state
         self.progress = progress or Progress()
+        self.stop = stop or StopSignal(_deadline(settings.deadline_seconds))
         self.stats: IoStats = assets.stats
-        self._run_id = ""
-        self._lease_deadline = 0.0
-        self._lease_lock = threading.Lock()
-
-    def check_lease(self) -> None:
-        """Renew the lease when a third of it is left; LeaseLostError if another run took it.
-
-        Called before every write, so a run that was slow enough to lose its lease stops
-        instead of overwriting what the newer run decided.
-        """
-        lease = self.settings.lock_lease_seconds
-        with self._lease_lock:
-            if time.time() < self._lease_deadline - lease / 3:
-                return
-            try:
-                self.state.renew(self._run_id, lease)
-            except LockHeldError as taken:
-                raise LeaseLostError(str(taken)) from None
-            self._lease_deadline = time.time() + lease
+        self.keeper = LeaseKeeper(state, settings.lock_lease_seconds, self.stop)
+        self.applier: PlanApplier | None = None
 
     def run(self) -> RunReport:
-        """Run once; raise SyncError (with the report) unless every write succeeded."""
+        """Run once; raise SyncError (with the report) unless the run completed."""
         started = time.monotonic()
+        settings = self.settings
         report = RunReport(
             run_id=str(uuid.uuid4()),
             last_sync_timestamp=utc_timestamp(),
-            dry_run=self.settings.dry_run,
+            dry_run=settings.dry_run,
+            scope=list(settings.scope),
+            region=settings.region,
+            endpoint=settings.dynamodb_endpoint_url or "AWS",
         )
-        if self.settings.dry_run:
-            return self._finish(report, started, self._plan_and_apply(report))
+        if settings.dry_run:
+            return self._dry_run(report, started)
         self.progress.stage("taking the run lease")
-        self._lease_deadline = time.time() + self.settings.lock_lease_seconds
-        self.state.acquire(report.run_id, self.settings.lock_lease_seconds)
-        self._run_id = report.run_id
         try:
-            error = self._plan_and_apply(report)
+            lease = self.keeper.acquire(report.run_id, settings.assets_table)
+        except LockHeldError as held:
+            return self._skipped(report, started, held)
+        except Exception as error:  # nothing was written, and nowhere to record it
+            report.outcome = "failed"
+            report.message = f"{type(error).__name__}: {error}"
+            self._finish(report, started)
+            raise SyncError(report.message, report) from error
+        report.run_seq = lease.run_seq
+        self._note_clock(lease.state, report)
+        report.full = settings.full or self._full_due(lease.state)
+        identity = RunIdentity(lease.run_seq, report.last_sync_timestamp, report.full)
+        try:
+            ending = self._plan_and_apply(report, identity)
+        except SyncError as failed:  # raised with its report filled in (a scope error)
+            raise self._record(report, started, lease) or failed from failed.__cause__
+        except RunAborted:
+            ending = self._stopped_before_writing(report)
         except BaseException as unexpected:
             report.outcome = "failed"
             report.message = f"{type(unexpected).__name__}: {unexpected}"
             try:
-                self._release(report)
-            except Exception as release_error:  # keep the original error; the lease expires
-                unexpected.add_note(f"also failed to release the run lease: {release_error}")
+                self._record(report, started, lease)
+            except Exception as record_error:  # keep the original error; the lease expires
+                unexpected.add_note(f"also failed to record the run: {record_error}")
+            if isinstance(unexpected, Exception):
+                raise SyncError(report.message, report) from unexpected
             raise
-        try:
-            self._release(report)
-        except LockHeldError as lost:  # a newer run holds the lease now: say so, keep the report
-            report.outcome = "failed" if error is None else report.outcome
-            report.message = f"{report.message}; {lost}".lstrip("; ")
-            error = error or SyncError(report.message, report)
-        return self._finish(report, started, error)
-
-    def _finish(self, report: RunReport, started: float, error: SyncError | None) -> RunReport:
-        report.duration_seconds = time.monotonic() - started
-        self._count_io(report)
-        if error is not None:
-            raise error
+        ending = self._record(report, started, lease) or ending
+        if ending is not None:
+            raise ending
         return report
 
-    def _release(self, report: RunReport) -> None:
+    def _dry_run(self, report: RunReport, started: float) -> RunReport:
+        """Plan and report, writing nothing (the state table must exist all the same)."""
+        view = self.state.read()
+        self._note_clock(view, report)
+        report.full = self.settings.full or self._full_due(view)
+        identity = RunIdentity(view.run_seq + 1, report.last_sync_timestamp, report.full)
+        try:
+            ending = self._plan_and_apply(report, identity)
+        except SyncError:
+            self._finish(report, started)
+            raise
+        except RunAborted:
+            ending = self._stopped_before_writing(report)
+        except Exception as unexpected:
+            report.outcome = "failed"
+            report.message = f"{type(unexpected).__name__}: {unexpected}"
+            self._finish(report, started)
+            raise SyncError(report.message, report) from unexpected
+        self._finish(report, started)
+        if ending is not None:
+            raise ending
+        return report
+
+    def _skipped(self, report: RunReport, started: float, held: LockHeldError) -> RunReport:
+        """The lease is held: record a `skipped` run (its own number and history entry)."""
+        report.outcome = "skipped"
+        report.message = str(held)
+        try:
+            report.run_seq = self.state.record_skipped(
+                report.run_id, self.settings.assets_table, report.summary()
+            )
+        except Exception as error:  # the skip itself is the news; note the rest
+            report.warnings.append(f"the skipped run could not be recorded: {error}")
+        self._finish(report, started)
+        raise LeaseHeldError(report.message, report) from held
+
+    def _note_clock(self, view: StateView, report: RunReport) -> None:
+        """Warn when this machine's clock is behind the last recorded run's start."""
+        last = view.last_run or {}
+        previous = parse_timestamp(str(last.get("last_sync_timestamp", "")))
+        mine = parse_timestamp(report.last_sync_timestamp)
+        if previous is None or mine is None or mine >= previous:
+            return
+        report.warnings.append(
+            f"this machine's clock is {human_duration(previous - mine)} behind the last run's "
+            f"(run number {last.get('run_seq')} started {previous:%Y-%m-%dT%H:%M:%SZ}); "
+            "ordering uses run numbers, not clocks, so the run proceeds"
+        )
+
+    def _full_due(self, view: StateView) -> bool:
+        """Whether the last full reconciliation is older than FULL_RECONCILE_DAYS."""
+        days = self.settings.full_reconcile_days
+        if days <= 0:
+            return False
+        last = parse_timestamp(view.last_full_at or "")
+        return last is None or datetime.now(UTC) - last >= timedelta(days=days)
+
+    def _record(self, report: RunReport, started: float, lease: Lease) -> SyncError | None:
+        """Store the run record and give the lease back (after the last write returned)."""
+        report.duration_seconds = time.monotonic() - started
         self._count_io(report)
-        self.state.release(report.run_id, report.summary(), succeeded=report.succeeded)
+        try:
+            self.state.release(
+                lease, report.summary(), succeeded=report.succeeded, full=report.full
+            )
+        except LeaseLostError as lost:
+            report.message = f"{report.message}; {lost}".lstrip("; ")
+            if report.succeeded:
+                report.outcome = "failed"
+            self.state.record_without_lease(lease, report.summary())
+            self._finish(report, started)
+            return SyncError(report.message, report)
+        except StateWriteError as failed:
+            report.message = f"{report.message}; {failed}".lstrip("; ")
+            self._finish(report, started)
+            return SyncError(report.message, report)
+        self._finish(report, started)
+        return None
+
+    def _finish(self, report: RunReport, started: float) -> None:
+        report.duration_seconds = time.monotonic() - started
         self._count_io(report)
 
     def _count_io(self, report: RunReport) -> None:
@@ -164,35 +298,88 @@ class SyncRun:
         report.dynamodb_retries = self.stats.retries
         report.alpaca_attempts = getattr(self.source, "attempts", 0)
 
-    def _plan_and_apply(self, report: RunReport) -> SyncError | None:
+    def _stopped_before_writing(self, report: RunReport) -> SyncError | None:
+        if not self.stop.requested:
+            return None
+        report.outcome = "interrupted"
+        report.message = f"stopped ({self.stop.reason}) before writing anything"
+        return RunInterruptedError(report.message, report, self.stop.reason)
+
+    def _plan_and_apply(self, report: RunReport, run: RunIdentity) -> SyncError | None:
+        """Fetch, read and plan (abortable: nothing is written yet), then guard and apply."""
+        self.stop.abortable = True
+        try:
+            planned = self._fetch_read_plan(report, run)
+        finally:
+            self.stop.abortable = False
+        if isinstance(planned, SyncError):
+            return planned
+        if stopped := self._stopped_before_writing(report):
+            return stopped
+        catalog, plan = planned
+        return self._guard_and_apply(catalog, plan, report, run)
+
+    def _fetch_read_plan(
+        self, report: RunReport, run: RunIdentity
+    ) -> tuple[ValidatedCatalog, Plan] | SyncError:
         settings = self.settings
-        self.progress.stage("fetching the Alpaca catalog")
-        catalog = fetch_catalog(self.source, settings.asset_classes)
+        self.progress.stage(f"fetching the Alpaca catalog ({', '.join(settings.scope)})")
+        fetched = fetch_catalog(self.source, settings.scope)
+        catalog = fetched.catalog
         report.fetched = catalog.fetched
         report.valid = len(catalog.assets)
         report.invalid = len(catalog.invalid)
         report.invalid_records = list(catalog.invalid)
         report.duplicates = list(catalog.duplicates)
+        if stopped := self._stopped_before_writing(report):
+            return stopped
 
-        self.progress.stage(f"reading the table ({report.valid:,} valid assets fetched)")
-        current = self.assets.read_active(with_class=bool(settings.asset_classes))
+        how = "every stored value" if run.full else "the status index"
+        self.progress.stage(f"reading the table ({report.valid:,} valid assets fetched; {how})")
+        current = self.assets.read_active(whole=run.full)
         unseen = [symbol for symbol in catalog.assets if symbol not in current]
-        current.update(self.assets.states_of(unseen))  # inactive or foreign-made items
-        plan = build_plan(catalog, current, report.last_sync_timestamp, settings.asset_classes)
+        current.update(self.assets.states_of(unseen, whole=run.full))  # inactive, foreign-made
+        self._check_scope(fetched, current, report)
+        plan = build_plan(catalog, current, run.run_seq, settings.scope, full=run.full)
         report.unchanged = plan.unchanged
+        report.superseded = plan.superseded
+        return catalog, plan
 
+    def _guard_and_apply(
+        self, catalog: ValidatedCatalog, plan: Plan, report: RunReport, run: RunIdentity
+    ) -> SyncError | None:
+        settings = self.settings
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
         if not verdict.allowed:
             report.outcome = "refused"
             report.message = f"guard refused the plan, nothing was written: {verdict.reason}"
             return GuardRefusedError(report.message, report)
         if settings.dry_run:
-            self._preview(plan, report)
+            self._preview(plan, report, run)
             report.outcome = "dry-run"
             return None
-        return self._apply(plan, report)
+        return self._apply(plan, report, run)
 
-    def _preview(self, plan: Plan, report: RunReport) -> None:
+    def _check_scope(
+        self, fetched: FetchedCatalog, current: dict[str, CurrentState], report: RunReport
+    ) -> None:
+        """A requested class that neither Alpaca nor the table knows is a typo, not news."""
+        held = {s.asset_class for s in current.values() if s.status == ACTIVE}
+        unknown = [
+            asset_class
+            for asset_class, records in fetched.records_per_class.items()
+            if records == 0 and asset_class not in held
+        ]
+        if unknown:
+            known = sorted({*KNOWN_ASSET_CLASSES, *(c for c in held if c)})
+            report.outcome = "failed"
+            report.message = (
+                f"Alpaca returned no assets of class {unknown[0]!r} and the table holds none; "
+                f"known classes: {', '.join(known)} (class names are lower case)"
+            )
+            raise ScopeError(report.message, report)
+
+    def _preview(self, plan: Plan, report: RunReport, run: RunIdentity) -> None:
         """Fill the report with what applying would do, writing nothing."""
         olds = self.assets.get_items([i.symbol for i in plan.writes if i.current is not None])
         for item in plan.writes:
@@ -200,23 +387,23 @@ class SyncRun:
             if old is None:
                 report.changes[item.symbol] = ItemChange(Action.CREATE.value)
             else:
-                report.changes[item.symbol] = diff_item(
-                    item, old, report.last_sync_timestamp
-                ).change
+                write = diff_item(item, old, report.last_sync_timestamp, run.run_seq)
+                report.changes[item.symbol] = write.change
             _count(report, item.action)
 
-    def _apply(self, plan: Plan, report: RunReport) -> SyncError | None:
+    def _apply(self, plan: Plan, report: RunReport, run: RunIdentity) -> SyncError | None:
         writes = plan.writes
         self.progress.stage(f"writing {len(writes):,} changes")
         self.progress.start_writes(len(writes))
-        applier = PlanApplier(
+        self.applier = applier = PlanApplier(
             self.assets,
             state_from_item,
-            report.last_sync_timestamp,
+            run,
             concurrency=self.settings.write_concurrency,
             writes_per_second=self.settings.max_writes_per_second,
             on_progress=self.progress.advance,
-            check_lease=self.check_lease,
+            before_write=self._before_write,
+            pause=self.stop.wait,
         )
         outcome = applier.apply(writes)
         for action in outcome.done.values():
@@ -224,7 +411,19 @@ class SyncRun:
         report.changes = outcome.changes
         report.failures = outcome.failures
         report.failed = len(outcome.failures)
+        report.not_written = len(outcome.not_attempted)
         report.conflicts_resolved = outcome.conflicts_resolved
+        written = sum(1 for a in outcome.done.values() if a not in _NO_WRITE)
+        if outcome.stopped:
+            report.outcome = "interrupted"
+            report.message = (
+                f"stopped ({self.stop.reason}) after writing {written:,} of {len(writes):,} "
+                f"planned changes; {report.not_written:,} not written, the next run "
+                "completes them"
+            )
+            if outcome.failures:
+                report.message += f"; {report.failed} writes failed"
+            return RunInterruptedError(report.message, report, self.stop.reason)
         if outcome.failures:
             report.outcome = "partial"
             report.message = (
@@ -236,19 +435,38 @@ class SyncRun:
         report.outcome = "succeeded"
         return None
 
+    def _before_write(self) -> None:
+        if self.stop.requested:
+            raise StopRequested(self.stop.reason)
+        self.keeper.check()
+
+    def writes_in_flight(self) -> int:
+        """Writes sent and not yet answered (for "still stopping" messages)."""
+        return self.applier.in_flight if self.applier else 0
+
+
+_NO_WRITE = (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE)
+_COUNTERS: dict[Action, str] = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.REACTIVATE: "reactivated",
+    Action.DELIST: "delisted",
+    Action.REPAIR: "repaired",
+    Action.UNCHANGED: "unchanged",
+    Action.SUPERSEDED: "superseded",
+    Action.GONE: "vanished",
+}
+
 
 def _count(report: RunReport, action: Action) -> None:
     """Add one item's final action to the report's counters."""
-    counters: dict[Action, str] = {
-        Action.CREATE: "created",
-        Action.UPDATE: "updated",
-        Action.REACTIVATE: "reactivated",
-        Action.DELIST: "delisted",
-        Action.UNCHANGED: "unchanged",
-        Action.SUPERSEDED: "superseded",
-    }
-    name = counters[action]
+    name = _COUNTERS[action]
     setattr(report, name, getattr(report, name) + 1)
+
+
+def _deadline(seconds: float | None) -> float | None:
+    """A monotonic deadline `seconds` from now (None: none)."""
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def run_sync(
@@ -257,18 +475,7 @@ def run_sync(
     assets: AssetTable,
     state: RunStateTable,
     progress: Progress | None = None,
+    stop: StopSignal | None = None,
 ) -> RunReport:
     """Run one sync with the given collaborators (see `SyncRun.run`)."""
-    return SyncRun(settings, source, assets, state, progress).run()
-
-
-def report_from_state(record: dict[str, Any]) -> dict[str, Any]:
-    """The `status` command's view of the run-state item."""
-    return {
-        "last_sync_timestamp": record.get("last_sync_timestamp"),
-        "last_run_outcome": record.get("last_run_outcome"),
-        "last_run": record.get("last_run"),
-        "last_success": record.get("last_success"),
-        "lock_owner": record.get("lock_owner"),
-        "lock_expires_at": record.get("lock_expires_at"),
-    }
+    return SyncRun(settings, source, assets, state, progress, stop).run()

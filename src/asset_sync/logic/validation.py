@@ -7,15 +7,17 @@ fails is skipped and reported; a symbol that appears twice is a conflict and nei
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, localcontext
 
 import msgspec
 
 from asset_sync.logic.models import (
     ACTIVE,
     DECIMAL_ATTRIBUTES,
+    DECIMAL_CONTEXT,
     INACTIVE,
     CatalogAsset,
     InvalidRecord,
@@ -34,8 +36,12 @@ RESERVED_SYMBOL_PREFIX = "__"
 
 _SYMBOL = re.compile(r"[!-~]+")  # printable ASCII, no spaces (`BRK.B`, `BTC/USD`)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A decimal as text: optional sign, digits with at most one point, optional exponent. No
+# spaces, no underscores, no `NaN`/`Infinity` (Python's Decimal() would accept all of those).
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
-DecimalField = Decimal | msgspec.UnsetType
+# Decimal fields are read raw: a JSON number's exact text, or a JSON string checked above.
+DecimalField = msgspec.Raw | msgspec.UnsetType
 OptionalBool = bool | msgspec.UnsetType
 
 
@@ -86,17 +92,28 @@ def _check_text(name: str, value: str, limit: int) -> None:
         raise RecordError(f"`{name}` contains control characters")
 
 
+def parse_decimal(name: str, raw: bytes) -> Decimal:
+    """A decimal field from its raw JSON: a number literal, or a string in the strict form."""
+    text = raw.decode()
+    if text.startswith('"'):
+        text = json.loads(text)
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise RecordError(f"`{name}` is not a decimal number: {text[:40]!r}")
+    elif not _DECIMAL_TEXT.fullmatch(text):  # null, true, an object, ...
+        raise RecordError(f"`{name}` must be a decimal number or a decimal string")
+    return _check_decimal(name, Decimal(text))
+
+
 def _check_decimal(name: str, value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise RecordError(f"`{name}` is not a finite decimal")
     sign_digits_exponent = value.as_tuple()
     exponent = int(sign_digits_exponent.exponent)
     if len(sign_digits_exponent.digits) > MAX_DECIMAL_DIGITS:
         raise RecordError(f"`{name}` has more than {MAX_DECIMAL_DIGITS} significant digits")
-    if value != 0 and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
-        raise RecordError(f"`{name}` is out of range")
+    if not value.is_zero() and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise RecordError(f"`{name}` is out of range (|exponent| > {MAX_DECIMAL_EXPONENT})")
     if exponent > 0:  # "1E+2": keep the value, spell it without an exponent
-        return value.quantize(Decimal(1))
+        with localcontext(DECIMAL_CONTEXT):
+            return value.quantize(Decimal(1))
     return value
 
 
@@ -138,36 +155,50 @@ def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
             _check_text("attributes", attribute, MAX_STRING_LENGTH)
         content["attributes"] = tuple(record.attributes)
     for name in DECIMAL_ATTRIBUTES:
-        number = getattr(record, name)
-        if isinstance(number, Decimal):
-            content[name] = _check_decimal(name, number)
+        raw = getattr(record, name)
+        if isinstance(raw, msgspec.Raw):
+            content[name] = parse_decimal(name, bytes(raw))
 
     status = ACTIVE if record.status == ACTIVE else INACTIVE
     return CatalogAsset(record.symbol, status, content, content_hash(content))
 
 
 def _symbol_of(raw: msgspec.Raw) -> str | None:
-    """Best-effort symbol of a record that failed validation, to protect its item."""
+    """Best-effort symbol of a record that failed validation, to protect its item.
+
+    Bytes that are not UTF-8 are replaced first, so a record broken elsewhere still names its
+    symbol; a symbol that itself is not valid text cannot be read and protects nothing.
+    """
     try:
         loose = _LOOSE_DECODER.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except RecursionError:
         return None
+    except msgspec.DecodeError:
+        try:
+            loose = _LOOSE_DECODER.decode(bytes(raw).decode("utf-8", "replace").encode())
+        except (msgspec.DecodeError, RecursionError):
+            return None
     if isinstance(loose, dict):
         symbol = loose.get("symbol")
-        if isinstance(symbol, str) and 0 < len(symbol) <= MAX_SYMBOL_LENGTH:
+        if (
+            isinstance(symbol, str)
+            and 0 < len(symbol) <= MAX_SYMBOL_LENGTH
+            and "\ufffd" not in symbol
+        ):
             return symbol
     return None
 
 
 def _validate_record(index: int, raw: msgspec.Raw) -> CatalogAsset | InvalidRecord:
+    """One record, valid or invalid on its own: nothing it contains can fail the run."""
     try:
         return to_catalog_asset(_RECORD_DECODER.decode(raw))
-    except msgspec.ValidationError as error:
-        return InvalidRecord(index, _symbol_of(raw), str(error))
-    except (RecordError, InvalidOperation) as error:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecordError) as error:
         return InvalidRecord(index, _symbol_of(raw), str(error))
     except RecursionError:
         return InvalidRecord(index, None, "the record nests deeper than the decoder allows")
+    except (ValueError, ArithmeticError) as error:  # anything else a value can break
+        return InvalidRecord(index, _symbol_of(raw), f"{type(error).__name__}: {error}")
 
 
 def validate_catalog(body: bytes) -> ValidatedCatalog:

@@ -1,0 +1,107 @@
+"""Small pieces the components share: nag acknowledgements, retained resources, failure queues."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# Stateful resources outlive the stack (delete, replacement), but a resource created by a stack
+# operation that fails and rolls back is deleted with it (DeletionPolicy RetainExceptOnCreate), so
+# a failed first deploy leaves no fixed-name leftovers that make the next one fail.
+RETAINED = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # the SQS maximum
+
+
+def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
+    """Acknowledge (suppress) one cdk-nag finding on a construct, with the reason recorded."""
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def retained_log_group(scope: Construct, construct_id: str, function_name: str) -> logs.LogGroup:
+    """The log group a function writes to, created by the stack (90 days) and retained."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=f"/aws/lambda/{function_name}",
+        retention=LOG_RETENTION,
+        removal_policy=RETAINED,
+    )
+
+
+def failure_queue(scope: Construct, construct_id: str, queue_name: str, role: str) -> sqs.Queue:
+    """An SQS queue that only collects failures (a DLQ or on-failure destination): SSE, TLS only.
+
+    SSE-SQS (keys owned by SQS) rather than KMS: the senders (EventBridge, Scheduler, Lambda) then
+    need no key policy, and nothing here calls for key-level control.
+    """
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=queue_name,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=FAILURE_QUEUE_RETENTION,
+    )
+    acknowledge(
+        queue,
+        "AwsSolutions::AwsSolutions-SQS3",
+        f"This queue is itself the {role}; its messages are read by hand after its alarm fires "
+        "(docs/deploy.md runbooks), nothing consumes it, so it needs no DLQ of its own.",
+    )
+    return queue
+
+
+def send_message_statement(queue: sqs.IQueue, sid: str) -> iam.PolicyStatement:
+    """sqs:SendMessage on one queue: all a Lambda destination or a DLQ sender needs."""
+    return iam.PolicyStatement(sid=sid, actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+
+
+@jsii.implements(lambda_.IDestination)
+class SendOnlyQueueDestination:
+    """An on-failure destination that grants only sqs:SendMessage.
+
+    CDK's SqsDestination grants grantSendMessages (SendMessage plus GetQueueAttributes and
+    GetQueueUrl); Lambda's asynchronous invocation needs only SendMessage.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        _scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,
+    ) -> lambda_.DestinationConfig:
+        """Grant SendMessage on the queue to the function and name it as the destination."""
+        del type  # failure or success: the grant is the same
+        fn.add_to_role_policy(send_message_statement(self.queue, "OnFailureDestination"))
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class SendOnlyEventSourceDlq:
+    """An event source mapping's on-failure destination that grants only sqs:SendMessage.
+
+    CDK's SqsDlq grants grantSendMessages; the mapping sends the discarded batch's description
+    with the function's role, which needs only SendMessage.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        """Grant SendMessage on the queue to the function and name it as the destination."""
+        target_handler.add_to_role_policy(
+            send_message_statement(self.queue, "OnFailureDestination")
+        )
+        return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)

@@ -1,0 +1,167 @@
+"""One CloudWatch dashboard: runs, asset changes, duration, requests, change events, alarms."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from infra.components.events import EVENTS_SERVICE_NAME, AssetEvents
+from infra.components.monitoring import DURATION_ALARM_FRACTION, ITERATOR_AGE_ALARM, sync_metric
+from infra.components.sync_function import METRICS_NAMESPACE, SyncFunction
+from infra.settings import StageSettings
+
+RUN_OUTCOME_METRICS = (
+    "SyncSucceeded",
+    "SyncPartial",
+    "SyncRefused",
+    "SyncFailed",
+    "SyncInterrupted",
+    "SyncSkipped",
+)
+ASSET_CHANGE_METRICS = (
+    "AssetsCreated",
+    "AssetsUpdated",
+    "AssetsDelisted",
+    "AssetsReactivated",
+    "AssetsRenamed",
+    "AssetsRepaired",
+)
+EVENTS_METRICS = ("EventsPublished", "EventsFailed")
+PERIOD = cdk.Duration.hours(1)
+EVENTS_PERIOD = cdk.Duration.minutes(5)
+WIDTH, HEIGHT = 12, 6
+RED, ORANGE = "#d62728", "#ff7f0e"
+
+
+def events_metric(name: str) -> cloudwatch.Metric:
+    """A metric the events consumer publishes (service=asset-events)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": EVENTS_SERVICE_NAME},
+        statistic="Sum",
+        period=EVENTS_PERIOD,
+    )
+
+
+class SyncDashboard(Construct):
+    """The on-call picture of one stage (dashboard ``signal9-asset-sync-<stage>``)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        sync: SyncFunction,
+        asset_events: AssetEvents,
+        alarms: list[cloudwatch.Alarm],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        timeout = settings.timeout_seconds
+        consumer = asset_events.function
+        zone = settings.schedule_timezone or "UTC"
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=settings.prefix,
+            default_interval=cdk.Duration.days(7),
+            widgets=[
+                [
+                    cloudwatch.TextWidget(
+                        markdown=(
+                            f"# signal9-asset-sync {settings.stage}\n"
+                            f"Sync `{settings.function_name}` on `{settings.schedule}` ({zone}); "
+                            f"change events on bus `{settings.bus_name}`. "
+                            "Runbooks: docs/deploy.md."
+                        ),
+                        width=24,
+                        height=2,
+                    )
+                ],
+                [
+                    self._graph(
+                        "Runs by outcome (count per hour)",
+                        [sync_metric(name, period=PERIOD) for name in RUN_OUTCOME_METRICS],
+                        stacked=True,
+                    ),
+                    self._graph(
+                        "Asset changes (count per hour)",
+                        [sync_metric(name, period=PERIOD) for name in ASSET_CHANGE_METRICS],
+                        stacked=True,
+                    ),
+                ],
+                [
+                    cloudwatch.GraphWidget(
+                        title=f"Sync duration (s, longest per hour) against the {timeout} s limit",
+                        left=[sync_metric("SyncDuration", "Maximum", PERIOD)],
+                        left_y_axis=cloudwatch.YAxisProps(min=0, label="seconds"),
+                        left_annotations=[
+                            cloudwatch.HorizontalAnnotation(
+                                value=timeout, label="timeout", color=RED
+                            ),
+                            cloudwatch.HorizontalAnnotation(
+                                value=timeout * DURATION_ALARM_FRACTION,
+                                label="duration alarm",
+                                color=ORANGE,
+                            ),
+                        ],
+                        width=WIDTH,
+                        height=HEIGHT,
+                    ),
+                    cloudwatch.GraphWidget(
+                        title="Requests per hour: DynamoDB writes (left), Alpaca attempts (right)",
+                        left=[sync_metric("DynamoDBWriteRequests", period=PERIOD)],
+                        right=[sync_metric("AlpacaAttempts", period=PERIOD)],
+                        width=WIDTH,
+                        height=HEIGHT,
+                    ),
+                ],
+                [
+                    cloudwatch.GraphWidget(
+                        title="Events consumer: errors (left), iterator age in ms (right)",
+                        left=[consumer.metric_errors(period=EVENTS_PERIOD, statistic="Sum")],
+                        right=[
+                            consumer.metric(
+                                "IteratorAge", period=EVENTS_PERIOD, statistic="Maximum"
+                            )
+                        ],
+                        right_annotations=[
+                            cloudwatch.HorizontalAnnotation(
+                                value=ITERATOR_AGE_ALARM.to_milliseconds(),
+                                label="iterator age alarm",
+                                color=ORANGE,
+                            )
+                        ],
+                        width=WIDTH,
+                        height=HEIGHT,
+                    ),
+                    self._graph(
+                        "Change events published / failed (count per 5 minutes)",
+                        [events_metric(name) for name in EVENTS_METRICS],
+                    ),
+                ],
+                [
+                    cloudwatch.AlarmStatusWidget(
+                        title="Alarms",
+                        alarms=list(alarms),
+                        width=24,
+                        height=4,
+                    )
+                ],
+            ],
+        )
+
+    @staticmethod
+    def _graph(
+        title: str, metrics: list[cloudwatch.Metric], *, stacked: bool = False
+    ) -> cloudwatch.GraphWidget:
+        return cloudwatch.GraphWidget(
+            title=title,
+            left=list(metrics),
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            stacked=stacked,
+            width=WIDTH,
+            height=HEIGHT,
+        )

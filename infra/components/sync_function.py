@@ -1,0 +1,183 @@
+"""The sync Lambda with its role, Alpaca secret, log group and asynchronous failure queue."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.components.common import (
+    RETAINED,
+    SendOnlyQueueDestination,
+    acknowledge,
+    failure_queue,
+    retained_log_group,
+)
+from infra.components.tables import STATUS_INDEX_NAME, Tables
+from infra.settings import StageSettings
+
+HANDLER = "asset_sync.handler.lambda_handler"
+SERVICE_NAME = "asset-sync"
+METRICS_NAMESPACE = "Signal9/AssetSync"
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
+PYTHON_RUNTIME_REASON = (
+    "python3.12 is pinned on purpose: scripts/package_lambda.py builds the artifact with "
+    "CPython 3.12 wheels (msgspec is a compiled extension). Move both together."
+)
+
+
+class SyncFunction(Construct):
+    """The scheduled sync: function, least-privilege role, secret, log group, failure queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        tables: Tables,
+        code: lambda_.Code,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self.secret = self._alpaca_secret()
+        self.log_group = retained_log_group(self, "Logs", settings.function_name)
+        self.failure_queue = failure_queue(
+            self,
+            "InvokeFailureQueue",
+            f"{settings.prefix}-invoke-failures",
+            "sync function's asynchronous on-failure destination",
+        )
+        self.role = self._role(tables)
+        self.function = self._function(tables, code)
+
+    def _alpaca_secret(self) -> secretsmanager.Secret:
+        # External API keys cannot be generated; the secret is created with a placeholder of
+        # empty strings and an operator sets the real keys once after the first deploy
+        # (docs/deploy.md). CloudFormation writes SecretString only when this template value
+        # changes, so later deploys keep the real keys as long as the placeholder stays as it is.
+        # Encrypted with the account's AWS managed key for Secrets Manager (aws/secretsmanager),
+        # which needs no key policy for the function's role to decrypt.
+        placeholder = cdk.SecretValue.unsafe_plain_text("")
+        secret = secretsmanager.Secret(
+            self,
+            "AlpacaSecret",
+            secret_name=self.settings.secret_name,
+            description="Alpaca API keys for signal9-asset-sync (set by an operator)",
+            secret_object_value={
+                "APCA_API_KEY_ID": placeholder,
+                "APCA_API_SECRET_KEY": placeholder,
+            },
+            removal_policy=RETAINED,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions::AwsSolutions-SMG4",
+            "Alpaca API keys are issued by Alpaca, not by AWS: there is no rotation function "
+            "that could create new keys. They are rotated by hand in the Alpaca dashboard and "
+            "put-secret-value.",
+        )
+        return secret
+
+    def _role(self, tables: Tables) -> iam.Role:
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="signal9-asset-sync Lambda: least privilege, no managed policies",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="AssetsTableItems",
+                # Key reads, create-only puts (attribute_not_exists) and conditional updates.
+                # Never Scan, never DeleteItem: the sync marks assets inactive, it never deletes.
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                ],
+                resources=[tables.assets.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="AssetsTableStatusIndex",
+                actions=["dynamodb:Query"],
+                resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX_NAME}"],
+            ),
+            iam.PolicyStatement(
+                sid="SyncStateTableItems",
+                # GetItem/UpdateItem: the lease on the state item (acquire, renew, read). The run
+                # ends with one TransactWriteItems that updates the state item (gives the lease
+                # back, stores the run record), Puts the run-history item and Deletes the history
+                # item 400 runs older. DynamoDB authorises each part of a transaction by its own
+                # item action, so PutItem and DeleteItem are needed for the history, and there is
+                # no separate TransactWriteItems permission.
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[tables.sync_state.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="AlpacaSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.secret.secret_arn],
+            ),
+            # Logs (and the EMF metrics in them) go only to the function's own log group. Its
+            # Arn attribute is "arn:...:log-group:NAME:*", which covers the group's streams.
+            iam.PolicyStatement(
+                sid="FunctionLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+        ]
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        return role
+
+    def _function(self, tables: Tables, code: lambda_.Code) -> lambda_.Function:
+        settings = self.settings
+        environment = {
+            "ASSETS_TABLE": tables.assets.table_name,
+            "SYNC_STATE_TABLE": tables.sync_state.table_name,
+            "ALPACA_SECRET_ID": self.secret.secret_arn,
+            "APCA_API_BASE_URL": settings.alpaca_base_url,
+            "MAX_DELIST_FRACTION": settings.max_delist_fraction,
+            "FULL_RECONCILE_DAYS": str(settings.full_reconcile_days),
+            # The run lease outlives the longest possible run by a little, so a live run never
+            # loses it, and a run killed at the timeout frees it before Lambda's first async
+            # retry (about a minute later) arrives.
+            "SYNC_LOCK_LEASE_SECONDS": str(settings.lease_seconds),
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        function = lambda_.Function(
+            self,
+            "Function",
+            function_name=settings.function_name,
+            description=f"Syncs Alpaca's asset catalog into {settings.assets_table_name}",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=code,
+            memory_size=settings.memory_mb,
+            timeout=cdk.Duration.seconds(settings.timeout_seconds),
+            # None (the default) reserves nothing: the run lease already keeps runs from
+            # overlapping, and a reservation fails on accounts whose concurrency quota is 10.
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            role=self.role,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=self.log_group,
+            environment=environment,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            on_failure=SendOnlyQueueDestination(self.failure_queue),
+        )
+        acknowledge(function, "AwsSolutions::AwsSolutions-L1", PYTHON_RUNTIME_REASON)
+        return function

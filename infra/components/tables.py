@@ -1,0 +1,90 @@
+"""The two DynamoDB tables: signal9_assets (shared with other services) and the run-state table."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from infra.components.common import RETAINED
+from infra.settings import StageSettings
+
+STATUS_INDEX_NAME = "status-index"
+STATE_TTL_ATTRIBUTE = "expires_at"
+# Fixed logical ids: docs/deploy.md imports an existing table under this id (`cdk import`), and
+# a refactor of the construct tree must never turn into "create a second table of that name".
+ASSETS_TABLE_LOGICAL_ID = "AssetsTable"
+SYNC_STATE_TABLE_LOGICAL_ID = "SyncStateTable"
+
+
+class Tables(Construct):
+    """Assets table (key ``symbol``, GSI ``status-index``, stream) and the run-state table."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self.assets = self._assets_table()
+        self.sync_state = self._sync_state_table()
+
+    def _table(
+        self,
+        construct_id: str,
+        logical_id: str,
+        *,
+        table_name: str,
+        partition_key: str,
+        stream: dynamodb.StreamViewType | None = None,
+        time_to_live_attribute: str | None = None,
+    ) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            construct_id,
+            table_name=table_name,
+            partition_key=dynamodb.Attribute(
+                name=partition_key, type=dynamodb.AttributeType.STRING
+            ),
+            stream=stream,
+            time_to_live_attribute=time_to_live_attribute,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # The AWS managed KMS key of this account (alias aws/dynamodb): encrypted at rest, key
+            # use visible in CloudTrail, and readers need no key policy or kms:Decrypt grant. A
+            # customer managed key would add cost and key-policy upkeep for nothing needed here
+            # (no cross-account readers, no key-level revocation requirement).
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Off by default so that a failed first deploy can delete the tables it created (a
+            # protected table blocks the rollback); turn it on per stage once the stage exists.
+            deletion_protection=self.settings.table_deletion_protection,
+            removal_policy=RETAINED,
+        )
+        resource = table.node.default_child
+        assert isinstance(resource, dynamodb.CfnTable)
+        resource.override_logical_id(logical_id)
+        return table
+
+    def _assets_table(self) -> dynamodb.Table:
+        table = self._table(
+            "Assets",
+            ASSETS_TABLE_LOGICAL_ID,
+            table_name=self.settings.assets_table_name,
+            partition_key="symbol",
+            # Downstream services and the events consumer read the changes from the stream.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        )
+        table.add_global_secondary_index(
+            index_name=STATUS_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        return table
+
+    def _sync_state_table(self) -> dynamodb.Table:
+        return self._table(
+            "SyncState",
+            SYNC_STATE_TABLE_LOGICAL_ID,
+            table_name=self.settings.sync_state_table_name,
+            partition_key="pk",
+            # Run-history items carry an expiry; TTL removes any the sync's own trimming missed.
+            time_to_live_attribute=STATE_TTL_ATTRIBUTE,
+        )

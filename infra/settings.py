@@ -1,0 +1,317 @@
+"""Per-stage deployment settings, committed in cdk.json (``context.stages.<stage>``).
+
+A deploy chooses its stage with ``-c stage=NAME`` and nothing else: every setting that shapes the
+deployment (region, Alpaca URL, alarm e-mail, schedule, ...) is read from the stage's entry in
+cdk.json, so a later deploy cannot silently differ from the first one because a flag was left
+out. A stage setting given as a flag is refused, an unknown key in a stage is refused.
+
+``python -m infra.settings STAGE [KEY]`` prints a stage's settings and derived names as JSON (or
+one of them), for shell commands in docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCHEDULE = "cron(0 4 * * ? *)"
+SCHEDULE_SEPARATOR = ";"
+LEASE_MARGIN_SECONDS = 30
+MAX_LAMBDA_TIMEOUT_SECONDS = 900
+
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+EVENT_BUS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")  # 40 leaves room for "-archive" (48)
+SCHEDULE_EXPRESSION = re.compile(r"^(cron|rate)\(.+\)$")
+IANA_ZONE_SHAPE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+# Context keys the app reads outside the stage entries.
+STAGE_KEY = "stage"
+STAGES_KEY = "stages"
+LAMBDA_ASSET_KEY = "lambda_asset"
+
+
+class StageError(ValueError):
+    """The stage is missing, unknown or its settings are invalid (synth stops with this message)."""
+
+
+class ContextNode(Protocol):
+    """What settings need of a construct node: ``try_get_context``."""
+
+    def try_get_context(self, key: str) -> Any:
+        """The context value for key, or None."""
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """One stage's settings; field names are the keys of ``context.stages.<stage>`` in cdk.json.
+
+    ``stage`` and ``lambda_asset`` are not stage keys: the first is the stage's name, the second a
+    build path (top-level context ``lambda_asset``).
+    """
+
+    stage: str
+    region: str
+    alpaca_base_url: str
+    account: str | None = None
+    alarm_email: str | None = None
+    schedule: str = DEFAULT_SCHEDULE
+    schedule_timezone: str | None = None
+    event_bus_name: str | None = None
+    reserved_concurrency: int | None = None
+    assets_table_name: str = "signal9_assets"
+    sync_state_table_name: str = "signal9_assets_sync_state"
+    table_deletion_protection: bool = False
+    memory_mb: int = 1024
+    timeout_seconds: int = 600
+    max_delist_fraction: str = "0.10"
+    full_reconcile_days: int = 7
+    lambda_asset: str = "dist/lambda"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        problems = list(self._problems())
+        if problems:
+            raise StageError(f"stage {self.stage!r}: " + "; ".join(problems))
+
+    def _problems(self) -> Iterator[str]:
+        """A message for every invalid value."""
+        if not STAGE_NAME.match(self.stage):
+            yield "stage names are 1-20 of a-z, 0-9 and '-', starting with a letter"
+        if not REGION.match(self.region):
+            yield f"region {self.region!r} is not an AWS region name"
+        if self.account is not None and not ACCOUNT_ID.match(self.account):
+            yield f"account {self.account!r} must be a 12-digit AWS account id"
+        if not self.alpaca_base_url.startswith("https://"):
+            yield f"alpaca_base_url must be an https:// URL: {self.alpaca_base_url!r}"
+        if self.alarm_email is not None and not EMAIL.match(self.alarm_email):
+            yield f"alarm_email {self.alarm_email!r} is not an e-mail address"
+        yield from _schedule_problems(self.schedule, self.schedule_timezone)
+        if self.event_bus_name is not None and (
+            not EVENT_BUS_NAME.match(self.event_bus_name) or self.event_bus_name == "default"
+        ):
+            yield f"event_bus_name {self.event_bus_name!r}: 1-40 of A-Z a-z 0-9 . _ -, not default"
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            yield "reserved_concurrency must be >= 1 (leave it out for no reservation)"
+        for name in (self.assets_table_name, self.sync_state_table_name):
+            if not TABLE_NAME.match(name):
+                yield f"table name {name!r} is not a valid DynamoDB table name"
+        if self.assets_table_name == self.sync_state_table_name:
+            yield "assets_table_name and sync_state_table_name must differ"
+        if not 128 <= self.memory_mb <= 10240:
+            yield f"memory_mb must be within 128..10240, got {self.memory_mb}"
+        if not 1 <= self.timeout_seconds <= MAX_LAMBDA_TIMEOUT_SECONDS:
+            yield f"timeout_seconds must be within 1..900, got {self.timeout_seconds}"
+        try:
+            fraction_ok = 0.0 <= float(self.max_delist_fraction) <= 1.0
+        except ValueError:
+            fraction_ok = False
+        if not fraction_ok:
+            yield f"max_delist_fraction must be a number within 0..1: {self.max_delist_fraction!r}"
+        if not 1 <= self.full_reconcile_days <= 365:
+            yield f"full_reconcile_days must be within 1..365, got {self.full_reconcile_days}"
+
+    # --- derived names: the stage names the stack and every resource but the tables ----------
+
+    @property
+    def stack_name(self) -> str:
+        """CloudFormation stack name."""
+        return f"AssetSync-{self.stage}"
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the stage's named resources (function, queues, topic, alarms, dashboard)."""
+        return f"signal9-asset-sync-{self.stage}"
+
+    @property
+    def function_name(self) -> str:
+        """The sync function."""
+        return self.prefix
+
+    @property
+    def events_function_name(self) -> str:
+        """The stream -> EventBridge consumer function."""
+        return f"signal9-asset-events-{self.stage}"
+
+    @property
+    def secret_name(self) -> str:
+        """The Secrets Manager secret with the Alpaca keys."""
+        return f"signal9/asset-sync/{self.stage}/alpaca"
+
+    @property
+    def bus_name(self) -> str:
+        """The event bus: ``event_bus_name`` or ``signal9-assets-<stage>``."""
+        return self.event_bus_name or f"signal9-assets-{self.stage}"
+
+    @property
+    def schedules(self) -> tuple[str, ...]:
+        """The schedule expressions (``schedule`` split on ';')."""
+        return _split_schedule(self.schedule)
+
+    @property
+    def lease_seconds(self) -> int:
+        """Run lease: the function timeout plus a margin (see docs/deploy.md)."""
+        return self.timeout_seconds + LEASE_MARGIN_SECONDS
+
+    def summary(self) -> dict[str, Any]:
+        """Settings and derived names, for ``python -m infra.settings``."""
+        derived = (
+            "stack_name",
+            "function_name",
+            "events_function_name",
+            "secret_name",
+            "bus_name",
+            "prefix",
+        )
+        return {**asdict(self), **{name: getattr(self, name) for name in derived}}
+
+
+def _split_schedule(schedule: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in schedule.split(SCHEDULE_SEPARATOR) if part.strip())
+
+
+def _schedule_problems(schedule: str, timezone: str | None) -> Iterator[str]:
+    expressions = _split_schedule(schedule)
+    if not expressions:
+        yield "schedule needs at least one cron(...) or rate(...) expression"
+    for expression in expressions:
+        if not SCHEDULE_EXPRESSION.match(expression):
+            yield f"schedule expression {expression!r} must be cron(...) or rate(...)"
+    if len(set(expressions)) != len(expressions):
+        yield f"schedule lists an expression twice: {schedule!r}"
+    if timezone is not None and not is_iana_zone(timezone):
+        yield f"schedule_timezone {timezone!r} is not an IANA time zone (e.g. America/New_York)"
+
+
+def is_iana_zone(name: str) -> bool:
+    """Whether name is an IANA zone (checked against the tz database, or by shape without one)."""
+    if not IANA_ZONE_SHAPE.match(name):
+        return False
+    if not zoneinfo.available_timezones():  # no tz database on this machine: shape only
+        return True
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _allowed_types(hint: Any) -> tuple[type, ...]:
+    if get_origin(hint) in (Union, types.UnionType):
+        return tuple(arg for arg in get_args(hint))
+    return (hint,)
+
+
+def _check_types(settings: StageSettings) -> None:
+    """Refuse values of the wrong JSON type (an int where a string belongs, true for a number)."""
+    hints = get_type_hints(StageSettings)
+    for field in fields(settings):
+        value = getattr(settings, field.name)
+        allowed = _allowed_types(hints[field.name])
+        ok = any(
+            value is None if kind is type(None) else type(value) is kind  # bool is not an int
+            for kind in allowed
+        )
+        if not ok:
+            names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+            raise StageError(
+                f"stage {settings.stage!r}: {field.name} must be {names}, got {value!r}"
+            )
+
+
+STAGE_KEYS = frozenset(f.name for f in fields(StageSettings)) - {"stage", "lambda_asset"}
+
+
+def settings_from_context(node: ContextNode) -> StageSettings:
+    """The chosen stage's settings (``-c stage=NAME``) from ``context.stages`` in cdk.json."""
+    stages = node.try_get_context(STAGES_KEY)
+    if not isinstance(stages, Mapping) or not stages:
+        raise StageError("cdk.json has no stages: add context.stages.<name> with its settings")
+    known = ", ".join(sorted(stages))
+    stage = node.try_get_context(STAGE_KEY)
+    if not stage:
+        raise StageError(
+            f"no stage chosen: pass -c stage=NAME (cdk.json defines: {known}), "
+            "e.g. npx cdk synth -c stage=dev"
+        )
+    if stage not in stages:
+        raise StageError(
+            f"unknown stage {stage!r}: cdk.json defines {known} "
+            "(add an entry under context.stages to create one)"
+        )
+    flags = sorted(key for key in STAGE_KEYS if node.try_get_context(key) is not None)
+    if flags:
+        raise StageError(
+            f"{', '.join(flags)}: stage settings live in cdk.json under "
+            f"context.stages.{stage}, not in -c flags or top-level context (a flag would change "
+            "this one deploy and be lost on the next)"
+        )
+    entry = stages[stage]
+    if not isinstance(entry, Mapping):
+        raise StageError(f"context.stages.{stage} in cdk.json must be an object")
+    unknown = sorted(set(entry) - STAGE_KEYS)
+    if unknown:
+        raise StageError(
+            f"stage {stage!r}: unknown setting(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(STAGE_KEYS))})"
+        )
+    missing = sorted(key for key in ("region", "alpaca_base_url") if key not in entry)
+    if missing:
+        raise StageError(f"stage {stage!r}: cdk.json must set {', '.join(missing)}")
+    values: dict[str, Any] = {k: v for k, v in entry.items() if v is not None}
+    asset = node.try_get_context(LAMBDA_ASSET_KEY)
+    if asset:
+        values["lambda_asset"] = str(asset)
+    return StageSettings(stage=str(stage), **values)
+
+
+class JsonContext:
+    """cdk.json's context plus a chosen stage, for use outside a CDK app."""
+
+    def __init__(self, context: Mapping[str, Any], stage: str) -> None:
+        self.context = {**context, STAGE_KEY: stage}
+
+    def try_get_context(self, key: str) -> Any:
+        return self.context.get(key)
+
+
+def load_stage(stage: str, cdk_json: Path = REPO_ROOT / "cdk.json") -> StageSettings:
+    """A stage's settings straight from cdk.json (no CDK app)."""
+    context = json.loads(cdk_json.read_text())["context"]
+    return settings_from_context(JsonContext(context, stage))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m infra.settings STAGE [KEY]``: print the stage's settings, or one of them."""
+    if not 1 <= len(argv) <= 2:
+        print("usage: python -m infra.settings STAGE [KEY]", file=sys.stderr)
+        return 2
+    try:
+        summary = load_stage(argv[0]).summary()
+    except StageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if len(argv) == 1:
+        print(json.dumps(summary, indent=2))
+        return 0
+    if argv[1] not in summary:
+        print(f"error: no setting {argv[1]!r} (have: {', '.join(summary)})", file=sys.stderr)
+        return 2
+    value = summary[argv[1]]
+    print("" if value is None else value)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,103 @@
+"""`asset-sync sync`: one run, with a terminal's progress and a clean stop on SIGINT/SIGTERM.
+
+The first SIGINT (Ctrl-C) or SIGTERM asks the run to stop: while it only reads, it is abandoned
+at once; once it writes, no new write starts, the writes in flight finish, and the run records
+what it really wrote and gives the lease back before the process exits (130 / 143). A second
+Ctrl-C only says how many writes are still in flight.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from asset_sync.cli.common import (
+    EXIT_OK,
+    clear_errors,
+    describe,
+    echo_json,
+    exit_code_for,
+    fail,
+    load_settings,
+    table_options,
+)
+from asset_sync.logic.lifecycle import StopSignal
+from asset_sync.logic.sync import RunInterruptedError, SyncError
+from asset_sync.render import render_report
+from asset_sync.terminal import stop_on_signals, terminal_progress
+from asset_sync.wiring import build_run
+
+
+@click.command()
+@table_options
+@click.option("--dry-run", is_flag=True, help="Plan and report, write nothing.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Full reconciliation: compare every stored owned value with the catalog and repair.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as one JSON object.")
+@click.option(
+    "--asset-class",
+    "asset_classes",
+    multiple=True,
+    help="Fetch this asset class (repeatable; default us_equity, as Alpaca's API); only "
+    "items of the fetched classes can be delisted.",
+)
+@click.option(
+    "--max-delist-fraction",
+    type=click.FloatRange(0.0, 1.0),
+    help="Refuse a plan that delists more than this share of active assets (default 0.10).",
+)
+@click.option("--force", is_flag=True, help="Apply even if the guard refuses the plan.")
+@click.option(
+    "--deadline-seconds",
+    type=click.FloatRange(min=1.0),
+    help="Stop writing 30 s before this many seconds have passed, record the run, exit 1.",
+)
+def sync(
+    table: str | None,
+    endpoint_url: str | None,
+    dry_run: bool,
+    full: bool,
+    as_json: bool,
+    asset_classes: tuple[str, ...],
+    max_delist_fraction: float | None,
+    force: bool,
+    deadline_seconds: float | None,
+) -> None:
+    """Run one sync: fetch the catalog, plan, apply, record the run."""
+    with clear_errors(as_json):
+        settings = load_settings(
+            table,
+            endpoint_url,
+            for_sync=True,
+            dry_run=dry_run or None,
+            full=full or None,
+            force=force or None,
+            asset_classes=asset_classes or None,
+            max_delist_fraction=max_delist_fraction,
+            deadline_seconds=deadline_seconds,
+        )
+        show_progress = not as_json and sys.stderr.isatty()
+        stop = StopSignal(_deadline(deadline_seconds))
+        run = build_run(settings, terminal_progress() if show_progress else None, stop)
+        with stop_on_signals(stop, run):
+            try:
+                report, code, error = run.run(), EXIT_OK, None
+            except SyncError as failed:
+                report, code, error = failed.report, exit_code_for(failed), failed
+        if as_json:
+            echo_json(report.to_json())
+        else:
+            click.echo(render_report(report))
+        if isinstance(error, RunInterruptedError):
+            fail(error.report.message, code)
+        if error is not None and code != EXIT_OK:
+            fail(describe(error), code)
+
+
+def _deadline(seconds: float | None) -> float | None:
+    return None if seconds is None else time.monotonic() + seconds
