@@ -172,6 +172,57 @@ def test_an_unchanged_rerun_makes_no_stream_record_and_no_event(
     assert stream.read_new() == []
 
 
+def test_events_carry_the_run_number_of_the_sync_that_wrote(env: Env, stream: TableStream) -> None:
+    first = sync(env, day_one())
+    day_one_events = events(stream)
+    second = sync(env, [asset("S00", name="S00 Renamed Co."), *day_one()[1:]])
+    day_two_events = events(stream)
+
+    assert first.run_seq is not None and second.run_seq == first.run_seq + 1
+    assert {body["run_seq"] for _, body in day_one_events.values()} == {first.run_seq}
+    assert {symbol: body["run_seq"] for symbol, (_, body) in day_two_events.items()} == {
+        "S00": second.run_seq
+    }
+
+
+def test_a_full_reconciliation_of_an_unchanged_table_makes_no_event(
+    env: Env, stream: TableStream
+) -> None:
+    sync(env, day_one())
+    stream.read_new()
+
+    report = sync(env, day_one(), full=True)
+
+    assert report.full
+    assert to_events(stream.read_new()) == []
+
+
+def test_a_hand_edit_is_announced_without_a_run_and_its_repair_with_one(
+    env: Env, stream: TableStream
+) -> None:
+    sync(env, day_one())
+    stream.read_new()
+    env.assets.client.update_item(  # a manual fix, following the writer rules
+        TableName=env.settings.assets_table,
+        Key={"symbol": {"S": "S03"}},
+        UpdateExpression="SET #n = :n, sync_version = sync_version + :one",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":n": {"S": "typed by hand"}, ":one": {"N": "1"}},
+    )
+    by_hand = events(stream)
+
+    repair = sync(env, day_one(), full=True)
+    repaired = events(stream)
+
+    assert by_hand["S03"][0] == ASSET_UPDATED
+    assert by_hand["S03"][1]["run_seq"] is None
+    assert by_hand["S03"][1]["changes"] == {"name": {"old": "S03 Inc.", "new": "typed by hand"}}
+    assert set(repaired) == {"S03"}
+    assert repaired["S03"][0] == ASSET_UPDATED
+    assert repaired["S03"][1]["run_seq"] == repair.run_seq
+    assert repaired["S03"][1]["changes"] == {"name": {"old": "typed by hand", "new": "S03 Inc."}}
+
+
 def test_create_table_enables_the_stream_with_new_and_old_images(env: Env) -> None:
     table = f"{env.settings.assets_table}_cli"
     result = run_cli("create-table", "--table", table, env=env.cli_env())
