@@ -127,9 +127,28 @@ class Ledger:
                             self._write(bill, table_name, item, None, {}, True)
                         else:
                             self._delete(bill, table_name, entry["DeleteRequest"]["Key"], True)
+            elif capture.operation == "TransactWriteItems":
+                self._transact(bill, request["TransactItems"], ok)
             else:
                 raise ValueError(f"the ledger does not bill {capture.operation}")
         return bill
+
+    def _transact(self, bill: Bill, entries: list[dict[str, Any]], ok: bool) -> None:
+        """All or nothing; DynamoDB bills each item of a transaction twice (prepare, commit)."""
+        if not ok:
+            return
+        base, index = bill.base_units, bill.index_units
+        for entry in entries:
+            if "Put" in entry:
+                put = entry["Put"]
+                self._write(bill, put["TableName"], put["Item"], None, put, True)
+            elif "Update" in entry:
+                update = entry["Update"]
+                self._write(bill, update["TableName"], None, update["Key"], update, True)
+            elif "Delete" in entry:
+                self._delete(bill, entry["Delete"]["TableName"], entry["Delete"]["Key"], True)
+        bill.base_units += bill.base_units - base
+        bill.index_units += bill.index_units - index
 
     def _write(
         self,

@@ -4,7 +4,7 @@
 Steps: wipe the staging directory; ``pip install`` the hash-pinned wheels of
 ``requirements/lambda.txt`` (boto3, botocore and urllib3 included: the artifact does not use the
 runtime's copies) for manylinux / CPython 3.12 on the chosen architecture into it; check that
-boto3, botocore and urllib3 were installed; copy ``src/asset_sync`` (without the CLI ``cli.py``,
+boto3, botocore and urllib3 were installed; copy ``src/asset_sync`` (without the CLI ``cli/``,
 the embedded local mode ``local/`` and caches); check statically that every handler's import
 graph stays inside what ships (no ``click``, no ``asset_sync.cli``, no ``asset_sync.local``, no
 third-party module that is not in the artifact); normalise permissions; then publish the tree
@@ -48,7 +48,8 @@ PYTHON_VERSION = "3.12"
 
 # Not shipped from src/asset_sync (paths relative to the package): the CLI and the embedded
 # local mode. Interpreter caches are left out everywhere.
-EXCLUDED_FROM_PACKAGE = frozenset({"cli.py", "local"})
+# The CLI (a package), its terminal helpers (click) and the local mode never run in Lambda.
+EXCLUDED_FROM_PACKAGE = frozenset({"cli", "cli.py", "terminal.py", "local"})
 EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 

@@ -127,8 +127,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for warning in failed.report.warnings:
             logger.warning(warning)
         message = "sync interrupted" if failed.report.outcome == "interrupted" else None
-        logger.exception(
-            message or "sync did not complete", extra={"report": failed.report.summary()}
+        logger.exception(  # exception_name: the cause (AlpacaAuthError, ...), not the wrapper
+            message or "sync did not complete",
+            exc_info=failed.__cause__ or failed,
+            extra={"report": failed.report.summary()},
         )
         raise
     except Exception:

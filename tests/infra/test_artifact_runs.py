@@ -189,8 +189,8 @@ def test_a_full_sync_runs_from_the_artifact_on_its_own_libraries(
     assert set(stored) == {asset["symbol"] for asset in catalog}
     assert {item["status"]["S"] for item in stored.values()} == {"active"}
     state = env.state.read()
-    assert state["last_run_outcome"] == "succeeded"
-    assert state["last_run"]["created"] == len(catalog)
+    assert state.last_run_outcome == "succeeded"
+    assert state.last_run["created"] == len(catalog)
 
     # Only the artifact's copies were imported: nothing from the old runtime's site-packages.
     assert run.report["modules"]["elsewhere"] == []
@@ -225,6 +225,6 @@ def test_without_its_own_libraries_the_artifact_fails_on_the_old_runtime(
     assert Path(run.report["versions"]["urllib3"]["file"]).is_relative_to(old_runtime.site_packages)
     # urllib3 1.26's Retry lacks the arguments the Alpaca client passes (backoff_max, ...).
     assert run.report["exception"].startswith(
-        "TypeError: Retry.__init__() got an unexpected keyword argument"
+        "SyncError: TypeError: Retry.__init__() got an unexpected keyword argument"
     ), run.report["exception"]
     assert env.snapshot() == {}

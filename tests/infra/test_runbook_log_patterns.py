@@ -72,6 +72,9 @@ class FakeContext:
     )
     aws_request_id: str = REQUEST_ID
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
 
 SCHEDULED_EVENT: dict[str, Any] = {
     "version": "0",
@@ -153,7 +156,7 @@ def keys_rejected_by_alpaca(fn: Lambda) -> None:
 
 def lease_held(fn: Lambda) -> None:
     fn.env.stand_in.set_assets(generate_catalog(5, seed=14))
-    fn.env.state.acquire("another-running-sync", lease_seconds=600)
+    fn.env.hold_lease("another-running-sync")
     fn.invoke()
 
 
@@ -259,7 +262,7 @@ def test_every_scenario_logs_what_it_is_for(corpus: list[dict[str, Any]]) -> Non
         "sync finished [succeeded]",
         "sync did not complete [refused] (GuardRefusedError)",
         "sync skipped: another sync holds the lease",
-        "sync failed (AlpacaAuthError)",
+        "sync did not complete [failed] (AlpacaAuthError)",
         "sync failed (ConfigError)",
     } <= labels
     emf = [line for line in corpus if "_aws" in line]

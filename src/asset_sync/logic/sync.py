@@ -84,8 +84,12 @@ class Progress:
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
-    """ISO 8601 UTC with microseconds and a `Z` (information on items and in reports)."""
-    moment = now or datetime.now(UTC)
+    """ISO 8601 UTC with microseconds and a `Z` (information on items and in reports).
+
+    Every wall-clock reading of a run comes from `time.time()` (this, the lease expiry, the
+    full-reconciliation cadence), so the machine's clock is one thing, skew included.
+    """
+    moment = now or datetime.fromtimestamp(time.time(), UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -264,7 +268,8 @@ class SyncRun:
         if days <= 0:
             return False
         last = parse_timestamp(view.last_full_at or "")
-        return last is None or datetime.now(UTC) - last >= timedelta(days=days)
+        now = datetime.fromtimestamp(time.time(), UTC)
+        return last is None or now - last >= timedelta(days=days)
 
     def _record(self, report: RunReport, started: float, lease: Lease) -> SyncError | None:
         """Store the run record and give the lease back (after the last write returned)."""
