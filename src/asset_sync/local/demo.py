@@ -17,6 +17,7 @@ from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
+from asset_sync.local.stream import TableStream, describe_events
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.sync import GuardRefusedError, Progress, SyncError
 from asset_sync.render import render_report
@@ -61,6 +62,7 @@ def run_demo(
         assets, state = tables(settings)
         assets.create()
         state.create()
+        stream = TableStream(settings.assets_table, moto.url)  # what the event consumer sees
         say = (lambda _text: None) if as_json else echo
         say(f"local DynamoDB (moto's server): {moto.url}; Alpaca stand-in: {alpaca.base_url}")
 
@@ -68,6 +70,7 @@ def run_demo(
         report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
+        say(describe_events(stream.read_new(), label="events"))
         if code:
             return code
 
@@ -96,6 +99,7 @@ def run_demo(
         report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
+        say(describe_events(stream.read_new(), label="events"))
         if code:
             return code
 
@@ -103,6 +107,7 @@ def run_demo(
         report, code = _sync(settings, progress)
         reports.append(report)
         say(render_report(report))
+        say(describe_events(stream.read_new(), label="events"))
         if code:
             return code
 
