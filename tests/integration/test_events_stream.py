@@ -235,3 +235,27 @@ def test_create_table_enables_the_stream_with_new_and_old_images(env: Env) -> No
         "StreamViewType": "NEW_AND_OLD_IMAGES",
     }
     assert described["LatestStreamArn"]
+
+
+def test_a_rename_is_one_renamed_event_and_the_old_symbol_makes_none(
+    env: Env, stream: TableStream
+) -> None:
+    catalog = day_one()
+    sync(env, catalog)
+    stream.read_new()
+    old = catalog[3]
+    moved = {**old, "symbol": "S03NEW", "name": "S03 New Name Inc."}  # same asset id
+
+    report = sync(env, [*catalog[:3], moved, *catalog[4:]])
+    announced = events(stream)
+
+    assert report.renames == [{"from": "S03", "to": "S03NEW", "asset_id": old["id"]}]
+    assert set(announced) == {"S03NEW"}  # the old item's write (renamed_to) announces nothing
+    detail_type, body = announced["S03NEW"]
+    assert detail_type == "Asset Renamed"
+    assert (body["symbol"], body["previous_symbol"], body["asset_id"]) == (
+        "S03NEW",
+        "S03",
+        old["id"],
+    )
+    assert body["run_seq"] == report.run_seq
