@@ -12,6 +12,7 @@ import click
 from asset_sync.cli.common import clear_errors, load_settings, table_options
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.sync_command import sync
+from asset_sync.cli.toolkit import doctor, history, show
 from asset_sync.wiring import tables
 
 
@@ -24,6 +25,9 @@ def main() -> None:
 main.add_command(sync)
 main.add_command(status)
 main.add_command(unlock)
+main.add_command(history)
+main.add_command(show)
+main.add_command(doctor)
 
 
 @main.command("create-table")

@@ -263,6 +263,7 @@ class SyncRun:
         """The lease is held: record a `skipped` run (its own number and history entry)."""
         report.outcome = "skipped"
         report.message = str(held)
+        self._finish(report, started)  # the record carries the real duration
         try:
             report.run_seq = self.state.record_skipped(
                 report.run_id, self.settings.assets_table, report.summary()
