@@ -68,9 +68,8 @@ def test_show_prints_every_attribute_marks_the_owned_ones_and_names_an_unknown_s
     env.assets.client.update_item(
         TableName=env.settings.assets_table,
         Key={"symbol": {"S": "BRK.B"}},
-        UpdateExpression="SET sector = :s, score = :n, tags = :t",
-        ExpressionAttributeValues={":s": FOREIGN["sector"], ":n": FOREIGN["score"],
-                                   ":t": FOREIGN["tags"]},  # fmt: skip
+        UpdateExpression="SET sector = :sector, score = :score, tags = :tags",
+        ExpressionAttributeValues={f":{name}": value for name, value in FOREIGN.items()},
     )
 
     shown = run_cli("show", "BRK.B", "--json", env=env.cli_env())
