@@ -58,6 +58,9 @@ def run_demo(
             dynamodb_endpoint_url=moto.url,
             alpaca_base_url=alpaca.base_url,
             credentials=DEMO_KEY,
+            # Alpaca returns only us_equity unless asked: the demo asks for every class it has
+            asset_classes=tuple(sorted({str(a["class"]) for a in catalog})),
+            delist_lookups_per_second=10.0,  # the stand-in has no rate limit (Alpaca's: 2/s)
         )
         assets, state = tables(settings)
         assets.create()
@@ -91,10 +94,14 @@ def run_demo(
         )
 
         catalog, changes = evolve_catalog(catalog, seed + 1)
+        listed = {str(a["symbol"]) for a in catalog}
+        renaming = next((str(a["symbol"]) for a in annotated if a["symbol"] in listed), min(listed))
+        catalog, ticker_change = _change_one_ticker(catalog, renaming)
         alpaca.set_assets(catalog)
         say(
             f"\n== day 2: the catalog evolved: {len(changes.listed)} listed, "
-            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed"
+            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and one ticker "
+            f"change: {ticker_change[0]} -> {ticker_change[1]} (same asset id)"
         )
         report, code = _sync(settings, progress)
         reports.append(report)
@@ -112,16 +119,43 @@ def run_demo(
             return code
 
         problems = _check(reports, assets.client, settings.assets_table, annotated)
+        problems += _check_rename(assets.client, settings.assets_table, *ticker_change)
     if as_json:
         echo(json.dumps([r.to_json() for r in reports], sort_keys=True))
     for problem in problems:
         echo(f"demo check failed: {problem}")
     if not problems:
         say(
-            "\nchecks: foreign attributes survived; the re-run wrote only the run record "
+            "\nchecks: foreign attributes survived (on the renamed asset's old item too); the "
+            "ticker change is a rename; the re-run wrote only the run record "
             f"({reports[2].dynamodb_write_requests} write requests: lease + run record)"
         )
     return 1 if problems else 0
+
+
+def _change_one_ticker(
+    catalog: list[dict[str, object]], symbol: str
+) -> tuple[list[dict[str, object]], tuple[str, str]]:
+    """The catalog with `symbol` (if still listed) trading under a new ticker, same asset id."""
+    taken = {str(a["symbol"]) for a in catalog}
+    new = next(f"{symbol}{s}" for s in ("N", "NN", "NNN") if f"{symbol}{s}" not in taken)
+    changed = [{**a, "symbol": new} if a["symbol"] == symbol else a for a in catalog]
+    return changed, (symbol, new)
+
+
+def _check_rename(client: object, table: str, old: str, new: str) -> list[str]:
+    """The ticker change is a rename: each item names the other, the old keeps its attributes."""
+    items = {
+        symbol: deserialize_item(
+            client.get_item(  # type: ignore[attr-defined]
+                TableName=table, Key={"symbol": {"S": symbol}}
+            ).get("Item", {})
+        )
+        for symbol in (old, new)
+    }
+    if items[old].get("renamed_to") != new or items[new].get("previous_symbol") != old:
+        return [f"the ticker change {old} -> {new} was not recorded as a rename"]
+    return []
 
 
 def _check(

@@ -28,6 +28,7 @@ from asset_sync.logic.models import (
     INACTIVE,
     OWNED_ATTRIBUTES,
     CurrentState,
+    FieldChange,
     ItemChange,
     OwnedValue,
     StoredValue,
@@ -299,7 +300,11 @@ class PlanApplier:
             assert asset is not None
             previous = plan.partner if plan.action == Action.RENAME else None
             item = new_item(asset, run.timestamp, run.run_seq, previous_symbol=previous)
-            change = ItemChange(plan.action.value if previous else Action.CREATE.value)
+            change = ItemChange(Action.CREATE.value)
+            if previous:
+                change = ItemChange(
+                    Action.RENAME.value, {"previous_symbol": FieldChange(None, previous)}
+                )
             return change, lambda: self._send(self.store.put_new, item)
         write = diff_item(plan, old, run.timestamp, run.run_seq)
         touched = [*write.set_values, *write.remove]
