@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam
@@ -16,11 +18,45 @@ from constructs import Construct
 RETAINED = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # the SQS maximum
+METRICS_NAMESPACE = "Signal9/AssetSync"
+PYTHON_RUNTIME_REASON = (
+    "python3.12 is pinned on purpose: scripts/package_lambda.py builds the artifact with "
+    "CPython 3.12 wheels (msgspec is a compiled extension). Move both together."
+)
 
 
 def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
     """Acknowledge (suppress) one cdk-nag finding on a construct, with the reason recorded."""
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    service: str,
+    environment: dict[str, str],
+    **props: Any,
+) -> lambda_.Function:
+    """A function of this project: python3.12 on arm64 (the artifact's build), JSON logs,
+    Powertools' service name and metrics namespace; `props` give the rest (name, handler,
+    code, memory, timeout, role, log group, ...)."""
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.ARM_64,
+        logging_format=lambda_.LoggingFormat.JSON,
+        environment={
+            **environment,
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        },
+        **props,
+    )
+    acknowledge(function, "AwsSolutions::AwsSolutions-L1", PYTHON_RUNTIME_REASON)
+    return function
 
 
 def retained_log_group(scope: Construct, construct_id: str, function_name: str) -> logs.LogGroup:

@@ -6,9 +6,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from infra.components.common import METRICS_NAMESPACE
 from infra.components.events import EVENTS_SERVICE_NAME, AssetEvents
 from infra.components.monitoring import DURATION_ALARM_FRACTION, ITERATOR_AGE_ALARM, sync_metric
-from infra.components.sync_function import METRICS_NAMESPACE, SyncFunction
+from infra.components.sync_function import SyncFunction
 from infra.settings import StageSettings
 
 RUN_OUTCOME_METRICS = (

@@ -12,11 +12,10 @@ from constructs import Construct
 
 from infra.components.common import (
     SendOnlyEventSourceDlq,
-    acknowledge,
     failure_queue,
+    python_function,
     retained_log_group,
 )
-from infra.components.sync_function import METRICS_NAMESPACE, PYTHON_RUNTIME_REASON
 from infra.components.tables import Tables
 from infra.settings import StageSettings
 
@@ -122,29 +121,20 @@ class AssetEvents(Construct):
 
     def _function(self, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
-        function = lambda_.Function(
+        return python_function(
             self,
             "Function",
+            service=EVENTS_SERVICE_NAME,
+            environment={"EVENT_BUS_NAME": self.bus.event_bus_name},
             function_name=settings.events_function_name,
             description=f"Publishes {settings.assets_table_name} changes to {settings.bus_name}",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.ARM_64,
             handler=EVENTS_HANDLER,
             code=code,
             memory_size=CONSUMER_MEMORY_MB,
             timeout=CONSUMER_TIMEOUT,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
-            environment={
-                "EVENT_BUS_NAME": self.bus.event_bus_name,
-                "POWERTOOLS_SERVICE_NAME": EVENTS_SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
         )
-        acknowledge(function, "AwsSolutions::AwsSolutions-L1", PYTHON_RUNTIME_REASON)
-        return function
 
     def _mapping(self, stream_arn: str) -> lambda_.EventSourceMapping:
         # Lambda.EventSourceMapping rather than DynamoEventSource: the latter grants

@@ -13,9 +13,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.components.common import METRICS_NAMESPACE
 from infra.components.events import AssetEvents
 from infra.components.schedule import SyncSchedule
-from infra.components.sync_function import METRICS_NAMESPACE, SERVICE_NAME, SyncFunction
+from infra.components.sync_function import SERVICE_NAME, SyncFunction
 from infra.settings import StageSettings
 
 SYNC_SUCCEEDED_METRIC = "SyncSucceeded"

@@ -13,6 +13,7 @@ from infra.components.common import (
     SendOnlyQueueDestination,
     acknowledge,
     failure_queue,
+    python_function,
     retained_log_group,
 )
 from infra.components.tables import STATUS_INDEX_NAME, Tables
@@ -20,13 +21,8 @@ from infra.settings import StageSettings
 
 HANDLER = "asset_sync.handler.lambda_handler"
 SERVICE_NAME = "asset-sync"
-METRICS_NAMESPACE = "Signal9/AssetSync"
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
-PYTHON_RUNTIME_REASON = (
-    "python3.12 is pinned on purpose: scripts/package_lambda.py builds the artifact with "
-    "CPython 3.12 wheels (msgspec is a compiled extension). Move both together."
-)
 
 
 class SyncFunction(Construct):
@@ -153,17 +149,14 @@ class SyncFunction(Construct):
             # loses it, and a run killed at the timeout frees it before Lambda's first async
             # retry (about a minute later) arrives.
             "SYNC_LOCK_LEASE_SECONDS": str(settings.lease_seconds),
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-        function = lambda_.Function(
+        return python_function(
             self,
             "Function",
+            service=SERVICE_NAME,
+            environment=environment,
             function_name=settings.function_name,
             description=f"Syncs Alpaca's asset catalog into {settings.assets_table_name}",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=code,
             memory_size=settings.memory_mb,
@@ -172,12 +165,8 @@ class SyncFunction(Construct):
             # overlapping, and a reservation fails on accounts whose concurrency quota is 10.
             reserved_concurrent_executions=settings.reserved_concurrency,
             role=self.role,
-            logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
-            environment=environment,
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=SendOnlyQueueDestination(self.failure_queue),
         )
-        acknowledge(function, "AwsSolutions::AwsSolutions-L1", PYTHON_RUNTIME_REASON)
-        return function
