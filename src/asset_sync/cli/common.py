@@ -19,9 +19,11 @@ import click
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
     EndpointConnectionError,
     InvalidRegionError,
     NoCredentialsError,
+    ProfileNotFound,
 )
 
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError
@@ -49,6 +51,8 @@ CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     InvalidRegionError,
     EndpointConnectionError,
     NoCredentialsError,
+    ProfileNotFound,
+    ConfigParseError,
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,6 +102,8 @@ def describe(error: BaseException) -> str:
         return f"configuration error: {cause}"
     if isinstance(cause, EndpointConnectionError):
         return f"cannot reach DynamoDB ({cause}); check the region and the endpoint URL"
+    if isinstance(cause, ProfileNotFound | ConfigParseError):
+        return f"AWS configuration error: {cause} (check AWS_PROFILE and AWS_CONFIG_FILE)"
     if isinstance(cause, NoCredentialsError):
         return "no AWS credentials found (set AWS_PROFILE or the AWS_* variables)"
     if isinstance(cause, AlpacaError | CatalogFormatError) and isinstance(error, SyncError):
