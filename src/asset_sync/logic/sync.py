@@ -379,8 +379,8 @@ class SyncRun:
             known = sorted({*KNOWN_ASSET_CLASSES, *(c for c in held if c)})
             report.outcome = "failed"
             report.message = (
-                f"Alpaca returned no assets of class {unknown[0]!r} and the table holds none; "
-                f"known classes: {', '.join(known)} (class names are lower case)"
+                f"Alpaca returned no assets of class {unknown[0]!r}; known classes: "
+                f"{', '.join(known)} (class names are lower case; the table holds none either)"
             )
             raise ScopeError(report.message, report)
 
