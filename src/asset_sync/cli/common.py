@@ -75,8 +75,10 @@ def load_settings(
     settings = settings_from_env(for_sync=for_sync)
     if table:
         overrides["assets_table"] = table
+        overrides["table_source"] = "--table"
         if not os.environ.get("SYNC_STATE_TABLE"):
             overrides["state_table"] = f"{table}_sync_state"
+            overrides["state_table_source"] = "--table + '_sync_state'"
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
     return settings.with_overrides(dynamodb_endpoint_url=endpoint_url, **overrides)
