@@ -110,6 +110,8 @@ def describe(error: BaseException) -> str:
         return "no AWS credentials found (set AWS_PROFILE or the AWS_* variables)"
     if isinstance(cause, AlpacaError | CatalogFormatError) and isinstance(error, SyncError):
         return f"fetching the catalog failed, nothing was written: {cause}"
+    if isinstance(cause, TableMissingError | StateTableConflictError):
+        return str(cause)
     if isinstance(cause, ClientError | BotoCoreError) and not isinstance(error, SyncError):
         return f"DynamoDB error: {cause}"
     return str(error)
