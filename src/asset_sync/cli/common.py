@@ -26,7 +26,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError
+from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, AlpacaError
 from asset_sync.config import ConfigError, SyncSettings, settings_from_env
 from asset_sync.dal.errors import StateTableConflictError, TableMissingError
 from asset_sync.dal.run_state import LockHeldError
@@ -45,6 +45,7 @@ EXIT_SIGNALS = {"SIGINT": 130, "SIGTERM": 143}
 CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     AlpacaAuthError,
+    AlpacaEndpointError,
     TableMissingError,
     StateTableConflictError,
     ScopeError,
