@@ -149,7 +149,8 @@ def _number(name: str, raw: str, parse: Callable[[str], float], low: float, high
     try:
         value = parse(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        kind = "a whole number" if parse is _whole else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not (math.isfinite(value) and low <= value <= high):
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
     return value
@@ -222,6 +223,10 @@ def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
 
 
 def _whole(raw: str) -> float:
-    if not raw.isdigit():
+    """An integer's value (`-5` too, for the range check); inf when too large for a float."""
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
         raise ValueError(raw)
-    return float(int(raw))
+    number = int(raw)
+    if abs(number) >= 2**53:
+        return math.inf if number > 0 else -math.inf
+    return float(number)
