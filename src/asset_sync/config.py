@@ -157,12 +157,13 @@ def _number(name: str, raw: str, parse: Callable[[str], float], low: float, high
 
 
 def settings_from_env(
-    env: Mapping[str, str] | None = None, *, for_sync: bool = True
+    env: Mapping[str, str] | None = None, *, for_sync: bool = True, validate: bool = True
 ) -> SyncSettings:
     """Build validated settings from the ecosystem's environment variable names.
 
     `for_sync=False` (status, create-table, history, ...): only tables, region and endpoint
-    are read; the sync's own knobs keep their defaults and are not validated.
+    are read; the sync's own knobs keep their defaults and are not validated. `validate=False`
+    leaves the checks of tables, region and endpoint to the caller (after flags replaced them).
     """
     env = os.environ if env is None else env
     table = env.get("ASSETS_TABLE") or DEFAULT_TABLE
@@ -190,7 +191,8 @@ def settings_from_env(
     if for_sync:
         values |= _sync_knobs(env)
     settings = SyncSettings(**values)  # type: ignore[arg-type]
-    settings.validate()
+    if validate:
+        settings.validate()
     return settings
 
 

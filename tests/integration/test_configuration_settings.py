@@ -139,3 +139,17 @@ def test_the_endpoint_flag_overrides_the_variable(env: Env) -> None:
     assert result.code == 0, result.stderr
     assert result.json()["dynamodb"]["endpoint"] == endpoint
     assert "A" in env.snapshot()
+
+
+def test_flags_replace_bad_variables(env: Env) -> None:
+    env.serve([asset("A")])
+    endpoint = env.settings.dynamodb_endpoint_url or ""
+    cli_env = {**env.cli_env(), "AWS_ENDPOINT_URL_DYNAMODB": "foo", "ASSETS_TABLE": "bad name!"}
+
+    result = run_cli(
+        "sync", "--json", "--endpoint-url", endpoint, "--table", env.settings.assets_table,
+        env=cli_env,
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert "A" in env.snapshot()

@@ -72,8 +72,9 @@ def table_options(command: F) -> F:
 def load_settings(
     table: str | None, endpoint_url: str | None, *, for_sync: bool = False, **overrides: Any
 ) -> SyncSettings:
-    """Environment first, flags over it; only what the command uses is parsed."""
-    settings = settings_from_env(for_sync=for_sync)
+    """Environment first, flags over it (a bad variable a flag replaces does not matter); only
+    what the command uses is parsed."""
+    settings = settings_from_env(for_sync=for_sync, validate=False)
     if table:
         overrides["assets_table"] = table
         overrides["table_source"] = "--table"
