@@ -302,3 +302,28 @@ def test_table_names_dynamodb_would_reject_are_configuration_errors(env: Env) ->
             line = one_error_line(result)
             assert "configuration error" in line and source in line, line
             assert "\x1b" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["sync", "--max-delist-fraction", "5"],
+            "'--max-delist-fraction': 5.0 is not in the range",
+        ),
+        (["sync", "--deadline-seconds", "soon"], "'--deadline-seconds'"),
+        (["status", "--no-such-flag"], "No such option '--no-such-flag'"),
+    ],
+)
+def test_a_usage_error_with_json_is_one_json_object_too(
+    env: Env, args: list[str], message: str
+) -> None:
+    human = run_cli(*args, env=env.cli_env())
+    as_json = run_cli(*args, "--json", env=env.cli_env())
+
+    assert human.code == as_json.code == 2
+    assert human.stdout == ""
+    assert message in human.stderr and message in as_json.stderr
+    failure = one_json_object(as_json)
+    assert failure["outcome"] == "failed"
+    assert message in failure["message"]
