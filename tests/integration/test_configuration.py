@@ -247,6 +247,7 @@ def test_an_unknown_class_is_a_configuration_error(env: Env, bad_class: str, how
 
     human = run_cli("sync", *args, env=cli_env)
     as_json = run_cli("sync", "--json", *args, env=cli_env)
+    dry_run = run_cli("sync", "--dry-run", *args, env=cli_env)
 
     assert human.code == 2, human.stderr
     assert expected in human.stderr
@@ -257,6 +258,7 @@ def test_an_unknown_class_is_a_configuration_error(env: Env, bad_class: str, how
     assert report["outcome"] == "failed"
     assert expected in report["message"]
     assert report["delisted"] == 0
+    assert dry_run.code == 2 and expected in dry_run.stderr
     assert env.snapshot() == before
 
 
