@@ -22,6 +22,7 @@ DEFAULT_ASSET_CLASS = "us_equity"  # what Alpaca's /v2/assets returns without `a
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 5, 86_400
 # botocore's own rule for a region name; anything else fails before a request is made
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+_TABLE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")  # DynamoDB's rule for a table name
 
 
 class ConfigError(ValueError):
@@ -47,6 +48,8 @@ class SyncSettings:
 
     assets_table: str = DEFAULT_TABLE
     state_table: str = f"{DEFAULT_TABLE}_sync_state"
+    table_source: str = "ASSETS_TABLE"
+    state_table_source: str = "SYNC_STATE_TABLE"
     region: str = DEFAULT_REGION
     region_source: str = "the default"
     dynamodb_endpoint_url: str | None = None
@@ -82,10 +85,15 @@ class SyncSettings:
 
     def validate(self) -> None:
         """Raise ConfigError when a value cannot work."""
-        for name in ("assets_table", "state_table"):
-            value = getattr(self, name)
-            if not 3 <= len(value) <= 255:
-                raise ConfigError(f"{name} must be 3 to 255 characters, got {value!r}")
+        for value, source in (
+            (self.assets_table, self.table_source),
+            (self.state_table, self.state_table_source),
+        ):
+            if not _TABLE.fullmatch(value):
+                raise ConfigError(
+                    f"{value!r} (from {source}) is not a DynamoDB table name: 3 to 255 of "
+                    "a-z, A-Z, 0-9, '_', '-' and '.'"
+                )
         if not _REGION.fullmatch(self.region):
             raise ConfigError(f"{self.region!r} (from {self.region_source}) is not a region name")
         if not math.isfinite(self.max_delist_fraction) or not (
@@ -141,19 +149,21 @@ def _number(name: str, raw: str, parse: Callable[[str], float], low: float, high
     try:
         value = parse(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        kind = "a whole number" if parse is _whole else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not (math.isfinite(value) and low <= value <= high):
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
     return value
 
 
 def settings_from_env(
-    env: Mapping[str, str] | None = None, *, for_sync: bool = True
+    env: Mapping[str, str] | None = None, *, for_sync: bool = True, validate: bool = True
 ) -> SyncSettings:
     """Build validated settings from the ecosystem's environment variable names.
 
     `for_sync=False` (status, create-table, history, ...): only tables, region and endpoint
-    are read; the sync's own knobs keep their defaults and are not validated.
+    are read; the sync's own knobs keep their defaults and are not validated. `validate=False`
+    leaves the checks of tables, region and endpoint to the caller (after flags replaced them).
     """
     env = os.environ if env is None else env
     table = env.get("ASSETS_TABLE") or DEFAULT_TABLE
@@ -167,6 +177,10 @@ def settings_from_env(
     values: dict[str, object] = {
         "assets_table": table,
         "state_table": env.get("SYNC_STATE_TABLE") or f"{table}_sync_state",
+        "table_source": "ASSETS_TABLE" if env.get("ASSETS_TABLE") else "the default",
+        "state_table_source": (
+            "SYNC_STATE_TABLE" if env.get("SYNC_STATE_TABLE") else "ASSETS_TABLE + '_sync_state'"
+        ),
         "region": region,
         "region_source": region_source,
         "dynamodb_endpoint_url": env.get(endpoint_name) or None,
@@ -177,7 +191,8 @@ def settings_from_env(
     if for_sync:
         values |= _sync_knobs(env)
     settings = SyncSettings(**values)  # type: ignore[arg-type]
-    settings.validate()
+    if validate:
+        settings.validate()
     return settings
 
 
@@ -210,6 +225,10 @@ def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
 
 
 def _whole(raw: str) -> float:
-    if not raw.isdigit():
+    """An integer's value (`-5` too, for the range check); inf when too large for a float."""
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
         raise ValueError(raw)
-    return float(int(raw))
+    number = int(raw)
+    if abs(number) >= 2**53:
+        return math.inf if number > 0 else -math.inf
+    return float(number)

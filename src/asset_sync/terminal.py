@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -50,8 +51,13 @@ def stop_on_signals(stop: StopSignal, run: WritesInFlight | None = None) -> Iter
 
 
 def terminal_progress() -> Progress:
-    """Stage lines and a write progress bar on stderr (it never goes backwards)."""
+    """Stage lines and a write progress bar on stderr (it never goes backwards).
+
+    Write threads report their counts concurrently and out of order: one lock orders them, and
+    a count below the one already shown is ignored.
+    """
     bar: dict[str, Any] = {}
+    lock = threading.Lock()
 
     def start(total: int) -> None:
         if total:
@@ -60,11 +66,12 @@ def terminal_progress() -> Progress:
             bar["done"] = 0
 
     def advance(done: int) -> None:
-        if "bar" in bar and done > bar["done"]:  # threads report out of order
-            bar["bar"].update(done - bar["done"])
-            bar["done"] = done
-            if done >= bar["bar"].length:
-                bar.pop("bar").__exit__(None, None, None)
+        with lock:
+            if "bar" in bar and done > bar["done"]:
+                bar["bar"].update(done - bar["done"])
+                bar["done"] = done
+                if done >= bar["bar"].length:
+                    bar.pop("bar").__exit__(None, None, None)
 
     return Progress(
         stage=lambda message: click.echo(f"... {safe(message)}", err=True),

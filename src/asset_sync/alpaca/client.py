@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
@@ -32,6 +32,10 @@ class AlpacaError(RuntimeError):
 
 class AlpacaAuthError(AlpacaError):
     """Alpaca rejected the credentials (401/403): retrying cannot help."""
+
+
+class AlpacaEndpointError(AlpacaError):
+    """`GET /v2/assets` answered 404: APCA_API_BASE_URL is not the API's root."""
 
 
 class AssetNotFoundError(AlpacaError):
@@ -224,7 +228,13 @@ class AlpacaClient:
             )
         if status == 404 and path.startswith("/v2/assets/"):
             raise AssetNotFoundError(f"GET {path}: asset not found (HTTP 404{detail})")
-        retried = f" after {len(response.retries.history)} retries" if response.retries else ""
+        if status == 404:
+            raise AlpacaEndpointError(
+                f"GET {self._shown_url(path)} answered HTTP 404{detail}; APCA_API_BASE_URL must "
+                "be the API's root without a path, such as https://paper-api.alpaca.markets"
+            )
+        tries = len(response.retries.history) if response.retries else 0
+        retried = f" after {tries} retries" if tries else ""
         raise AlpacaError(f"GET {path} answered HTTP {status}{retried}{detail}")
 
     def _error_detail(self, response: urllib3.BaseHTTPResponse) -> str:
@@ -254,6 +264,12 @@ class AlpacaClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _shown_url(self, path: str) -> str:
+        """The full URL of `path`, without any user:password part of the base URL."""
+        parts = urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{host}{parts.path}{path}"
 
     def _redact(self, text: str) -> str:
         secret = self._credentials.secret_key

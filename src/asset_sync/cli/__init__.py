@@ -6,17 +6,35 @@ See `asset_sync.cli.common` for the exit codes.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from asset_sync.cli.common import clear_errors, load_settings, table_options
+from asset_sync.cli.common import EXIT_CONFIG, clear_errors, echo_json, load_settings, table_options
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.sync_command import sync
 from asset_sync.cli.toolkit import doctor, history, show
 from asset_sync.wiring import tables
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class JsonUsageErrors(click.Group):
+    """With `--json` among the arguments, a usage error is also one JSON object on stdout."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["json_output"] = "--json" in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if ctx.meta.get("json_output"):
+                message = f"usage error: {error.format_message()}"
+                echo_json({"outcome": "failed", "message": message, "exit_code": EXIT_CONFIG})
+            raise
+
+
+@click.group(cls=JsonUsageErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="signal9-asset-sync")
 def main() -> None:
     """Keep the signal9_assets DynamoDB table in step with Alpaca's asset catalog."""

@@ -19,12 +19,14 @@ import click
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
     EndpointConnectionError,
     InvalidRegionError,
     NoCredentialsError,
+    ProfileNotFound,
 )
 
-from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError
+from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, AlpacaError
 from asset_sync.config import ConfigError, SyncSettings, settings_from_env
 from asset_sync.dal.errors import StateTableConflictError, TableMissingError
 from asset_sync.dal.run_state import LockHeldError
@@ -43,12 +45,15 @@ EXIT_SIGNALS = {"SIGINT": 130, "SIGTERM": 143}
 CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     AlpacaAuthError,
+    AlpacaEndpointError,
     TableMissingError,
     StateTableConflictError,
     ScopeError,
     InvalidRegionError,
     EndpointConnectionError,
     NoCredentialsError,
+    ProfileNotFound,
+    ConfigParseError,
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,12 +72,15 @@ def table_options(command: F) -> F:
 def load_settings(
     table: str | None, endpoint_url: str | None, *, for_sync: bool = False, **overrides: Any
 ) -> SyncSettings:
-    """Environment first, flags over it; only what the command uses is parsed."""
-    settings = settings_from_env(for_sync=for_sync)
+    """Environment first, flags over it (a bad variable a flag replaces does not matter); only
+    what the command uses is parsed."""
+    settings = settings_from_env(for_sync=for_sync, validate=False)
     if table:
         overrides["assets_table"] = table
+        overrides["table_source"] = "--table"
         if not os.environ.get("SYNC_STATE_TABLE"):
             overrides["state_table"] = f"{table}_sync_state"
+            overrides["state_table_source"] = "--table + '_sync_state'"
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
     return settings.with_overrides(dynamodb_endpoint_url=endpoint_url, **overrides)
@@ -98,10 +106,14 @@ def describe(error: BaseException) -> str:
         return f"configuration error: {cause}"
     if isinstance(cause, EndpointConnectionError):
         return f"cannot reach DynamoDB ({cause}); check the region and the endpoint URL"
+    if isinstance(cause, ProfileNotFound | ConfigParseError):
+        return f"AWS configuration error: {cause} (check AWS_PROFILE and AWS_CONFIG_FILE)"
     if isinstance(cause, NoCredentialsError):
         return "no AWS credentials found (set AWS_PROFILE or the AWS_* variables)"
     if isinstance(cause, AlpacaError | CatalogFormatError) and isinstance(error, SyncError):
         return f"fetching the catalog failed, nothing was written: {cause}"
+    if isinstance(cause, TableMissingError | StateTableConflictError):
+        return str(cause)
     if isinstance(cause, ClientError | BotoCoreError) and not isinstance(error, SyncError):
         return f"DynamoDB error: {cause}"
     return str(error)

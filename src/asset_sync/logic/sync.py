@@ -239,6 +239,7 @@ class SyncRun:
     def _dry_run(self, report: RunReport, started: float) -> RunReport:
         """Plan and report, writing nothing (the state table must exist all the same)."""
         view = self.state.read()
+        self.state._check_table(view, self.settings.assets_table)  # as the real run's acquire
         self._note_clock(view, report)
         report.full = self.settings.full or self._full_due(view)
         identity = RunIdentity(view.run_seq + 1, report.last_sync_timestamp, report.full)
@@ -469,8 +470,8 @@ class SyncRun:
             known = sorted({*KNOWN_ASSET_CLASSES, *(c for c in held if c)})
             report.outcome = "failed"
             report.message = (
-                f"Alpaca returned no assets of class {unknown[0]!r} and the table holds none; "
-                f"known classes: {', '.join(known)} (class names are lower case)"
+                f"Alpaca returned no assets of class {unknown[0]!r}; known classes: "
+                f"{', '.join(known)} (class names are lower case; the table holds none either)"
             )
             raise ScopeError(report.message, report)
 
