@@ -13,6 +13,8 @@ runs a full reconciliation (as does any run once the last one is FULL_RECONCILE_
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import time
 from functools import lru_cache
@@ -30,7 +32,12 @@ from asset_sync.logic.report import RunReport
 from asset_sync.logic.sync import LeaseHeldError, SyncError
 from asset_sync.wiring import build_run
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"))
+# ensure_ascii: every non-ASCII character of catalog text (C1 controls, bidi overrides) reaches
+# the log escaped, never raw (Powertools' default serializer keeps them as they are).
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
+    json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str),
+)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"),
     service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),

@@ -135,6 +135,24 @@ def test_region_variables_come_before_the_profile(
     assert f"in region {region} (from {source})" in status.stdout
 
 
+def test_the_region_flag_comes_before_everything(env: Env, tmp_path: Path) -> None:
+    endpoint = env.settings.dynamodb_endpoint_url or ""
+    table = f"assets_{uuid.uuid4().hex[:10]}"
+    cli_env = profile_env(
+        env, tmp_path, "[default]\nregion = eu-west-1\n", AWS_REGION="ca-central-1",
+        ASSETS_TABLE=table,
+    )  # fmt: skip
+
+    created = run_cli("create-table", "--region", "ap-northeast-1", env=cli_env)
+    status = run_cli("status", "--region", "ap-northeast-1", env=cli_env)
+
+    assert created.code == 0, created.stderr
+    assert table_exists("ap-northeast-1", endpoint, table)
+    assert not table_exists("ca-central-1", endpoint, table)
+    assert "in region ap-northeast-1 (from --region)" in status.stdout
+    assert run_cli("status", "--region", "not a region", env=cli_env).code == 2
+
+
 def test_without_any_region_the_documented_default_is_used(env: Env, tmp_path: Path) -> None:
     cli_env = profile_env(env, tmp_path, "[default]\noutput = json\n")  # a config without region
 

@@ -58,8 +58,21 @@ CONFIG_ERRORS: tuple[type[BaseException], ...] = (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Keep a flag's value in the context (read by `load_settings`, not by each command)."""
+    if value:
+        ctx.meta[f"asset_sync.{param.name}"] = value
+    return value
+
+
 def table_options(command: F) -> F:
-    """`--table` and `--endpoint-url`, shared by every command that reaches DynamoDB."""
+    """`--table`, `--endpoint-url` and `--region`, shared by every command that reaches DynamoDB."""
+    command = click.option(
+        "--region",
+        expose_value=False,
+        callback=_remember,
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the AWS profile, us-east-1).",
+    )(command)
     command = click.option(
         "--endpoint-url",
         help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, else AWS).",
@@ -83,6 +96,10 @@ def load_settings(
             overrides["state_table_source"] = "--table + '_sync_state'"
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
+    context = click.get_current_context(silent=True)
+    region = context.meta.get("asset_sync.region") if context else None
+    if region:
+        overrides |= {"region": region, "region_source": "--region"}
     return settings.with_overrides(dynamodb_endpoint_url=endpoint_url, **overrides)
 
 

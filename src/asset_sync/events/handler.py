@@ -9,6 +9,8 @@ Records after an unreadable one are not published in this invocation.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -25,7 +27,9 @@ from asset_sync.events.publisher import Publisher, events_client
 from asset_sync.events.transform import events_of
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-events")
-logger = Logger(service=SERVICE)
+logger = Logger(  # ensure_ascii: symbols in warnings reach the log escaped, never raw
+    service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
+)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"), service=SERVICE
 )

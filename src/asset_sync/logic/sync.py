@@ -20,6 +20,7 @@ import msgspec
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
+from asset_sync.dal.errors import StateTableConflictError, TableMissingError
 from asset_sync.dal.run_state import (
     Lease,
     LeaseLostError,
@@ -208,7 +209,7 @@ class SyncRun:
             return self._skipped(report, started, held)
         except Exception as error:  # nothing was written, and nowhere to record it
             report.outcome = "failed"
-            report.message = f"{type(error).__name__}: {error}"
+            report.message = failure_message(error)
             self._finish(report, started)
             raise SyncError(report.message, report) from error
         report.run_seq = lease.run_seq
@@ -223,7 +224,7 @@ class SyncRun:
             ending = self._stopped_before_writing(report)
         except BaseException as unexpected:
             report.outcome = "failed"
-            report.message = f"{type(unexpected).__name__}: {unexpected}"
+            report.message = failure_message(unexpected)
             try:
                 self._record(report, started, lease)
             except Exception as record_error:  # keep the original error; the lease expires
@@ -252,7 +253,7 @@ class SyncRun:
             ending = self._stopped_before_writing(report)
         except Exception as unexpected:
             report.outcome = "failed"
-            report.message = f"{type(unexpected).__name__}: {unexpected}"
+            report.message = failure_message(unexpected)
             self._finish(report, started)
             raise SyncError(report.message, report) from unexpected
         self._finish(report, started)
@@ -587,6 +588,15 @@ def _inconsistency(confirmation: Confirmation) -> str:
         )
     parts.append(f"delisted only the {len(confirmation.confirmed)} confirmed one by one")
     return "; ".join(parts)
+
+
+def failure_message(error: BaseException) -> str:
+    """The run record's message for an error that ended a run, in an operator's words."""
+    if isinstance(error, AlpacaError | CatalogFormatError):
+        return f"fetching from Alpaca failed, nothing was written: {error}"
+    if isinstance(error, TableMissingError | StateTableConflictError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def _deadline(seconds: float | None) -> float | None:
