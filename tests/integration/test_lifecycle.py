@@ -1,0 +1,223 @@
+"""Stopping the CLI sync: SIGINT and SIGTERM at seeded points during writes, two Ctrl-Cs, a newer
+run started right after, a stop during the fetch, and a terminal's progress bar.
+
+The sync runs as a child process (`python -m asset_sync.cli sync --json`, the unchanged CLI) at a
+slow pace (`MAX_WRITES_PER_SECOND=40`, ~7 s for the 280 creates of day 1), its DynamoDB traffic
+through `WriteWatch`, a proxy that counts asset writes as they arrive and once they are applied
+(and can hold them, to make writes in flight that take seconds). The signal goes out once a
+seeded number of writes was applied. After each stop:
+
+- the process exits 130 (SIGINT) or 143 (SIGTERM) and no asset write reaches the table after it
+  exited (the proxy's counts do not move afterwards);
+- at most the writes in flight and those started before the signal arrived are sent after it
+  (a bound of `WRITE_CONCURRENCY` + one second of pace, against a rest of the plan 3-30 times
+  larger): stopping does not write the rest of the plan;
+- every item is entirely old or entirely new, and the report (`--json`) and the stored run record
+  count exactly the new items; the lease is given back;
+- the next run, started at once, succeeds and leaves the table a clean run leaves.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from tests.support import CREDENTIALS, Env, fresh_env, run_cli
+from tests.support.lifecycle import (
+    DAY1,
+    DAY2,
+    Expected,
+    WriteWatch,
+    signal_at,
+    signal_name,
+    split_items,
+    start_sync,
+    stop_line,
+    written,
+)
+from tests.support.reliability import finish, owned_view
+
+from asset_sync.local.stand_in import AlpacaStandIn, Fault
+from asset_sync.logic.sync import LeaseHeldError
+from asset_sync.wiring import build_run
+
+WRITE_CONCURRENCY = 8  # the default
+AFTER_SIGNAL_BOUND = WRITE_CONCURRENCY + 40  # in flight + one second of the child's pace
+CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@pytest.fixture(scope="module")
+def expected(moto_url: str) -> Expected:
+    """Owned attributes after clean day-1 and day-2 runs (a separate table)."""
+    with AlpacaStandIn([], key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
+        ref = fresh_env(moto_url, api)
+        ref.serve(DAY1)
+        build_run(ref.settings).run()
+        day1 = owned_view(ref.snapshot())
+        ref.serve(DAY2)
+        build_run(ref.settings).run()
+        return Expected(day1, owned_view(ref.snapshot()))
+
+
+@pytest.fixture
+def watch(moto_url: str, env: Env) -> Iterator[WriteWatch]:
+    with WriteWatch(moto_url, env.settings.assets_table) as proxy:
+        yield proxy
+
+
+def planned_writes(old: dict[str, dict[str, object]], new: dict[str, dict[str, object]]) -> int:
+    return sum(1 for symbol, item in new.items() if old.get(symbol) != item)
+
+
+def assert_next_run_converges(env: Env, want: dict[str, dict[str, object]], left: int) -> None:
+    """A run started at once (a CLI child, straight to moto) writes what was left, no more."""
+    result = run_cli("sync", "--json", env=env.cli_env(), timeout=120)
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["outcome"] == "succeeded"
+    assert written(report) == left
+    assert owned_view(env.snapshot()) == want
+    assert env.state.read().lock_owner is None
+
+
+@pytest.mark.parametrize(
+    ("sig", "day", "seed"),
+    [
+        (signal.SIGINT, 1, 1),
+        (signal.SIGTERM, 1, 2),
+        (signal.SIGINT, 2, 3),
+        (signal.SIGTERM, 2, 4),
+    ],
+    ids=["SIGINT-day1", "SIGTERM-day1", "SIGINT-day2", "SIGTERM-day2"],
+)
+def test_a_signal_during_writes_stops_records_what_was_written_and_the_next_run_converges(
+    env: Env, watch: WriteWatch, expected: Expected, sig: int, day: int, seed: int
+) -> None:
+    old: dict[str, dict[str, object]] = {}
+    if day == 2:
+        env.serve(DAY1)
+        build_run(env.settings).run()
+        old = expected.day1
+    before = env.state.read()
+    new = expected.day1 if day == 1 else expected.day2
+    env.serve(DAY1 if day == 1 else DAY2)
+    planned = planned_writes(old, new)
+    threshold = random.Random(seed).randint(5, planned // 3)
+
+    process = start_sync(env, watch)
+    signal_at(process, lambda: watch.applied >= threshold, sig)
+    at_signal = watch.arrived
+    result = finish(process, timeout=60)
+    applied_at_exit, arrived_at_exit = watch.applied, watch.arrived
+
+    assert result.code == CODES[sig], result.stderr
+    assert watch.settled() == applied_at_exit, "a write reached the table after the exit"
+    assert watch.arrived == arrived_at_exit
+    assert arrived_at_exit - at_signal <= AFTER_SIGNAL_BOUND < planned - threshold
+    stop_line(result.stderr, sig)
+    report = result.json()
+    assert report["outcome"] == "interrupted"
+    assert report["failed"] == 0
+    assert written(report) + report["not_written"] == planned
+    assert report["not_written"] > 0
+    olds, news = split_items(env.snapshot(), old, new)
+    changed = {s for s in news if old.get(s) != new[s]}
+    assert len(changed) == written(report) == applied_at_exit
+    assert olds | news == set(old) | changed
+    state = env.state.read()
+    assert state.lock_owner is None, "the lease was not given back"
+    assert state.last_run_outcome == "interrupted"
+    assert state.last_run is not None
+    assert written(state.last_run) == written(report)
+    assert state.last_run["not_written"] == report["not_written"]
+    assert state.last_sync_timestamp == before.last_sync_timestamp  # not advanced
+
+    assert_next_run_converges(env, new, planned - written(report))
+
+
+def test_two_ctrl_cs_while_writes_are_in_flight_skip_nothing_and_the_lease_outlives_the_writes(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    env.serve(DAY1)
+    planned = len(expected.day1)
+    watch.hold_after = random.Random(5).randint(10, 60)
+    watch.hold_seconds = 3.0  # every later write is in flight for 3 s
+
+    process = start_sync(env, watch)
+    signal_at(process, lambda: watch.holding >= 1, signal.SIGINT)
+    time.sleep(0.3)
+    assert watch.holding >= 1
+    process.send_signal(signal.SIGINT)
+    # a newer run while the old one waits for its writes: the lease is still held
+    with pytest.raises(LeaseHeldError, match=r"holds the run lease: run .* lease until"):
+        build_run(env.settings).run()
+    assert watch.holding >= 1, "the writes in flight ended before the newer run tried"
+    result = finish(process, timeout=60)
+    applied_at_exit = watch.applied
+
+    assert result.code == 130, result.stderr
+    in_flight = re.findall(r"still stopping, (\d+) writes in flight", result.stderr)
+    assert in_flight and int(in_flight[0]) >= 1, result.stderr
+    stop_line(result.stderr, signal.SIGINT)
+    assert watch.settled() == applied_at_exit == watch.arrived  # every held write finished first
+    report = result.json()
+    assert report["outcome"] == "interrupted"
+    _, news = split_items(env.snapshot(), {}, expected.day1)
+    assert len(news) == written(report) == applied_at_exit
+    assert report["created"] + report["not_written"] == planned
+    assert env.state.read().lock_owner is None
+
+    assert_next_run_converges(env, expected.day1, planned - written(report))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=signal_name)
+def test_a_signal_while_fetching_stops_at_once_and_writes_nothing(
+    env: Env, watch: WriteWatch, expected: Expected, sig: int
+) -> None:
+    env.serve(DAY1)
+    env.stand_in.script(Fault.slow(30), route="list")  # the catalog takes 30 s to arrive
+
+    process = start_sync(env, watch)
+    signal_at(process, lambda: env.stand_in.list_requests >= 1, sig)
+    sent = time.monotonic()
+    result = finish(process, timeout=60)
+    took = time.monotonic() - sent
+
+    assert result.code == CODES[sig], result.stderr
+    assert took < 15, f"stopping waited {took:.1f} s for the 30 s response"  # generous
+    assert f"stopped ({signal_name(sig)}) before writing anything" in result.stderr
+    assert result.json()["outcome"] == "interrupted"
+    assert watch.settled() == 0 and watch.arrived == 0
+    assert env.snapshot() == {}
+    state = env.state.read()
+    assert state.lock_owner is None and state.last_run_outcome == "interrupted"
+
+    assert_next_run_converges(env, expected.day1, len(expected.day1))
+
+
+def test_a_cli_deadline_stops_writing_30_s_before_it_and_exits_1(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    env.serve(DAY1)
+    planned = len(expected.day1)
+    # at 20 writes/s the plan needs 14 s; the run may write for 38 - 30 = 8 s
+    process = start_sync(env, watch, "--deadline-seconds", "38", MAX_WRITES_PER_SECOND="20")
+    result = finish(process, timeout=60)
+    applied_at_exit = watch.applied
+
+    assert result.code == 1, result.stderr
+    assert "stopped (the deadline was near) after writing" in result.stderr
+    assert watch.settled() == applied_at_exit
+    report = result.json()
+    assert report["outcome"] == "interrupted"
+    assert 0 < written(report) < planned
+    assert written(report) + report["not_written"] == planned
+    _, news = split_items(env.snapshot(), {}, expected.day1)
+    assert len(news) == written(report) == applied_at_exit
+    assert env.state.read().lock_owner is None
+
+    assert_next_run_converges(env, expected.day1, planned - written(report))
