@@ -24,7 +24,11 @@ class WritesInFlight(Protocol):
 
 @contextmanager
 def stop_on_signals(stop: StopSignal, run: WritesInFlight | None = None) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `stop` for the duration of the block."""
+    """Route SIGINT and SIGTERM to `stop` for the duration of the block.
+
+    After a stop, further SIGINT/SIGTERM stay ignored when the block ends: the process is then
+    reporting and exiting with the stop's code, and a late Ctrl-C must not kill it (exit -2).
+    """
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -46,7 +50,7 @@ def stop_on_signals(stop: StopSignal, run: WritesInFlight | None = None) -> Iter
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if stop.requested else handler)
 
 
 def terminal_progress() -> Progress:

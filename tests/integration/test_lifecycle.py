@@ -221,3 +221,32 @@ def test_a_cli_deadline_stops_writing_30_s_before_it_and_exits_1(
     assert env.state.read().lock_owner is None
 
     assert_next_run_converges(env, expected.day1, planned - written(report))
+
+
+def test_ctrl_c_pressed_again_and_again_until_the_exit_still_exits_130(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    """Signals keep coming while the run waits for its writes, records itself, prints and exits:
+    none of them may cut that short or change the exit code."""
+    env.serve(DAY1)
+    watch.hold_after = random.Random(6).randint(10, 60)
+    watch.hold_seconds = 1.0
+
+    process = start_sync(env, watch)
+    signal_at(process, lambda: watch.holding >= 1, signal.SIGINT)
+    end = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < end:
+        try:
+            process.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(0.005)
+    result = finish(process, timeout=10)
+
+    assert result.code == 130, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    stop_line(result.stderr, signal.SIGINT)
+    report = result.json()
+    _, news = split_items(env.snapshot(), {}, expected.day1)
+    assert len(news) == written(report) == watch.settled()
+    assert env.state.read().lock_owner is None
