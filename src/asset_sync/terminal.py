@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, Protocol
 
@@ -22,6 +23,17 @@ class WritesInFlight(Protocol):
     def writes_in_flight(self) -> int: ...
 
 
+def say(line: str) -> None:
+    """One line on stderr from a signal handler: unbuffered, and never raising.
+
+    The handler runs in the main thread wherever it is; an exception from it (EPIPE when the
+    reader of stderr is gone, a reentrant call into stderr's buffer) would end the run there
+    instead of letting it record what it wrote.
+    """
+    with suppress(OSError, ValueError):
+        os.write(sys.stderr.fileno(), f"{line}\n".encode(errors="replace"))
+
+
 @contextmanager
 def stop_on_signals(stop: StopSignal, run: WritesInFlight | None = None) -> Iterator[None]:
     """Route SIGINT and SIGTERM to `stop` for the duration of the block.
@@ -34,13 +46,12 @@ def stop_on_signals(stop: StopSignal, run: WritesInFlight | None = None) -> Iter
         name = signal.Signals(signum).name
         in_flight = run.writes_in_flight() if run is not None else 0
         if stop.requested:
-            click.echo(f"asset-sync: still stopping, {in_flight} writes in flight", err=True)
+            say(f"asset-sync: still stopping, {in_flight} writes in flight")
             return
         stop.request(name)
-        click.echo(
+        say(
             f"asset-sync: {name}: stopping; no new write starts, {in_flight} in flight finish, "
-            "then the run is recorded",
-            err=True,
+            "then the run is recorded"
         )
         if stop.abortable:
             raise RunAborted(name)

@@ -19,9 +19,11 @@ seeded number of writes was applied. After each stop:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -39,7 +41,7 @@ from tests.support.lifecycle import (
     stop_line,
     written,
 )
-from tests.support.reliability import finish, owned_view
+from tests.support.reliability import REPO_ROOT, child_env, cli_command, finish, owned_view
 
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
 from asset_sync.logic.sync import LeaseHeldError
@@ -250,3 +252,36 @@ def test_ctrl_c_pressed_again_and_again_until_the_exit_still_exits_130(
     _, news = split_items(env.snapshot(), {}, expected.day1)
     assert len(news) == written(report) == watch.settled()
     assert env.state.read().lock_owner is None
+
+
+def test_a_stop_with_stderr_gone_still_records_the_real_counts(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    """`asset-sync sync 2>&1 | head`: once the reader is gone every stderr write fails (EPIPE);
+    the stop messages must not break the stop itself."""
+    env.serve(DAY1)
+    planned = len(expected.day1)
+    threshold = random.Random(7).randint(5, planned // 3)
+    process = subprocess.Popen(
+        cli_command("sync", "--json", fast=False),
+        env=child_env(
+            env.cli_env(), AWS_ENDPOINT_URL_DYNAMODB=watch.url, MAX_WRITES_PER_SECOND="40"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert process.stderr is not None
+    process.stderr.close()  # the reader of stderr went away
+    signal_at(process, lambda: watch.applied >= threshold, signal.SIGINT)
+    stdout, _ = process.communicate(timeout=60)
+
+    report = json.loads(stdout)
+    assert report["outcome"] == "interrupted"
+    _, news = split_items(env.snapshot(), {}, expected.day1)
+    assert len(news) == written(report) == watch.settled()
+    state = env.state.read()
+    assert state.lock_owner is None
+    assert state.last_run_outcome == "interrupted"
+    assert state.last_run is not None and written(state.last_run) == len(news)
