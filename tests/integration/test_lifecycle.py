@@ -277,6 +277,7 @@ def test_a_stop_with_stderr_gone_still_records_the_real_counts(
     signal_at(process, lambda: watch.applied >= threshold, signal.SIGINT)
     stdout, _ = process.communicate(timeout=60)
 
+    assert process.returncode == 130
     report = json.loads(stdout)
     assert report["outcome"] == "interrupted"
     _, news = split_items(env.snapshot(), {}, expected.day1)

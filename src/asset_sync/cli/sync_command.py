@@ -8,8 +8,11 @@ Ctrl-C only says how many writes are still in flight.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -94,9 +97,19 @@ def sync(
         else:
             click.echo(render_report(report))
         if isinstance(error, RunInterruptedError):
-            fail(error.report.message, code)
+            _stopped(error.report.message, code)
         if error is not None and code != EXIT_OK:
             fail(describe(error), code)
+
+
+def _stopped(message: str, code: int) -> NoReturn:
+    """The stop's one line and its exit code (130/143), also when stderr's reader is gone:
+    EPIPE must not turn the code into click's 1, nor Python's flush at exit into 120."""
+    try:
+        fail(message, code)
+    except OSError:
+        sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for the rest of the process
+        sys.exit(code)
 
 
 def _deadline(seconds: float | None) -> float | None:
