@@ -20,8 +20,11 @@ seeded number of writes was applied. After each stop:
 from __future__ import annotations
 
 import json
+import os
+import pty
 import random
 import re
+import select
 import signal
 import subprocess
 import time
@@ -286,3 +289,67 @@ def test_a_stop_with_stderr_gone_still_records_the_real_counts(
     assert state.lock_owner is None
     assert state.last_run_outcome == "interrupted"
     assert state.last_run is not None and written(state.last_run) == len(news)
+
+
+def read_pty(fd: int, until: float, out: bytearray) -> None:
+    """Append what the terminal shows until `until` (monotonic) or its end."""
+    while time.monotonic() < until:
+        ready, _, _ = select.select([fd], [], [], 0.02)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child closed its end
+                return
+            if not chunk:
+                return
+            out.extend(chunk)
+
+
+def test_on_a_terminal_the_stop_lines_start_on_their_own_line_and_the_bar_stays_honest(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    env.serve(DAY1)
+    planned = len(expected.day1)
+    watch.hold_after = 20
+    watch.hold_seconds = 2.0
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(
+        cli_command("sync", fast=False),
+        env=child_env(
+            env.cli_env(), AWS_ENDPOINT_URL_DYNAMODB=watch.url, MAX_WRITES_PER_SECOND="40"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=child_fd,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    os.close(child_fd)
+    shown = bytearray()
+    try:
+        end = time.monotonic() + 60
+        while watch.holding < 1 and process.poll() is None and time.monotonic() < end:
+            read_pty(main_fd, time.monotonic() + 0.01, shown)
+        process.send_signal(signal.SIGINT)
+        read_pty(main_fd, time.monotonic() + 0.3, shown)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=60)
+        read_pty(main_fd, time.monotonic() + 2, shown)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+        os.close(main_fd)
+    text = shown.decode(errors="replace")
+
+    assert process.returncode == 130, text
+    assert "writing  [" in text, "no progress bar was shown"
+    stopping = text.index("asset-sync: SIGINT: stopping")
+    assert text[:stopping].endswith("\n"), "the stop line was appended to the progress bar"
+    assert re.search(r"\nasset-sync: still stopping, \d+ writes in flight", text), text
+    assert "writing  [" not in text[stopping:], "the bar was drawn again after the stop line"
+    percents = [int(p) for p in re.findall(r"(\d+)%", text[:stopping])]
+    report_written = int(re.search(r"created (\d+)", stdout).group(1))  # type: ignore[union-attr]
+    assert max(percents) <= 100 * report_written // planned + 1, "the bar claimed unwritten items"
+    assert text.rfind("\x1b[?25h") > text.rfind("\x1b[?25l"), "the cursor was left hidden"
+    assert f"stopped (SIGINT) after writing {report_written} of {planned}" in text
+    assert "interrupted" in stdout

@@ -29,7 +29,7 @@ from asset_sync.cli.common import (
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.sync import RunInterruptedError, SyncError
 from asset_sync.render import render_report
-from asset_sync.terminal import stop_on_signals, terminal_progress
+from asset_sync.terminal import TerminalProgress, stop_on_signals
 from asset_sync.wiring import build_run
 
 
@@ -86,12 +86,16 @@ def sync(
         )
         show_progress = not as_json and sys.stderr.isatty()
         stop = StopSignal(_deadline(deadline_seconds))
-        run = build_run(settings, terminal_progress() if show_progress else None, stop)
-        with stop_on_signals(stop, run):
+        term = TerminalProgress() if show_progress else None
+        run = build_run(settings, term.progress if term else None, stop)
+        with stop_on_signals(stop, run, term.close if term else None):
             try:
                 report, code, error = run.run(), EXIT_OK, None
             except SyncError as failed:
                 report, code, error = failed.report, exit_code_for(failed), failed
+            finally:
+                if term is not None:
+                    term.close()  # a stopped run's bar ends where the writes stopped
         if as_json:
             echo_json(report.to_json())
         else:
