@@ -1,0 +1,291 @@
+"""Stopping at a deadline and stale leases: the Lambda handler near its time limit, a handler that
+dies at it, `unlock` / `status` / the lease-held message after a run was SIGKILLed, and `demo`
+stopping its servers on SIGTERM as on Ctrl-C.
+
+The handler runs in process with a context whose remaining time is short (36 s: it may write for
+6 s, at 20 writes/s, of a plan that needs 14 s), or as a child (`tests.support.fast_cli
+--handler`, `FAKE_LAMBDA_REMAINING_MS`) when it must die without cleaning up.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from tests.support import CREDENTIALS, Env, fresh_env, run_cli
+from tests.support.lifecycle import (
+    DAY1,
+    ISO,
+    Expected,
+    WriteWatch,
+    split_items,
+    start_sync,
+    written,
+)
+from tests.support.reliability import (
+    REPO_ROOT,
+    child_env,
+    cli_command,
+    kill,
+    owned_view,
+    wait_for_lease_expiry,
+    wait_until,
+)
+
+from asset_sync import handler
+from asset_sync.local.stand_in import AlpacaStandIn, Fault
+from asset_sync.logic.sync import LeaseHeldError, RunInterruptedError
+from asset_sync.wiring import build_run
+
+EVENT = {"id": "evt-deadline", "source": "aws.events", "detail-type": "Scheduled Event"}
+
+
+@pytest.fixture(scope="module")
+def expected(moto_url: str) -> Expected:
+    """Owned attributes after a clean day-1 run (a separate table)."""
+    with AlpacaStandIn([], key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
+        ref = fresh_env(moto_url, api)
+        ref.serve(DAY1)
+        build_run(ref.settings).run()
+        return Expected(owned_view(ref.snapshot()), {})
+
+
+@pytest.fixture
+def watch(moto_url: str, env: Env) -> Iterator[WriteWatch]:
+    with WriteWatch(moto_url, env.settings.assets_table) as proxy:
+        yield proxy
+
+
+class Context:
+    """The LambdaContext attributes Powertools reads, with a time limit `remaining_s` away."""
+
+    function_name = "asset-sync"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
+    aws_request_id = "6f1c1d2e-0c55-4f8a-9a57-1f0d6f5c0de1"
+
+    def __init__(self, remaining_s: float) -> None:
+        self.deadline = time.monotonic() + remaining_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def function_env(monkeypatch: pytest.MonkeyPatch, env: Env, **extra: str) -> None:
+    """The function's environment (keys from the environment, not Secrets Manager)."""
+    for name, value in {**env.cli_env(), "SYNC_STATE_TABLE": env.settings.state_table}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALPACA_SECRET_ID", raising=False)
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    handler.base_settings.cache_clear()
+
+
+class LeaseWatcher:
+    """Reads the state item every 0.1 s in a thread; remembers the latest lease expiry seen."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.latest_expiry = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.1):
+            expires = self.env.state.read().lock_expires_at
+            if expires is not None:
+                self.latest_expiry = max(self.latest_expiry, int(expires))
+
+    def __enter__(self) -> LeaseWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+
+# -- the Lambda deadline --------------------------------------------------------------------------
+
+
+def test_a_lambda_run_near_its_deadline_stops_30_s_before_it_raises_and_its_retry_completes(
+    env: Env,
+    expected: Expected,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env.serve(DAY1)
+    planned = len(expected.day1)
+    function_env(monkeypatch, env, MAX_WRITES_PER_SECOND="20")  # the plan needs 14 s
+    remaining = 36.0
+    wall_deadline = time.time() + remaining
+    started = time.monotonic()
+
+    with LeaseWatcher(env) as lease, pytest.raises(RunInterruptedError) as raised:
+        handler.lambda_handler(EVENT, Context(remaining))  # type: ignore[arg-type]
+    took = time.monotonic() - started
+
+    # stopped writing at the margin: not before it, and well before the deadline (generous)
+    assert 5.0 <= took < remaining - 20, took
+    report = raised.value.report
+    assert report.outcome == "interrupted"
+    assert raised.value.reason == "the deadline was near"
+    assert 0 < written(report.counts()) < planned
+    assert written(report.counts()) + report.not_written == planned
+    _, news = split_items(env.snapshot(), {}, expected.day1)
+    assert len(news) == written(report.counts())
+    state = env.state.read()
+    assert state.lock_owner is None
+    assert state.last_run_outcome == "interrupted"
+    assert state.last_run is not None and written(state.last_run) == len(news)
+    assert 0 < lease.latest_expiry <= wall_deadline + 10 + 1  # never past the deadline + 10 s
+    assert "SyncInterrupted" in capsys.readouterr().out  # the metric of the outcome
+
+    function_env(monkeypatch, env)  # the retry, with the default pace and a whole time limit
+    result = handler.lambda_handler(EVENT, Context(600))  # type: ignore[arg-type]
+
+    assert result["outcome"] == "succeeded"  # not `skipped`
+    assert result["created"] == planned - len(news)
+    assert owned_view(env.snapshot()) == expected.day1
+
+
+def test_a_lambda_run_that_dies_at_its_deadline_blocks_the_retry_for_seconds_not_minutes(
+    env: Env, expected: Expected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invocation has 5 s left; it hangs fetching the catalog and is killed (as Lambda kills
+    it at its timeout): no cleanup, the lease stays. It may outlive the deadline by 10 s only,
+    so an attempt soon after is not `skipped`."""
+    env.serve(DAY1)
+    env.stand_in.script(*[Fault.slow(60)] * 10, route="list")
+    handler_env = child_env(
+        {**env.cli_env(), "SYNC_STATE_TABLE": env.settings.state_table},
+        FAKE_LAMBDA_REMAINING_MS="5000",
+    )
+    process = subprocess.Popen(
+        cli_command("--handler"),
+        env=handler_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert wait_until(lambda: env.state.read().lock_owner is not None, 60, 0.05)
+    finally:
+        kill(process)
+
+    held = env.state.read()
+    assert held.lock_expires_at is not None and held.lock_acquired_at is not None
+    acquired = datetime.strptime(held.lock_acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # taken with at most 5 s left: it expires at most 10 s after the deadline (+1: whole seconds)
+    assert held.lock_expires_at <= acquired.timestamp() + 5 + 10 + 1, held.describe_lock()
+    with pytest.raises(LeaseHeldError):  # until then the lease holds: a retry too soon skips
+        build_run(env.settings).run()
+    wait_for_lease_expiry(env, timeout=20)
+    env.stand_in.clear_faults()
+    function_env(monkeypatch, env)
+    result = handler.lambda_handler(EVENT, Context(600))  # type: ignore[arg-type]
+
+    assert result["outcome"] == "succeeded"
+    assert result["created"] == len(expected.day1)
+    assert owned_view(env.snapshot()) == expected.day1
+
+
+# -- stale leases: status, the lease-held message, unlock -----------------------------------------
+
+
+def kill_holding_the_lease(env: Env, watch: WriteWatch, lease_seconds: int) -> str:
+    """Start a sync, SIGKILL it once it wrote 10 items; the dead holder's run id."""
+    process = start_sync(env, watch, SYNC_LOCK_LEASE_SECONDS=str(lease_seconds))
+    try:
+        assert wait_until(lambda: watch.applied >= 10 or process.poll() is not None, 60, 0.002)
+    finally:
+        kill(process)
+    assert process.returncode == -signal.SIGKILL
+    watch.settled()
+    owner = env.state.read().lock_owner
+    assert owner is not None
+    return owner
+
+
+def test_a_dead_holders_lease_is_shown_named_refused_then_cleared_by_unlock_force(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    env.serve(DAY1)
+    owner = kill_holding_the_lease(env, watch, lease_seconds=300)
+    holder = rf"run {owner} \(number 1\), lease until {ISO} \((\d+) s left\)"
+
+    status = run_cli("status", env=env.cli_env())  # no run has completed yet
+    assert status.code == 0, status.stderr
+    assert "no sync has recorded a run yet" in status.stdout
+    shown = re.search(rf"a sync holds the run lease: {holder}", status.stdout)
+    assert shown and 250 < int(shown.group(1)) <= 300, status.stdout
+    as_json = run_cli("status", "--json", env=env.cli_env()).json()
+    assert as_json["lock_owner"] == owner
+    assert re.fullmatch(ISO, as_json["lock_expires_at_iso"])
+    assert 250 < as_json["lock_seconds_left"] <= 300
+
+    blocked = run_cli("sync", env=env.cli_env())
+    assert blocked.code == 4
+    assert re.search(rf"another sync holds the run lease: {holder}", blocked.stderr)
+
+    refused = run_cli("unlock", env=env.cli_env())
+    assert refused.code == 1
+    assert re.search(rf"not cleared: {holder}; it has not expired", refused.stderr)
+    assert env.state.read().lock_owner == owner
+
+    forced = run_cli("unlock", "--force", env=env.cli_env())
+    assert forced.code == 0, forced.stderr
+    assert re.fullmatch(rf"cleared the run lease of {holder}\n", forced.stdout)
+    assert env.state.read().lock_owner is None
+
+    after = run_cli("sync", "--json", env=env.cli_env())  # at once
+    assert after.code == 0, after.stderr
+    assert after.json()["outcome"] == "succeeded"
+    assert after.json()["created"] == len(expected.day1) - watch.applied
+    assert owned_view(env.snapshot()) == expected.day1
+
+
+def test_unlock_without_force_clears_a_lease_once_it_expired(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    env.serve(DAY1)
+    owner = kill_holding_the_lease(env, watch, lease_seconds=5)
+    wait_for_lease_expiry(env)
+
+    cleared = run_cli("unlock", env=env.cli_env())
+    assert cleared.code == 0, cleared.stderr
+    assert re.fullmatch(
+        rf"cleared the run lease of run {owner} \(number 1\), lease until {ISO} "
+        r"\(expired \d+ s ago\)\n",
+        cleared.stdout,
+    )
+    again = run_cli("unlock", env=env.cli_env())
+    assert again.code == 0
+    assert again.stdout == "no sync holds the run lease; nothing to clear\n"
+    assert run_cli("sync", env=env.cli_env()).code == 0
+    assert owned_view(env.snapshot()) == expected.day1
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["expired", "force"])
+def test_unlock_never_clears_a_lease_taken_after_it_looked(
+    env: Env, monkeypatch: pytest.MonkeyPatch, force: bool
+) -> None:
+    env.hold_lease("dead-run", seconds=-5)  # expired
+    stale = env.state.read()
+    env.hold_lease("new-run", seconds=600)  # a newer run takes the expired lease
+    reads = iter([stale])
+    real_read = env.state.read
+    monkeypatch.setattr(env.state, "read", lambda: next(reads, None) or real_read())
+
+    view, cleared = env.state.unlock(force=force)
+
+    assert not cleared
+    assert view.lock_owner == "new-run"
+    assert real_read().lock_owner == "new-run"
