@@ -9,6 +9,7 @@ The handler runs in process with a context whose remaining time is short (36 s: 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,8 +18,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -44,9 +47,10 @@ from tests.support.reliability import (
 )
 
 from asset_sync import handler
+from asset_sync.local.dynamo_proxy import DynamoProxy
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
-from asset_sync.logic.sync import LeaseHeldError, RunInterruptedError
+from asset_sync.logic.sync import LeaseHeldError, RunInterruptedError, SyncError
 from asset_sync.wiring import build_run
 
 EVENT = {"id": "evt-deadline", "source": "aws.events", "detail-type": "Scheduled Event"}
@@ -369,3 +373,94 @@ def test_demo_stops_its_sync_and_its_servers_on_sigterm_as_on_ctrl_c(sig: int) -
     assert "interrupted" in stdout
     created = re.search(r"created (\d+)", stdout)
     assert created and int(created.group(1)) < size // 2, "the sync wrote on after the signal"
+
+
+# -- never write out of turn ----------------------------------------------------------------------
+
+
+class StalledDynamo(DynamoProxy):
+    """What a DynamoDB in trouble does to the slow run: every write of one item is answered
+    ThrottlingException while `blocking`, and every lease renewal takes `renew_stall` seconds
+    and then fails with an error boto3 does not retry. Notes when each asset write landed."""
+
+    def __init__(self, upstream: str, table: str, symbol: str) -> None:
+        super().__init__(upstream)
+        self.table, self.symbol = table, symbol
+        self.blocking = True
+        self.renew_stall = 6.0
+        self.refused = 0
+        self.landed: list[tuple[float, str]] = []
+
+    def _forward(
+        self, method: str, path: str, headers: Any, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        request = json.loads(body or b"{}")
+        if request.get("UpdateExpression") == "SET lock_expires_at = :expires":
+            time.sleep(self.renew_stall)
+            return error_reply("com.amazonaws.dynamodb.v20120810#ValidationException")
+        operation = str(headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
+        if request.get("TableName") != self.table or operation not in ("PutItem", "UpdateItem"):
+            return super()._forward(method, path, headers, body)
+        symbol = (request.get("Key") or request.get("Item") or {}).get("symbol", {}).get("S")
+        if symbol == self.symbol and self.blocking:
+            self.refused += 1
+            return error_reply("com.amazon.coral.availability#ThrottlingException")
+        reply = super()._forward(method, path, headers, body)
+        if reply[0] == 200:
+            self.landed.append((time.monotonic(), str(symbol)))
+        return reply
+
+
+def error_reply(error_type: str) -> tuple[int, bytes, dict[str, str]]:
+    payload = json.dumps({"__type": error_type, "message": "injected by the test"}).encode()
+    return 400, payload, {"content-type": "application/x-amz-json-1.0"}
+
+
+def test_no_write_of_a_run_whose_lease_ran_out_lands_after_a_newer_run_took_it(
+    env: Env, moto_url: str
+) -> None:
+    """The slow run (5 s lease, 2 writes/s, 20 changes) is stalled: its first item's write is
+    throttled (boto3 keeps retrying it) and its renewal hangs 6 s, then fails, while its lease
+    runs out. A newer run, whose catalog is the table's, takes the lease and succeeds; then the
+    throttling ends. No write of the slow run may land after the newer run started: neither a
+    retry boto3 makes, nor the write that waited for the failed renewal."""
+    catalog = DAY1[:20]
+    env.serve(catalog)
+    build_run(env.settings).run()
+    symbol = str(catalog[0]["symbol"])
+    older = [{**a, "name": f"{a['name']} (old run)"} for a in catalog]
+    outcome: list[BaseException | None] = []
+
+    with StalledDynamo(moto_url, env.settings.assets_table, symbol) as proxy:
+        slow = replace(
+            env.settings,
+            dynamodb_endpoint_url=proxy.url,
+            lock_lease_seconds=5,
+            max_writes_per_second=2.0,
+        )
+        env.serve(older)
+
+        def slow_run() -> None:
+            try:
+                build_run(slow).run()
+                outcome.append(None)
+            except BaseException as error:  # reported below
+                outcome.append(error)
+
+        thread = threading.Thread(target=slow_run, daemon=True)
+        thread.start()
+        assert wait_until(lambda: proxy.refused >= 1, 30, 0.01)
+        wait_for_lease_expiry(env, timeout=15)
+        env.serve(catalog)  # the newer truth: the table as it was
+        newer_started = time.monotonic()
+        newer = build_run(env.settings).run()
+        proxy.blocking = False
+        thread.join(timeout=120)
+
+    assert not thread.is_alive()
+    assert newer.outcome == "succeeded"
+    late = [s for landed, s in proxy.landed if landed >= newer_started]
+    assert late == [], "the old run wrote after a newer run took the lease"
+    names = {symbol: item["name"] for symbol, item in owned_view(env.snapshot()).items()}
+    assert names == {str(a["symbol"]): {"S": a["name"]} for a in catalog}
+    assert outcome and isinstance(outcome[0], SyncError) and "lease" in str(outcome[0])

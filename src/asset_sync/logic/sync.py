@@ -410,7 +410,8 @@ class SyncRun:
             before_write=self._before_write,
             pause=self.stop.wait,
         )
-        outcome = applier.apply(writes)
+        with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
+            outcome = applier.apply(writes)
         for action in outcome.done.values():
             _count(report, action)
         report.changes = outcome.changes
