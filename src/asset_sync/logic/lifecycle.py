@@ -145,7 +145,9 @@ class LeaseKeeper:
             try:
                 self.state.renew(self.lease, int(self.wall_clock() + length))
             except (ClientError, BotoCoreError):
-                self._renew_after = now + 1.0  # try again soon; still valid in memory
+                self._renew_after = now + 1.0  # try again soon, while still valid in memory
+                if time.monotonic() >= self._valid_until:  # the failed attempt outlasted it
+                    raise LeaseLostError(_RAN_OUT) from None
                 return
             self._held_from(now, length)
 
