@@ -353,3 +353,26 @@ def test_on_a_terminal_the_stop_lines_start_on_their_own_line_and_the_bar_stays_
     assert text.rfind("\x1b[?25h") > text.rfind("\x1b[?25l"), "the cursor was left hidden"
     assert f"stopped (SIGINT) after writing {report_written} of {planned}" in text
     assert "interrupted" in stdout
+
+
+def test_a_signal_while_the_lease_is_being_taken_stops_before_the_fetch(
+    env: Env, watch: WriteWatch, expected: Expected
+) -> None:
+    """The signal arrives before the run starts reading (it cannot be abandoned there); it must
+    not then wait for a whole fetch before it stops."""
+    env.serve(DAY1)
+    env.stand_in.script(Fault.slow(30), route="list")
+    watch.hold_acquire = 2.0
+
+    process = start_sync(env, watch)
+    signal_at(process, lambda: watch.acquiring, signal.SIGTERM)
+    sent = time.monotonic()
+    result = finish(process, timeout=90)
+    took = time.monotonic() - sent
+
+    assert result.code == 143, result.stderr
+    assert took < 15, f"stopping waited {took:.1f} s for the 30 s response"  # generous
+    assert "stopped (SIGTERM) before writing anything" in result.stderr
+    assert watch.settled() == 0 and env.snapshot() == {}
+    state = env.state.read()
+    assert state.lock_owner is None and state.last_run_outcome == "interrupted"

@@ -47,7 +47,8 @@ Owned = dict[str, dict[str, Any]]
 class WriteWatch(DynamoProxy):
     """A counting proxy that also counts asset writes (PutItem/UpdateItem on the assets table)
     when they arrive and once they have been applied, and can hold them `hold_seconds` before
-    forwarding (writes in flight that take a while), once `hold_after` writes arrived."""
+    forwarding (writes in flight that take a while), once `hold_after` writes arrived. It can
+    also hold the run lease's acquisition `hold_acquire` seconds (`acquiring` while it does)."""
 
     def __init__(self, upstream: str, assets_table: str) -> None:
         super().__init__(upstream)
@@ -57,12 +58,18 @@ class WriteWatch(DynamoProxy):
         self.holding = 0
         self.hold_seconds = 0.0
         self.hold_after: int | None = None
+        self.hold_acquire = 0.0
+        self.acquiring = False
         self._count_lock = threading.Lock()
 
     def _forward(
         self, method: str, path: str, headers: Any, body: bytes
     ) -> tuple[int, bytes, dict[str, str]]:
         operation = str(headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
+        if operation == "UpdateItem" and b"lock_acquired_at = :acquired" in body:
+            self.acquiring = True  # taking the lease: only the acquire sets lock_acquired_at
+            time.sleep(self.hold_acquire)
+            self.acquiring = False
         if operation not in ("PutItem", "UpdateItem") or not self._is_asset_write(body):
             return super()._forward(method, path, headers, body)
         with self._count_lock:

@@ -314,6 +314,8 @@ class SyncRun:
         """Fetch, read and plan (abortable: nothing is written yet), then guard and apply."""
         self.stop.abortable = True
         try:
+            if self.stop.requested:  # asked before it could raise (while taking the lease)
+                raise RunAborted(self.stop.reason)
             planned = self._fetch_read_plan(report, run)
         finally:
             self.stop.abortable = False
