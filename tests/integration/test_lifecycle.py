@@ -10,8 +10,8 @@ seeded number of writes was applied. After each stop:
 - the process exits 130 (SIGINT) or 143 (SIGTERM) and no asset write reaches the table after it
   exited (the proxy's counts do not move afterwards);
 - at most the writes in flight and those started before the signal arrived are sent after it
-  (a bound of `WRITE_CONCURRENCY` + one second of pace, against a rest of the plan 3-30 times
-  larger): stopping does not write the rest of the plan;
+  (a bound of `WRITE_CONCURRENCY` + two seconds of pace, against a rest of the plan at least
+  1.3 times larger, usually 2-3 times): stopping does not write the rest of the plan;
 - every item is entirely old or entirely new, and the report (`--json`) and the stored run record
   count exactly the new items; the lease is given back;
 - the next run, started at once, succeeds and leaves the table a clean run leaves.
@@ -51,7 +51,7 @@ from asset_sync.logic.sync import LeaseHeldError
 from asset_sync.wiring import build_run
 
 WRITE_CONCURRENCY = 8  # the default
-AFTER_SIGNAL_BOUND = WRITE_CONCURRENCY + 40  # in flight + one second of the child's pace
+AFTER_SIGNAL_BOUND = WRITE_CONCURRENCY + 2 * 40  # in flight + two seconds of the child's pace
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 

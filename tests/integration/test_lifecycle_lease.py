@@ -4,7 +4,8 @@ stopping its servers on SIGTERM as on Ctrl-C.
 
 The handler runs in process with a context whose remaining time is short (36 s: it may write for
 6 s, at 20 writes/s, of a plan that needs 14 s), or as a child (`tests.support.fast_cli
---handler`, `FAKE_LAMBDA_REMAINING_MS`) when it must die without cleaning up.
+--handler`, `FAKE_LAMBDA_REMAINING_MS`) when it must die without cleaning up (31 s left: with
+less than the 30 s margin a run stops before it even fetches).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -168,14 +170,14 @@ def test_a_lambda_run_near_its_deadline_stops_30_s_before_it_raises_and_its_retr
 def test_a_lambda_run_that_dies_at_its_deadline_blocks_the_retry_for_seconds_not_minutes(
     env: Env, expected: Expected, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The invocation has 5 s left; it hangs fetching the catalog and is killed (as Lambda kills
-    it at its timeout): no cleanup, the lease stays. It may outlive the deadline by 10 s only,
-    so an attempt soon after is not `skipped`."""
+    """The invocation has 31 s left; it hangs fetching the catalog and is killed (as Lambda kills
+    it at its timeout): no cleanup, the lease stays. It may outlive the deadline by 10 s only
+    (not the 900 s lease), so an attempt soon after is not `skipped`."""
     env.serve(DAY1)
     env.stand_in.script(*[Fault.slow(60)] * 10, route="list")
     handler_env = child_env(
         {**env.cli_env(), "SYNC_STATE_TABLE": env.settings.state_table},
-        FAKE_LAMBDA_REMAINING_MS="5000",
+        FAKE_LAMBDA_REMAINING_MS="31000",
     )
     process = subprocess.Popen(
         cli_command("--handler"),
@@ -186,18 +188,21 @@ def test_a_lambda_run_that_dies_at_its_deadline_blocks_the_retry_for_seconds_not
         cwd=REPO_ROOT,
     )
     try:
-        assert wait_until(lambda: env.state.read().lock_owner is not None, 60, 0.05)
+        held = wait_until(
+            lambda: env.state.read().lock_owner is not None or process.poll() is not None, 60, 0.02
+        )
     finally:
         kill(process)
+    assert held and process.returncode == -signal.SIGKILL, "the handler ended before its kill"
 
-    held = env.state.read()
-    assert held.lock_expires_at is not None and held.lock_acquired_at is not None
-    acquired = datetime.strptime(held.lock_acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    # taken with at most 5 s left: it expires at most 10 s after the deadline (+1: whole seconds)
-    assert held.lock_expires_at <= acquired.timestamp() + 5 + 10 + 1, held.describe_lock()
+    lease = env.state.read()
+    assert lease.lock_expires_at is not None and lease.lock_acquired_at is not None
+    acquired = datetime.strptime(lease.lock_acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # taken with at most 31 s left: it expires at most 10 s after the deadline (+1: whole seconds)
+    assert lease.lock_expires_at <= acquired.timestamp() + 31 + 10 + 1, lease.describe_lock()
     with pytest.raises(LeaseHeldError):  # until then the lease holds: a retry too soon skips
         build_run(env.settings).run()
-    wait_for_lease_expiry(env, timeout=20)
+    wait_for_lease_expiry(env, timeout=60)
     env.stand_in.clear_faults()
     function_env(monkeypatch, env)
     result = handler.lambda_handler(EVENT, Context(600))  # type: ignore[arg-type]
@@ -342,6 +347,8 @@ def test_demo_stops_its_sync_and_its_servers_on_sigterm_as_on_ctrl_c(sig: int) -
     servers: list[int] = []
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # bounded
+        assert ready, "the demo printed nothing within 60 s"
         first = process.stdout.readline()
         url = re.search(r"moto's server\): (http://\S+);", first)
         assert url, first
