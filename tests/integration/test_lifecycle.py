@@ -95,7 +95,7 @@ def assert_next_run_converges(env: Env, want: dict[str, dict[str, object]], left
         (signal.SIGINT, 1, 1),
         (signal.SIGTERM, 1, 2),
         (signal.SIGINT, 2, 3),
-        (signal.SIGTERM, 2, 4),
+        (signal.SIGTERM, 2, 6),
     ],
     ids=["SIGINT-day1", "SIGTERM-day1", "SIGINT-day2", "SIGTERM-day2"],
 )
