@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import time
 import traceback
 
 from asset_sync import wiring
@@ -43,8 +45,13 @@ class FakeLambdaContext:
     log_group_name = "/aws/lambda/asset-sync"
     log_stream_name = "local"
 
+    def __init__(self) -> None:
+        """The invocation's time limit: FAKE_LAMBDA_REMAINING_MS (default 900 s) from now."""
+        remaining = int(os.environ.get("FAKE_LAMBDA_REMAINING_MS", "900000"))
+        self.deadline = time.monotonic() + remaining / 1000
+
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def run_handler() -> int:

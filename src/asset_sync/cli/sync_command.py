@@ -8,8 +8,11 @@ Ctrl-C only says how many writes are still in flight.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -26,7 +29,7 @@ from asset_sync.cli.common import (
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.sync import RunInterruptedError, SyncError
 from asset_sync.render import render_report
-from asset_sync.terminal import stop_on_signals, terminal_progress
+from asset_sync.terminal import TerminalProgress, stop_on_signals
 from asset_sync.wiring import build_run
 
 
@@ -83,20 +86,34 @@ def sync(
         )
         show_progress = not as_json and sys.stderr.isatty()
         stop = StopSignal(_deadline(deadline_seconds))
-        run = build_run(settings, terminal_progress() if show_progress else None, stop)
-        with stop_on_signals(stop, run):
+        term = TerminalProgress() if show_progress else None
+        run = build_run(settings, term.progress if term else None, stop)
+        with stop_on_signals(stop, run, term.close if term else None):
             try:
                 report, code, error = run.run(), EXIT_OK, None
             except SyncError as failed:
                 report, code, error = failed.report, exit_code_for(failed), failed
+            finally:
+                if term is not None:
+                    term.close()  # a stopped run's bar ends where the writes stopped
         if as_json:
             echo_json(report.to_json())
         else:
             click.echo(render_report(report))
         if isinstance(error, RunInterruptedError):
-            fail(error.report.message, code)
+            _stopped(error.report.message, code)
         if error is not None and code != EXIT_OK:
             fail(describe(error), code)
+
+
+def _stopped(message: str, code: int) -> NoReturn:
+    """The stop's one line and its exit code (130/143), also when stderr's reader is gone:
+    EPIPE must not turn the code into click's 1, nor Python's flush at exit into 120."""
+    try:
+        fail(message, code)
+    except OSError:
+        sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for the rest of the process
+        sys.exit(code)
 
 
 def _deadline(seconds: float | None) -> float | None:

@@ -3,12 +3,17 @@
 moto's server (a child process, real HTTP) stands in for DynamoDB and the project's Alpaca
 stand-in (real HTTP) for Alpaca. Day 1 loads the catalog, another service annotates a few items,
 day 2 syncs an evolved catalog, and a re-run shows that an unchanged catalog writes no asset.
+
+SIGINT (Ctrl-C) and SIGTERM stop it as they stop `asset-sync sync`: the current sync stops
+writing, records itself, then both servers are stopped (moto's server process included) and the
+demo exits 130 / 143.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -18,23 +23,53 @@ from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.local.stream import TableStream, describe_events
+from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import GuardRefusedError, Progress, SyncError
+from asset_sync.logic.sync import (
+    GuardRefusedError,
+    Progress,
+    RunInterruptedError,
+    SyncError,
+    SyncRun,
+)
 from asset_sync.render import render_report
-from asset_sync.terminal import terminal_progress
+from asset_sync.terminal import TerminalProgress, stop_on_signals
 from asset_sync.wiring import build_run, tables
 
 DEMO_KEY = AlpacaCredentials("DEMOKEY0001", "demo-secret-not-real")
 FOREIGN = {"last_pollenation_date": "2026-11-28", "sector": "Technology"}
 
 
-def _sync(settings: SyncSettings, progress: Progress | None) -> tuple[RunReport, int]:
+class _Runs:
+    """The sync under way, for the "still stopping, N writes in flight" line."""
+
+    def __init__(self, stop: StopSignal, progress: Progress | None) -> None:
+        self.stop = stop
+        self.progress = progress
+        self.current: SyncRun | None = None
+
+    def writes_in_flight(self) -> int:
+        return self.current.writes_in_flight() if self.current else 0
+
+    def sync(self, settings: SyncSettings) -> tuple[RunReport, int]:
+        """One sync and the demo's exit code for it (128 + the signal's number if stopped)."""
+        self.current = build_run(settings, self.progress, self.stop)
+        try:
+            return self.current.run(), 0
+        except RunInterruptedError as stopped:
+            return stopped.report, _stop_code(stopped.reason)
+        except GuardRefusedError as refused:
+            return refused.report, 3
+        except SyncError as failed:
+            return failed.report, 1
+
+
+def _stop_code(reason: str) -> int:
+    """130 for SIGINT, 143 for SIGTERM (128 + the signal's number), 1 for anything else."""
     try:
-        return build_run(settings, progress).run(), 0
-    except GuardRefusedError as refused:
-        return refused.report, 3
-    except SyncError as failed:
-        return failed.report, 1
+        return 128 + signal.Signals[reason].value
+    except KeyError:
+        return 1
 
 
 def run_demo(
@@ -45,11 +80,36 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the three syncs and check their outcome; return the process exit code."""
-    progress = terminal_progress() if not as_json and sys.stderr.isatty() else None
+    term = TerminalProgress() if not as_json and sys.stderr.isatty() else None
+    stop = StopSignal()
+    runs = _Runs(stop, term.progress if term else None)
+    reports: list[RunReport] = []
+    with stop_on_signals(stop, runs, term.close if term else None):
+        code = _run(asset_count, seed, runs, reports, as_json=as_json, echo=echo)
+        if term is not None:
+            term.close()
+    if stop.requested and code > 128:  # cut short by a signal (else it had finished)
+        if as_json:
+            echo(json.dumps([r.to_json() for r in reports], sort_keys=True))
+        sys.stderr.write(
+            f"asset-sync: demo stopped ({stop.reason}); moto's server and the Alpaca stand-in "
+            "were stopped\n"
+        )
+    return code
 
+
+def _run(
+    asset_count: int,
+    seed: int,
+    runs: _Runs,
+    reports: list[RunReport],
+    *,
+    as_json: bool,
+    echo: Callable[[str], None],
+) -> int:
+    """The demo inside the signal handling; both servers stop when it returns or raises."""
     os.environ.update(LOCAL_CREDENTIALS)  # moto accepts any; never reach for real credentials
     catalog = generate_catalog(asset_count, seed)
-    reports: list[RunReport] = []
     with (
         MotoServer() as moto,
         AlpacaStandIn(catalog, key_id=DEMO_KEY.key_id, secret_key=DEMO_KEY.secret_key) as alpaca,
@@ -69,8 +129,10 @@ def run_demo(
         say = (lambda _text: None) if as_json else echo
         say(f"local DynamoDB (moto's server): {moto.url}; Alpaca stand-in: {alpaca.base_url}")
 
+        if runs.stop.requested:
+            return _stop_code(runs.stop.reason)
         say(f"\n== day 1: initial load of {asset_count:,} assets")
-        report, code = _sync(settings, progress)
+        report, code = runs.sync(settings)
         reports.append(report)
         say(render_report(report))
         say(describe_events(stream.read_new(), label="events"))
@@ -103,7 +165,7 @@ def run_demo(
             f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and one ticker "
             f"change: {ticker_change[0]} -> {ticker_change[1]} (same asset id)"
         )
-        report, code = _sync(settings, progress)
+        report, code = runs.sync(settings)
         reports.append(report)
         say(render_report(report))
         say(describe_events(stream.read_new(), label="events"))
@@ -111,7 +173,7 @@ def run_demo(
             return code
 
         say("\n== day 2, run again: nothing changed, so no asset item is written")
-        report, code = _sync(settings, progress)
+        report, code = runs.sync(settings)
         reports.append(report)
         say(render_report(report))
         say(describe_events(stream.read_new(), label="events"))

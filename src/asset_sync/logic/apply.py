@@ -205,11 +205,13 @@ class PlanApplier:
             self._skip(item.symbol)
 
     def _skip(self, symbol: str) -> None:
-        """Not written because the run stopped or lost its lease: the next run writes it."""
+        """Not written because the run stopped or lost its lease: the next run writes it.
+
+        Not progress either: a stopped run's progress ends at what it really settled.
+        """
         if self.outcome.stopped:
             with self._lock:
                 self.outcome.not_attempted.append(symbol)
-            self.on_progress(self._done_count())
             return
         self._record(symbol, failure=f"not attempted: {self.outcome.abort_reason}")
 
@@ -337,7 +339,7 @@ class PlanApplier:
     def _done_count(self) -> int:
         with self._lock:
             outcome = self.outcome
-            return len(outcome.done) + len(outcome.failures) + len(outcome.not_attempted)
+            return len(outcome.done) + len(outcome.failures)
 
     def _record(
         self,

@@ -4,25 +4,32 @@ The stop signal is set by SIGINT/SIGTERM (the CLI) or by reaching the deadline (
 remaining time, or `--deadline-seconds`). After it is set no new write starts; writes in flight
 finish, then the run records what it really wrote and gives the lease back.
 
-The lease keeper answers "may this run still write?" before every write, from memory: the lease
-is valid until its last renewal plus its length (measured on the monotonic clock), renewed when a
-third is left, and never extended past the deadline plus a small margin, so a run that dies at
-its deadline blocks the next attempt for seconds, not for a whole lease.
+The lease keeper answers "may this run still write?" before every write and every retry of one
+that boto3 makes, from memory: the lease is valid until its last renewal plus its length
+(measured on the monotonic clock), renewed when a third is left, and never extended past the
+deadline plus a small margin, so a run that dies at its deadline blocks the next attempt for
+seconds, not for a whole lease.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asset_sync.dal.run_state import Lease, LeaseLostError, RunStateTable
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 DEADLINE_WRITE_MARGIN_SECONDS = 30.0  # stop writing this long before the deadline
 DEADLINE_LEASE_MARGIN_SECONDS = 10.0  # the lease outlives the deadline by at most this
 LEASE_SAFETY_SECONDS = 2.0  # stop writing this long before the lease could have expired
+_RAN_OUT = "the run lease ran out before it could be renewed; this run stopped writing"
 
 
 class RunAborted(BaseException):
@@ -131,18 +138,37 @@ class LeaseKeeper:
         with self._lock:
             now = time.monotonic()
             if self.lease is None or now >= self._valid_until:
-                raise LeaseLostError(
-                    "the run lease ran out before it could be renewed; this run stopped writing"
-                )
+                raise LeaseLostError(_RAN_OUT)
             if now < self._renew_after:
                 return
             length = self._length()
             try:
                 self.state.renew(self.lease, int(self.wall_clock() + length))
             except (ClientError, BotoCoreError):
-                self._renew_after = now + 1.0  # try again soon; still valid in memory
+                self._renew_after = now + 1.0  # try again soon, while still valid in memory
+                if time.monotonic() >= self._valid_until:  # the failed attempt outlasted it
+                    raise LeaseLostError(_RAN_OUT) from None
                 return
             self._held_from(now, length)
+
+    @contextmanager
+    def guarding(self, client: DynamoDBClient) -> Iterator[None]:
+        """While the block runs, every attempt of a PutItem/UpdateItem through `client` first
+        passes `check`, boto3's own retries included: a write whose first attempt went out in
+        time must not land after the lease ran out, when a newer run may hold it."""
+        events = client.meta.events
+        names = [f"before-send.dynamodb.{operation}" for operation in ("PutItem", "UpdateItem")]
+        for name in names:  # a unique id per event: botocore keeps one registration per id
+            events.register(name, self._before_send, unique_id=f"{name}-lease-{id(self)}")
+        try:
+            yield
+        finally:
+            for name in names:
+                events.unregister(name, unique_id=f"{name}-lease-{id(self)}")
+
+    def _before_send(self, **_kwargs: object) -> None:
+        """botocore hook: raising here ends the call (LeaseLostError is not retried)."""
+        self.check()
 
     def seconds_valid(self) -> float:
         """Seconds this run may still write before its lease could expire (for tests/logs)."""

@@ -340,6 +340,8 @@ class SyncRun:
         """Fetch, read and plan (abortable: nothing is written yet), then guard and apply."""
         self.stop.abortable = True
         try:
+            if self.stop.requested:  # asked before it could raise (while taking the lease)
+                raise RunAborted(self.stop.reason)
             planned = self._fetch_read_plan(report, run)
         finally:
             self.stop.abortable = False
@@ -508,7 +510,8 @@ class SyncRun:
             before_write=self._before_write,
             pause=self.stop.wait,
         )
-        outcome = applier.apply(writes, olds)
+        with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
+            outcome = applier.apply(writes, olds)
         by_symbol = {item.symbol: item for item in writes}
         for symbol, action in outcome.done.items():
             _count(report, replace(by_symbol[symbol], action=action))
