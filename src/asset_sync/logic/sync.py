@@ -126,8 +126,11 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def human_duration(delta: timedelta) -> str:
-    """`3 days 2 h`, `5 min 3 s`, `12 s`."""
-    seconds = int(abs(delta.total_seconds()))
+    """`3 days 2 h`, `5 min 3 s`, `12 s`: rounded to the last unit shown, so a clock three days
+    behind (less the seconds since the last run) reads `3 days 0 h`, not `2 days 23 h`."""
+    total = abs(delta.total_seconds())
+    step = 3_600 if total >= 86_400 - 1_800 else 60 if total >= 3_600 - 30 else 1
+    seconds = round(total / step) * step
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, seconds = divmod(rest, 60)
