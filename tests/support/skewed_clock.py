@@ -1,4 +1,4 @@
-"""`python tests/support/skewed_clock.py ...`: the real CLI (or the Lambda handler) on a wrong clock.
+"""`python tests/support/skewed_clock.py ...`: the real CLI (or Lambda handler) on a wrong clock.
 
 Every wall-clock reading a run makes comes from `time.time()` (its timestamps, the lease expiry,
 the full-reconciliation cadence), so a machine whose clock is N seconds ahead (negative: behind)
