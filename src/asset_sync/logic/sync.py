@@ -498,6 +498,8 @@ class SyncRun:
         report: RunReport,
         run: RunIdentity,
     ) -> SyncError | None:
+        if plan.superseded:  # it read items a newer run wrote: is the lease still ours?
+            self._newer_run_seen(f"{plan.superseded} of the items this run read", None)
         writes = plan.writes
         self.progress.stage(f"writing {len(writes):,} changes")
         self.progress.start_writes(len(writes))
@@ -509,6 +511,7 @@ class SyncRun:
             writes_per_second=self.settings.max_writes_per_second,
             on_progress=self.progress.advance,
             before_write=self._before_write,
+            newer_run_seen=self._newer_run_seen,
             pause=self.stop.wait,
         )
         outcome = applier.apply(writes, olds)
@@ -541,6 +544,18 @@ class SyncRun:
             return SyncError(report.message, report)
         report.outcome = "succeeded"
         return None
+
+    def _newer_run_seen(self, what: str, run_seq: int | None) -> None:
+        """A run with a higher number wrote `what`: it took the lease after this run. Unless the
+        lease is still this run's (the number came from elsewhere), stop: LeaseLostError."""
+        lease, view = self.keeper.lease, self.state.read()
+        if lease is not None and view.lock_owner == lease.run_id:
+            return
+        newer = f"a newer run (number {run_seq})" if run_seq is not None else "a newer run"
+        raise LeaseLostError(
+            f"{newer} wrote {what}: this run's lease was taken over ({view.describe_lock()}); "
+            "this run stopped writing"
+        )
 
     def _before_write(self) -> None:
         if self.stop.requested:
