@@ -292,13 +292,14 @@ class SyncRun:
         )
 
     def _full_due(self, view: StateView) -> bool:
-        """Whether the last full reconciliation is older than FULL_RECONCILE_DAYS."""
+        """Whether the last full reconciliation is older than FULL_RECONCILE_DAYS, or of an age
+        this clock cannot judge (none recorded, or recorded later than now by a clock ahead)."""
         days = self.settings.full_reconcile_days
         if days <= 0:
             return False
         last = parse_timestamp(view.last_full_at or "")
         now = datetime.fromtimestamp(time.time(), UTC)
-        return last is None or now - last >= timedelta(days=days)
+        return last is None or last > now or now - last >= timedelta(days=days)
 
     def _record(self, report: RunReport, started: float, lease: Lease) -> SyncError | None:
         """Store the run record and give the lease back (after the last write returned)."""
