@@ -1,7 +1,8 @@
 """Alpaca Trading API client for the assets endpoints, over urllib3 (botocore's own HTTP stack).
 
 Retries (429, 5xx, connection and read errors) use urllib3's Retry with exponential backoff and
-jitter, honouring `Retry-After` and, failing that, `X-RateLimit-Reset`; a server that asks for a
+jitter, honouring `Retry-After` and, failing that, `X-RateLimit-Reset` (epoch seconds on Alpaca's
+clock, so measured from the response's `Date`, not this machine's clock); a server that asks for a
 longer wait than `max_retry_wait` fails the run at once rather than sleeping past the deadline.
 The secret key is sent only as a header and never appears in an error message.
 """
@@ -13,6 +14,8 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -71,7 +74,7 @@ class AlpacaRetry(Retry):
         if wait is None:
             reset = response.headers.get("X-RateLimit-Reset")
             if response.status == 429 and reset and reset.strip().isdigit():
-                wait = max(0.0, int(reset) - time.time())
+                wait = max(0.0, int(reset) - server_time(response))
         if wait is not None and wait > self.max_retry_wait:
             raise RateLimitWaitTooLongError(
                 f"Alpaca rate limit: asked to wait {wait:.0f} s, more than the "
@@ -84,6 +87,19 @@ class AlpacaRetry(Retry):
         copy = super().new(**kw)
         copy.max_retry_wait = self.max_retry_wait
         return copy
+
+
+def server_time(response: urllib3.BaseHTTPResponse) -> float:
+    """The server's clock when it answered (its `Date`, whole seconds), else this machine's.
+
+    A machine whose clock is days behind would otherwise read a reset one minute away on
+    Alpaca's clock as days away, and give up.
+    """
+    try:
+        moment = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return time.time()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)

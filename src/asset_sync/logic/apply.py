@@ -6,7 +6,10 @@ stops between items leaves a table that the next run's plan completes.
 
 Before every write the applier asks `before_write`, which raises `StopRequested` once the run's
 stop signal is set (no new write starts; writes in flight finish) and `LeaseLostError` once the
-run no longer holds its lease. Writer threads never outlive `apply`.
+run no longer holds its lease. An item found written by a run with a higher number (which took
+the lease after this run) goes to `newer_run_seen`, which raises `LeaseLostError` when this run's
+lease was taken over: the run stops at its first fenced write. Writer threads never outlive
+`apply`.
 """
 
 from __future__ import annotations
@@ -119,6 +122,10 @@ def _no_check() -> None:
     """Used where no lease or stop applies (tests of the applier alone)."""
 
 
+def _no_lease(_symbol: str, _run_seq: int) -> None:
+    """Used where no lease applies: an item a newer run wrote is only left alone."""
+
+
 class PlanApplier:
     """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling.
 
@@ -138,6 +145,7 @@ class PlanApplier:
         writes_per_second: float = 500.0,
         on_progress: Callable[[int], None] | None = None,
         before_write: Callable[[], None] = _no_check,
+        newer_run_seen: Callable[[str, int], None] = _no_lease,
         pause: Callable[[float], object] = time.sleep,
         backoff_base: float = 0.05,
     ) -> None:
@@ -148,6 +156,7 @@ class PlanApplier:
         self.pacer = WritePacer(writes_per_second, pause)
         self.on_progress = on_progress or (lambda _done: None)
         self.before_write = before_write
+        self.newer_run_seen = newer_run_seen
         self.pause = pause
         self.backoff_base = backoff_base
         self.outcome = ApplyOutcome()
@@ -262,7 +271,13 @@ class PlanApplier:
         )
 
     def _settle(self, symbol: str, plan: ItemPlan | None, *, resolved: bool) -> None:
-        """An item that needs no write (any more): unchanged, superseded or gone."""
+        """An item that needs no write (any more): unchanged, superseded or gone.
+
+        Superseded: a run with a higher number wrote it, so that run took the lease after this
+        one; `newer_run_seen` raises LeaseLostError (the run stops) unless the lease is still ours.
+        """
+        if plan is not None and plan.action == Action.SUPERSEDED and plan.current is not None:
+            self.newer_run_seen(symbol, plan.current.sync_run_seq)
         self._record(symbol, action=plan.action if plan else Action.GONE, resolved=resolved)
 
     def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, StoredValue] | None) -> bool:

@@ -126,8 +126,11 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def human_duration(delta: timedelta) -> str:
-    """`3 days 2 h`, `5 min 3 s`, `12 s`."""
-    seconds = int(abs(delta.total_seconds()))
+    """`3 days 2 h`, `5 min 3 s`, `12 s`: rounded to the last unit shown, so a clock three days
+    behind (less the seconds since the last run) reads `3 days 0 h`, not `2 days 23 h`."""
+    total = abs(delta.total_seconds())
+    step = 3_600 if total >= 86_400 - 1_800 else 60 if total >= 3_600 - 30 else 1
+    seconds = round(total / step) * step
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, seconds = divmod(rest, 60)
@@ -289,13 +292,14 @@ class SyncRun:
         )
 
     def _full_due(self, view: StateView) -> bool:
-        """Whether the last full reconciliation is older than FULL_RECONCILE_DAYS."""
+        """Whether the last full reconciliation is older than FULL_RECONCILE_DAYS, or of an age
+        this clock cannot judge (none recorded, or recorded later than now by a clock ahead)."""
         days = self.settings.full_reconcile_days
         if days <= 0:
             return False
         last = parse_timestamp(view.last_full_at or "")
         now = datetime.fromtimestamp(time.time(), UTC)
-        return last is None or now - last >= timedelta(days=days)
+        return last is None or last > now or now - last >= timedelta(days=days)
 
     def _record(self, report: RunReport, started: float, lease: Lease) -> SyncError | None:
         """Store the run record and give the lease back (after the last write returned)."""
@@ -497,6 +501,8 @@ class SyncRun:
         report: RunReport,
         run: RunIdentity,
     ) -> SyncError | None:
+        if plan.superseded:  # it read items a newer run wrote: is the lease still ours?
+            self._newer_run_seen(f"{plan.superseded} of the items this run read", None)
         writes = plan.writes
         self.progress.stage(f"writing {len(writes):,} changes")
         self.progress.start_writes(len(writes))
@@ -508,6 +514,7 @@ class SyncRun:
             writes_per_second=self.settings.max_writes_per_second,
             on_progress=self.progress.advance,
             before_write=self._before_write,
+            newer_run_seen=self._newer_run_seen,
             pause=self.stop.wait,
         )
         with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
@@ -541,6 +548,18 @@ class SyncRun:
             return SyncError(report.message, report)
         report.outcome = "succeeded"
         return None
+
+    def _newer_run_seen(self, what: str, run_seq: int | None) -> None:
+        """A run with a higher number wrote `what`: it took the lease after this run. Unless the
+        lease is still this run's (the number came from elsewhere), stop: LeaseLostError."""
+        lease, view = self.keeper.lease, self.state.read()
+        if lease is not None and view.lock_owner == lease.run_id:
+            return
+        newer = f"a newer run (number {run_seq})" if run_seq is not None else "a newer run"
+        raise LeaseLostError(
+            f"{newer} wrote {what}: this run's lease was taken over ({view.describe_lock()}); "
+            "this run stopped writing"
+        )
 
     def _before_write(self) -> None:
         if self.stop.requested:
