@@ -440,14 +440,6 @@ class WriteGate:
         return advance
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open: a run learns that its lease was taken over only at a fenced write or at its "
-        "lease renewal (logic/lifecycle.py LeaseKeeper.check answers from memory); a write it "
-        "makes before that, on an item the newer run read and left unchanged, lands"
-    ),
-)
 def test_a_stale_run_never_writes_an_item_the_newer_run_left_unchanged(
     racing_env: Env, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,12 +149,17 @@ def _plain(value: Mapping[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class Lease:
-    """The run lease as taken: this run's id and number, and the state as it was."""
+    """The run lease as taken: this run's id and number, and the state as it was before.
+
+    `taken_from`: the run whose lease this one took over (its expiry judged on this machine's
+    clock), None when the lease was free.
+    """
 
     run_id: str
     run_seq: int
     expires_at: int
     state: StateView
+    taken_from: str | None = None
 
 
 class RunStateTable:
@@ -197,7 +202,7 @@ class RunStateTable:
                 ":zero": {"N": "0"},
                 ":one": {"N": "1"},
             },
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": "ALL_OLD",  # the state before: who held the lease, the last run
         }
         try:
             response = self.client.update_item(**request)
@@ -214,8 +219,9 @@ class RunStateTable:
             ) from None
         except BotoCoreError as error:
             return self._lease_if_mine(run_id, error)
-        view = StateView.from_item(response.get("Attributes", {}))
-        return Lease(run_id, view.lock_run_seq or view.run_seq, expires_at, view)
+        before = StateView.from_item(response.get("Attributes", {}))
+        taken_from = before.lock_owner if before.lock_owner not in (None, run_id) else None
+        return Lease(run_id, before.run_seq + 1, expires_at, before, taken_from)
 
     def _lease_if_mine(self, run_id: str, error: Exception) -> Lease:
         """After an acquire whose outcome is unknown: the lease if it did apply, else raise."""

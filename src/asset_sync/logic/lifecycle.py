@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 DEADLINE_WRITE_MARGIN_SECONDS = 30.0  # stop writing this long before the deadline
 DEADLINE_LEASE_MARGIN_SECONDS = 10.0  # the lease outlives the deadline by at most this
+# While writing, a run re-reads who holds the lease this often (a read, before its next write);
+# a run that takes over a lease another run still held waits TAKEOVER_GRACE_SECONDS before it
+# reads the table, so the displaced run has noticed and its writes in flight have landed.
+VERIFY_EVERY_SECONDS = 5.0
+TAKEOVER_GRACE_SECONDS = 2 * VERIFY_EVERY_SECONDS + 2.0
 LEASE_SAFETY_SECONDS = 2.0  # stop writing this long before the lease could have expired
 _RAN_OUT = "the run lease ran out before it could be renewed; this run stopped writing"
 
@@ -106,6 +111,7 @@ class LeaseKeeper:
         self.lease: Lease | None = None
         self._valid_until = 0.0  # monotonic
         self._renew_after = 0.0  # monotonic
+        self._verify_after = 0.0  # monotonic: the first write verifies
         self._lock = threading.Lock()
 
     def _length(self) -> float:
@@ -139,6 +145,8 @@ class LeaseKeeper:
             now = time.monotonic()
             if self.lease is None or now >= self._valid_until:
                 raise LeaseLostError(_RAN_OUT)
+            if now >= self._verify_after:
+                self._verify(now)
             if now < self._renew_after:
                 return
             length = self._length()
@@ -150,6 +158,24 @@ class LeaseKeeper:
                     raise LeaseLostError(_RAN_OUT) from None
                 return
             self._held_from(now, length)
+
+    def _verify(self, now: float) -> None:
+        """Read who holds the lease: a run whose expiry judgement (a clock ahead) let it take
+        the lease over must not be written against for longer than VERIFY_EVERY_SECONDS. A
+        read that fails is tried again at the next write."""
+        assert self.lease is not None
+        self._verify_after = now + VERIFY_EVERY_SECONDS
+        try:
+            view = self.state.read()
+        except (ClientError, BotoCoreError):
+            return
+        if view.lock_owner != self.lease.run_id:
+            self._valid_until = 0.0
+            number = view.lock_run_seq if view.lock_owner else view.run_seq
+            raise LeaseLostError(
+                f"a newer run (number {number}) took the run lease over "
+                f"({view.describe_lock()}); this run stopped writing"
+            )
 
     @contextmanager
     def guarding(self, client: DynamoDBClient) -> Iterator[None]:

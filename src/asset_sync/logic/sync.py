@@ -37,7 +37,12 @@ from asset_sync.logic.identity import (
     confirm_delistings,
     pair_renames,
 )
-from asset_sync.logic.lifecycle import LeaseKeeper, RunAborted, StopSignal
+from asset_sync.logic.lifecycle import (
+    TAKEOVER_GRACE_SECONDS,
+    LeaseKeeper,
+    RunAborted,
+    StopSignal,
+)
 from asset_sync.logic.models import (
     ACTIVE,
     CurrentState,
@@ -219,6 +224,8 @@ class SyncRun:
         self._note_clock(lease.state, report)
         report.full = settings.full or self._full_due(lease.state)
         identity = RunIdentity(lease.run_seq, report.last_sync_timestamp, report.full)
+        if lease.taken_from is not None:
+            self._let_the_displaced_run_stop(lease, report)
         try:
             ending = self._plan_and_apply(report, identity)
         except SyncError as failed:  # raised with its report filled in (a scope error)
@@ -239,6 +246,18 @@ class SyncRun:
         if ending is not None:
             raise ending
         return report
+
+    def _let_the_displaced_run_stop(self, lease: Lease, report: RunReport) -> None:
+        """This run took over a lease whose holder may still be writing (its expiry judged on
+        this machine's clock): wait until that run has re-read the lease, stopped, and its
+        writes in flight have landed, so this run's read of the table sees them."""
+        report.warnings.append(
+            f"took over the run lease of run {lease.taken_from} (number {lease.state.run_seq}), "
+            f"expired by this machine's clock; waited {TAKEOVER_GRACE_SECONDS:.0f} s for it to "
+            "stop writing before reading the table"
+        )
+        self.progress.stage(f"took over a lease; waiting {TAKEOVER_GRACE_SECONDS:.0f} s")
+        self.stop.wait(TAKEOVER_GRACE_SECONDS)
 
     def _dry_run(self, report: RunReport, started: float) -> RunReport:
         """Plan and report, writing nothing (the state table must exist all the same)."""
