@@ -378,7 +378,20 @@ def test_a_large_exponent_is_accepted_and_stored_without_it(env: Env) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["1_0", " 30 ", "30 ", "\t30", "1__0", "3_0.0", "NaN", "-Infinity", "0x1E", "30,0"]
+    "text",
+    [
+        "1_0",
+        " 30 ",
+        "30 ",
+        "\t30",
+        "1__0",
+        "3_0.0",
+        "NaN",
+        "-Infinity",
+        "0x1E",
+        "30,0",
+        "\u0663\u0660",
+    ],
 )
 def test_lenient_decimal_spellings_make_the_record_invalid_and_leave_its_item(
     env: Env, proxy: DynamoProxy, text: str
