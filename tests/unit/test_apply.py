@@ -1,0 +1,377 @@
+"""The applier against an in-memory store as strict as DynamoDB: outcomes of uncertain writes.
+
+Each store below misbehaves in one scripted way (a condition that keeps failing, an item that
+keeps changing, a reply that is lost); the applier's answer is checked item by item.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError
+from tests.support import minimal_record as rec
+from tests.support.memory_store import MemoryStore
+
+from asset_sync.dal.assets import state_from_item
+from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.dal.run_state import LeaseLostError
+from asset_sync.logic.apply import (
+    MAX_ATTEMPTS_PER_ITEM,
+    MAX_FAILURES_BEFORE_ABORT,
+    PlanApplier,
+    RunIdentity,
+    StopRequested,
+    WritePacer,
+)
+from asset_sync.logic.models import INACTIVE, OwnedValue, StoredValue, ValidatedCatalog
+from asset_sync.logic.planning import Action, ItemPlan, build_plan
+from asset_sync.logic.validation import validate_catalog
+
+T1, T2 = 1, 2
+
+
+def ts(seq: int) -> str:
+    return f"2026-11-{seq:02d}T04:00:00.000000Z"
+
+
+def catalog_of(*records: dict[str, Any]) -> ValidatedCatalog:
+    return validate_catalog(json.dumps(list(records)).encode())
+
+
+class Pauses:
+    """Records the applier's pauses instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+def applier(store: Any, seq: int = T2, **options: Any) -> PlanApplier:
+    options.setdefault("pause", Pauses())
+    return PlanApplier(
+        store, state_from_item, RunIdentity(seq, ts(seq)), writes_per_second=1e6, **options
+    )
+
+
+def synced(*records: dict[str, Any], store: MemoryStore | None = None) -> MemoryStore:
+    store = store or MemoryStore()
+    plan = build_plan(catalog_of(*records), store.states(), T1)
+    outcome = applier(store, T1).apply(plan.writes)
+    assert not outcome.failures
+    return store
+
+
+def plan_of(store: MemoryStore, *records: dict[str, Any]) -> list[ItemPlan]:
+    return build_plan(catalog_of(*records), store.states(), T2).writes
+
+
+class Scripted(MemoryStore):
+    """A MemoryStore whose conditional UpdateItem calls run `before` first (by call number);
+    `before` may change the stored item and return an exception to raise instead of writing."""
+
+    def __init__(self, base: MemoryStore, before: Any) -> None:
+        super().__init__()
+        self.items = base.items
+        self.before = before
+        self.calls = 0
+
+    def update_owned(
+        self,
+        symbol: str,
+        set_values: Mapping[str, OwnedValue],
+        remove: list[str] | tuple[str, ...],
+        expected: Mapping[str, StoredValue | None],
+        run_seq: int,
+    ) -> None:
+        self.calls += 1
+        error = self.before(self, symbol, self.calls)
+        if error is not None:
+            self.writes += 1
+            raise error
+        super().update_owned(symbol, set_values, remove, expected, run_seq)
+
+
+def bump(store: MemoryStore, symbol: str) -> None:
+    """Another writer's manual fix: its own attribute and sync_version + 1."""
+    item = store.items[symbol]
+    item["sync_version"] = Decimal(int(item["sync_version"])) + 1  # type: ignore[arg-type]
+    item["edits"] = Decimal(int(item.get("edits", Decimal(0))) + 1)  # type: ignore[arg-type]
+
+
+# -- conflicts ---------------------------------------------------------------------------------
+
+
+def test_an_item_that_keeps_changing_fails_after_the_bounded_attempts_with_backoff() -> None:
+    store = synced(rec("A"))
+    writes = plan_of(store, rec("A", name="new"))
+
+    def keep_changing(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        bump(s, symbol)
+        return ConditionFailedError(symbol)
+
+    scripted = Scripted(store, keep_changing)
+    pauses = Pauses()
+    outcome = applier(scripted, pause=pauses, backoff_base=0.05).apply(writes)
+
+    assert scripted.calls == MAX_ATTEMPTS_PER_ITEM == 8
+    assert outcome.failures == {
+        "A": "gave up after 8 attempts: the item kept changing under conditional writes"
+    }
+    assert outcome.done == {}
+    # one full-jitter pause before each re-read: within [0, min(5, base * 2**attempt)]
+    backoffs = pauses.seconds[-MAX_ATTEMPTS_PER_ITEM:]
+    assert len(backoffs) == MAX_ATTEMPTS_PER_ITEM
+    for attempt, seconds in enumerate(backoffs):
+        assert 0 <= seconds <= min(5.0, 0.05 * 2**attempt)
+    assert sum(backoffs) > 0
+    assert len(set(backoffs)) > 1  # jittered
+
+
+def test_the_backoff_is_capped_at_five_seconds() -> None:
+    pauses = Pauses()
+    store = synced(rec("A"))
+
+    def keep_changing(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        bump(s, symbol)
+        return ConditionFailedError(symbol)
+
+    applier(Scripted(store, keep_changing), pause=pauses, backoff_base=100.0).apply(
+        plan_of(store, rec("A", name="new"))
+    )
+    assert pauses.seconds and max(pauses.seconds) <= 5.0
+
+
+def test_a_condition_that_fails_on_an_unchanged_item_fails_at_once() -> None:
+    store = synced(rec("A"))
+    scripted = Scripted(store, lambda _s, symbol, _c: ConditionFailedError(symbol))
+
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+
+    assert scripted.calls == 1
+    assert outcome.failures["A"] == (
+        "the conditional write failed although the item did not change; its stored values "
+        "cannot be matched (please report this item)"
+    )
+
+
+def test_a_transient_error_on_an_unchanged_item_is_retried_not_failed_at_once() -> None:
+    store = synced(rec("A"))
+
+    def flaky(_s: MemoryStore, _symbol: str, call: int) -> Exception | None:
+        return ConnectionClosedError(endpoint_url="http://x") if call < 3 else None
+
+    scripted = Scripted(store, flaky)
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+
+    assert scripted.calls == 3
+    assert outcome.done == {"A": Action.UPDATE} and not outcome.failures
+    assert outcome.conflicts_resolved == 1
+    assert store.items["A"]["name"] == "new"
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [("unchanged", Action.UNCHANGED), ("superseded", Action.SUPERSEDED)],
+)
+def test_after_the_last_attempt_the_re_plan_decides(last: str, expected: Action) -> None:
+    """Found (#15): after the last attempt the re-plan was ignored and the item reported
+    failed, although it ended unchanged (another writer wrote the same) or superseded."""
+    store = synced(rec("A"))
+    target = synced(rec("A", name="new"), store=MemoryStore()).items["A"]
+
+    def changing_then_settled(s: MemoryStore, symbol: str, call: int) -> Exception:
+        bump(s, symbol)
+        if call == MAX_ATTEMPTS_PER_ITEM:
+            item = s.items[symbol]
+            if last == "unchanged":
+                item.update(name=target["name"], sync_hash=target["sync_hash"])
+            else:
+                item["sync_run_seq"] = Decimal(T2 + 1)
+        return ConditionFailedError(symbol)
+
+    scripted = Scripted(store, changing_then_settled)
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+
+    assert scripted.calls == MAX_ATTEMPTS_PER_ITEM
+    assert outcome.failures == {}
+    assert outcome.done == {"A": expected}
+    assert outcome.conflicts_resolved == 1
+
+
+def test_a_lost_reply_whose_write_applied_is_confirmed_by_the_re_read() -> None:
+    store = synced(rec("A"))
+
+    def applied_then_lost(s: MemoryStore, _symbol: str, call: int) -> Exception | None:
+        return None if call > 1 else ConnectionClosedError(endpoint_url="http://x")
+
+    class LostReply(Scripted):
+        def update_owned(self, symbol: str, *args: Any, **kwargs: Any) -> None:
+            self.calls += 1
+            MemoryStore.update_owned(self, symbol, *args, **kwargs)  # applied ...
+            if self.calls == 1:
+                raise ConnectionClosedError(endpoint_url="http://x")  # ... reply lost
+
+    lost = LostReply(store, applied_then_lost)
+    outcome = applier(lost).apply(plan_of(store, rec("A", name="new")))
+
+    assert lost.calls == 1  # confirmed, not written again
+    assert outcome.done == {"A": Action.UPDATE} and outcome.conflicts_resolved == 1
+    assert "name" in outcome.changes["A"].fields
+    assert store.items["A"]["sync_version"] == 2
+
+
+def test_a_write_of_another_run_with_the_same_content_is_not_taken_for_ours() -> None:
+    store = synced(rec("A"))
+
+    def other_run_wrote(s: MemoryStore, symbol: str, call: int) -> Exception | None:
+        if call == 1:
+            s.items[symbol]["sync_run_seq"] = Decimal(T1)  # same content, an older run's number
+            bump(s, symbol)
+            return ConnectionClosedError(endpoint_url="http://x")
+        return None
+
+    scripted = Scripted(store, other_run_wrote)
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+    assert scripted.calls == 2 and outcome.done == {"A": Action.UPDATE}
+
+
+def test_a_delisting_whose_item_vanished_is_gone() -> None:
+    store = synced(rec("A"), rec("B"))
+    writes = plan_of(store, rec("A"))
+    assert [(i.symbol, i.action) for i in writes] == [("B", Action.DELIST)]
+
+    def deleted(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        del s.items[symbol]
+        return ConditionFailedError(symbol)
+
+    outcome = applier(Scripted(store, deleted)).apply(writes)
+    assert outcome.done == {"B": Action.GONE} and not outcome.failures
+    assert "B" not in store.items
+
+
+def test_a_create_whose_item_appeared_meanwhile_is_replanned_against_it() -> None:
+    store = MemoryStore()
+    writes = plan_of(store, rec("A"))
+    store.items["A"] = {"symbol": "A", "sector": "Tech"}  # another service was first
+
+    outcome = applier(store).apply(writes)
+
+    assert outcome.done == {"A": Action.CREATE}
+    assert outcome.conflicts_resolved == 1
+    item = store.items["A"]
+    assert (item["sector"], item["status"], item["created_at"]) == ("Tech", "active", ts(T2))
+
+
+# -- stops, lost leases, aborts ------------------------------------------------------------------
+
+
+def test_a_stop_request_leaves_the_rest_not_attempted() -> None:
+    store = synced(*(rec(f"S{i}") for i in range(5)))
+    writes = plan_of(store, *(rec(f"S{i}", name="new") for i in range(5)))
+    started: list[int] = []
+
+    def before_write() -> None:
+        started.append(1)
+        if len(started) > 2:
+            raise StopRequested("SIGTERM")
+
+    progress: list[int] = []
+    outcome = applier(store, concurrency=1, before_write=before_write, on_progress=progress.append)
+    result = outcome.apply(writes)
+
+    assert result.stopped and not result.aborted
+    assert len(result.done) == 2 and sorted(result.not_attempted) == ["S2", "S3", "S4"]
+    assert result.failures == {}
+    assert progress == [1, 2, 3, 4, 5]
+
+
+def test_a_lost_lease_fails_the_rest_with_the_reason() -> None:
+    store = synced(*(rec(f"S{i}") for i in range(3)))
+    writes = plan_of(store, *(rec(f"S{i}", name="new") for i in range(3)))
+
+    def before_write() -> None:
+        raise LeaseLostError("the lease is gone")
+
+    outcome = applier(store, concurrency=1, before_write=before_write).apply(writes)
+
+    assert outcome.aborted and outcome.abort_reason == "the lease is gone"
+    assert outcome.failures == {f"S{i}": "not attempted: the lease is gone" for i in range(3)}
+    assert all(store.items[f"S{i}"]["name"] == f"S{i} Corp" for i in range(3))
+
+
+def test_repeated_failures_abort_the_run() -> None:
+    count = MAX_FAILURES_BEFORE_ABORT + 5
+    store = synced(*(rec(f"S{i:02d}") for i in range(count)))
+    writes = plan_of(store, *(rec(f"S{i:02d}", name="new") for i in range(count)))
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Update")
+
+    def fail(_s: MemoryStore, _symbol: str, _call: int) -> Exception:
+        return denied
+
+    outcome = applier(Scripted(store, fail), concurrency=1).apply(writes)
+
+    assert outcome.aborted
+    assert outcome.abort_reason == "the run aborted after repeated failures"
+    assert len(outcome.failures) == count
+    first = outcome.failures["S00"]
+    assert first.startswith("gave up after 8 attempts: ClientError: ")
+    skipped = [s for s, m in outcome.failures.items() if m.startswith("not attempted")]
+    assert len(skipped) == count - MAX_FAILURES_BEFORE_ABORT
+
+
+def test_an_unexpected_error_is_recorded_as_the_items_failure() -> None:
+    store = synced(rec("A"), rec("B"))
+
+    def broken(_s: MemoryStore, symbol: str, _call: int) -> Exception | None:
+        if symbol == "A":
+            raise RuntimeError("boom")
+        return None
+
+    outcome = applier(Scripted(store, broken)).apply(
+        plan_of(store, rec("A", name="x"), rec("B", name="y"))
+    )
+    assert outcome.failures == {"A": "RuntimeError: boom"}
+    assert outcome.done == {"B": Action.UPDATE}
+
+
+def test_no_writer_outlives_apply_and_in_flight_returns_to_zero() -> None:
+    store = synced(*(rec(f"S{i}") for i in range(6)))
+    runner = applier(store, concurrency=3)
+    runner.apply(plan_of(store, *(rec(f"S{i}", name="n") for i in range(6))))
+    assert runner.in_flight == 0
+
+
+def test_the_pacer_spaces_write_starts() -> None:
+    slept: list[float] = []
+    pacer = WritePacer(10.0, sleep=slept.append)
+    for _ in range(4):
+        pacer.wait()
+    assert pacer.interval == pytest.approx(0.1)
+    # the first starts at once; each later one waits one more interval (the fake sleep
+    # does not advance the clock)
+    assert slept == pytest.approx([0.1, 0.2, 0.3], abs=0.02)
+
+
+def test_a_delisting_writes_only_the_status_and_bookkeeping() -> None:
+    store = synced(rec("A", cusip="1"), rec("B"))
+    before = dict(store.items["A"])
+    outcome = applier(store).apply(plan_of(store, rec("B")))
+    after = store.items["A"]
+    assert outcome.done == {"A": Action.DELIST}
+    assert after["status"] == INACTIVE
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {
+        "status",
+        "updated_at",
+        "last_sync_timestamp",
+        "sync_version",
+        "sync_run_seq",
+    }
+    assert after["created_at"] == before["created_at"]
+    assert outcome.changes["A"].fields.keys() == {"status"}
