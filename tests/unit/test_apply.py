@@ -19,6 +19,7 @@ from tests.support.memory_store import MemoryStore
 from asset_sync.dal.assets import state_from_item
 from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.dal.run_state import LeaseLostError
+from asset_sync.logic import apply as apply_module
 from asset_sync.logic.apply import (
     MAX_ATTEMPTS_PER_ITEM,
     MAX_FAILURES_BEFORE_ABORT,
@@ -124,27 +125,8 @@ def test_an_item_that_keeps_changing_fails_after_the_bounded_attempts_with_backo
         "A": "gave up after 8 attempts: the item kept changing under conditional writes"
     }
     assert outcome.done == {}
-    # one full-jitter pause before each re-read: within [0, min(5, base * 2**attempt)]
-    backoffs = pauses.seconds[-MAX_ATTEMPTS_PER_ITEM:]
-    assert len(backoffs) == MAX_ATTEMPTS_PER_ITEM
-    for attempt, seconds in enumerate(backoffs):
-        assert 0 <= seconds <= min(5.0, 0.05 * 2**attempt)
-    assert sum(backoffs) > 0
-    assert len(set(backoffs)) > 1  # jittered
-
-
-def test_the_backoff_is_capped_at_five_seconds() -> None:
-    pauses = Pauses()
-    store = synced(rec("A"))
-
-    def keep_changing(s: MemoryStore, symbol: str, _call: int) -> Exception:
-        bump(s, symbol)
-        return ConditionFailedError(symbol)
-
-    applier(Scripted(store, keep_changing), pause=pauses, backoff_base=100.0).apply(
-        plan_of(store, rec("A", name="new"))
-    )
-    assert pauses.seconds and max(pauses.seconds) <= 5.0
+    # one pause before each re-read (exact bounds: test_the_backoff_is_full_jitter_...)
+    assert len(pauses.seconds) == MAX_ATTEMPTS_PER_ITEM
 
 
 def test_a_condition_that_fails_on_an_unchanged_item_fails_at_once() -> None:
@@ -375,3 +357,176 @@ def test_a_delisting_writes_only_the_status_and_bookkeeping() -> None:
     }
     assert after["created_at"] == before["created_at"]
     assert outcome.changes["A"].fields.keys() == {"status"}
+
+
+# -- re-plans, re-reads and backoff, exactly -------------------------------------------------------
+
+
+def test_defaults() -> None:
+    runner = PlanApplier(MemoryStore(), state_from_item, RunIdentity(T1, ts(T1)))
+    assert (runner.concurrency, runner.backoff_base) == (8, 0.05)
+    assert runner.pacer.interval == pytest.approx(1 / 500)
+
+
+def test_the_backoff_is_full_jitter_up_to_an_exponential_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bounds: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return high
+
+    monkeypatch.setattr(apply_module.random, "uniform", uniform)
+    store = synced(rec("A"))
+
+    def keep_changing(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        bump(s, symbol)
+        return ConditionFailedError(symbol)
+
+    pauses = Pauses()
+    applier(Scripted(store, keep_changing), pause=pauses, backoff_base=0.5).apply(
+        plan_of(store, rec("A", name="new"))
+    )
+    expected = [min(5.0, 0.5 * 2**attempt) for attempt in range(MAX_ATTEMPTS_PER_ITEM)]
+    assert bounds == [(0, e) for e in expected]
+    assert pauses.seconds == expected  # 0.5, 1, 2, 4, then capped at 5
+
+
+def test_writes_are_paced_through_the_given_pause() -> None:
+    store = synced(rec("A"), rec("B"), rec("C"))
+    pauses = Pauses()
+    runner = PlanApplier(
+        store,
+        state_from_item,
+        RunIdentity(T2, ts(T2)),
+        concurrency=1,
+        writes_per_second=10,
+        pause=pauses,
+    )
+    runner.apply(plan_of(store, rec("A", name="a"), rec("B", name="b"), rec("C", name="c")))
+    assert len(pauses.seconds) >= 2 and all(0 < p <= 0.31 for p in pauses.seconds)
+
+
+def test_an_item_already_as_planned_is_unchanged_without_a_write() -> None:
+    store = synced(rec("A"))
+    writes = plan_of(store, rec("A", name="new"))
+    synced(rec("A", name="new"), store=store)  # another run wrote the same meanwhile
+    store.items["A"]["sync_run_seq"] = Decimal(T1)
+    before = store.writes
+
+    outcome = applier(store).apply(writes)
+
+    assert outcome.done == {"A": Action.UNCHANGED} and store.writes == before
+    assert outcome.conflicts_resolved == 0 and outcome.changes == {}
+
+
+def test_a_plain_write_resolves_no_conflict() -> None:
+    store = synced(rec("A"))
+    outcome = applier(store).apply(plan_of(store, rec("A", name="new")))
+    assert outcome.done == {"A": Action.UPDATE} and outcome.conflicts_resolved == 0
+
+
+def test_an_item_settled_on_the_second_attempt_counts_one_resolved_conflict() -> None:
+    store = synced(rec("A"))
+    target = synced(rec("A", name="new"), store=MemoryStore()).items["A"]
+
+    def written_by_another(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        s.items[symbol].update(name=target["name"], sync_hash=target["sync_hash"])
+        bump(s, symbol)
+        return ConditionFailedError(symbol)
+
+    scripted = Scripted(store, written_by_another)
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+    assert scripted.calls == 1
+    assert outcome.done == {"A": Action.UNCHANGED} and outcome.conflicts_resolved == 1
+
+
+def test_a_failing_re_read_is_retried_and_named_when_it_never_works() -> None:
+    store = synced(rec("A"))
+
+    class RereadFails(Scripted):
+        reads = 0
+
+        def get_item(self, symbol: str) -> Any:
+            self.reads += 1
+            if self.reads <= self.failing_reads:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "x"}}, "GetItem"
+                )
+            return super().get_item(symbol)
+
+    def throttled_once(_s: MemoryStore, _symbol: str, call: int) -> Exception | None:
+        return ConnectionClosedError(endpoint_url="http://x") if call == 1 else None
+
+    flaky = RereadFails(store, throttled_once)
+    flaky.failing_reads = 1
+    outcome = applier(flaky).apply(plan_of(store, rec("A", name="new")))
+    assert outcome.done == {"A": Action.UPDATE} and flaky.calls == 2
+
+    store = synced(rec("A"))
+    broken = RereadFails(store, lambda _s, _sym, _c: ConnectionClosedError(endpoint_url="x"))
+    broken.failing_reads = 10**6
+    outcome = applier(broken).apply(plan_of(store, rec("A", name="new")))
+    assert broken.calls == MAX_ATTEMPTS_PER_ITEM
+    assert outcome.failures["A"].startswith("gave up after 8 attempts: ClientError: ")
+    assert "InternalServerError" in outcome.failures["A"]
+
+
+def test_a_delisting_whose_reply_was_lost_is_confirmed() -> None:
+    store = synced(rec("A"), rec("B"))
+
+    class LostReply(MemoryStore):
+        calls = 0
+
+        def update_owned(self, symbol: str, *args: Any, **kwargs: Any) -> None:
+            self.calls += 1
+            super().update_owned(symbol, *args, **kwargs)
+            if self.calls == 1:
+                raise ConnectionClosedError(endpoint_url="http://x")
+
+    lost = LostReply()
+    lost.items = store.items
+    outcome = applier(lost).apply(plan_of(store, rec("A")))
+    assert lost.calls == 1
+    assert outcome.done == {"B": Action.DELIST} and outcome.conflicts_resolved == 1
+
+
+def test_a_delisting_of_an_item_another_writer_made_inactive_is_unchanged_not_gone() -> None:
+    store = synced(rec("A"), rec("B"))
+    writes = plan_of(store, rec("A"))
+
+    def delisted_by_another(s: MemoryStore, symbol: str, _call: int) -> Exception:
+        s.items[symbol]["status"] = INACTIVE
+        bump(s, symbol)
+        return ConditionFailedError(symbol)
+
+    outcome = applier(Scripted(store, delisted_by_another)).apply(writes)
+    assert outcome.done == {"B": Action.UNCHANGED} and not outcome.failures
+
+
+def test_own_write_detection_needs_this_runs_number_content_status_and_links() -> None:
+    store = synced(rec("A"))
+    asset = build_plan(
+        validate_catalog(json.dumps([rec("A", name="new")]).encode()), store.states(), T2
+    ).updates[0]
+    mine = {
+        **store.items["A"],
+        "name": "new",
+        "sync_hash": asset.asset.content_hash,  # type: ignore[union-attr]
+        "sync_run_seq": Decimal(T2),
+    }
+    runner = applier(store)
+    assert runner._is_own_write(asset, mine)
+    assert not runner._is_own_write(asset, None)
+    assert not runner._is_own_write(asset, {**mine, "sync_run_seq": Decimal(T1)})
+    assert not runner._is_own_write(asset, {**mine, "status": INACTIVE})
+    assert not runner._is_own_write(asset, {**mine, "sync_hash": "other"})
+    rename = ItemPlan("A", Action.RENAME, asset.asset, partner="OLD")
+    assert runner._is_own_write(rename, {**mine, "previous_symbol": "OLD"})
+    assert not runner._is_own_write(rename, mine)
+    assert not runner._is_own_write(rename, {**mine, "previous_symbol": "X"})
+    assert not runner._is_own_write(rename, {**mine, "previous_symbol": "OLD", "renamed_to": "Y"})
+    delist = ItemPlan("A", Action.DELIST)
+    assert runner._is_own_write(delist, {**mine, "status": INACTIVE})
+    assert not runner._is_own_write(delist, mine)
