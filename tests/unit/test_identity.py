@@ -273,3 +273,72 @@ def test_no_candidates_need_no_lookup() -> None:
 def test_the_sample_size_is_exact(sample: int) -> None:
     result, lookup = confirm(["A", "B", "C"], {}, sample=sample)
     assert len(lookup.keys) == result.lookups == sample
+
+
+def test_a_candidate_missing_from_the_read_items_pairs_by_nothing() -> None:
+    store = synced(rec("OLD", id="asset-1", cusip="C"))
+    plan = build_plan(catalog_of(rec("NEW", id="asset-1", cusip="C")), store.states(), T2)
+    new_plan, renames = pair_renames(plan, {})
+    assert renames == [] and [i.symbol for i in new_plan.delists] == ["OLD"]
+
+
+def test_an_empty_cusip_before_a_matching_one_does_not_stop_the_pairing() -> None:
+    store = synced(rec("O1", id="a-1", cusip=""), rec("O2", id="a-2", cusip="C"))
+    plan, renames = planned(store, rec("NEW", id="b-1", cusip="C"))
+    assert [i.symbol for i in plan.delists] == ["O1"]
+    assert renames == [Rename("O2", "NEW", "b-1")]
+
+
+def test_replanning_keeps_the_state_it_was_planned_against() -> None:
+    asset = catalog_of(rec("NEW", id="asset-1")).assets["NEW"]
+    store = synced(rec("NEW", id="asset-1"))
+    item = {**store.items["NEW"], "previous_symbol": "OLD"}
+    new_side = ItemPlan("NEW", Action.RENAME, asset, None, partner="OLD")
+    for variant in (item, {**item, "renamed_to": "X"}, {**item, "sync_run_seq": Decimal(9)}):
+        current = side(variant, "NEW")
+        result = replan_rename(new_side, current, T2)
+        assert result is not None and result.current is current and result.asset == asset
+        assert result.partner == (None if result.action == Action.UNCHANGED else "OLD")
+    old_side = ItemPlan("OLD", Action.RENAME, None, None, partner="NEW")
+    for variant in (
+        {"symbol": "OLD", "status": ACTIVE},
+        {"symbol": "OLD", "status": INACTIVE, "renamed_to": "NEW"},
+        {"symbol": "OLD", "status": ACTIVE, "sync_run_seq": Decimal(9)},
+    ):
+        current = side(variant, "OLD")
+        result = replan_rename(old_side, current, T2)
+        assert result is not None and result.current is current and result.partner == "NEW"
+
+
+def test_replanning_the_new_side_in_a_full_reconciliation_compares_stored_values() -> None:
+    asset = catalog_of(rec("NEW", id="asset-1")).assets["NEW"]
+    store = synced(rec("NEW", id="asset-1"))
+    drifted = {**store.items["NEW"], "previous_symbol": "OLD", "name": "edited by hand"}
+    new_side = ItemPlan("NEW", Action.RENAME, asset, None, partner="OLD")
+    current = state_from_item("NEW", drifted)  # the whole item
+    plain = replan_rename(new_side, current, T2)
+    full = replan_rename(new_side, current, T2, full=True)
+    assert plain is not None and plain.action == Action.UNCHANGED  # the hash still matches
+    assert full is not None and full.action == Action.RENAME  # the value does not
+
+
+def test_a_stored_id_that_is_not_text_is_not_used_as_a_key() -> None:
+    lookup = Lookups({"A": None})
+    result = confirm_delistings(
+        candidates("A"),
+        {"A": {"asset_id": Decimal(5)}},
+        lookup,
+        sample_size=5,
+        listed=(),
+        rng=random.Random(0),
+    )
+    assert lookup.keys == ["A"] and result.confirmed == ["A"]
+
+
+def test_confirmed_one_by_one_names_the_moved_asset() -> None:
+    answers = {
+        "id-A": {"status": ACTIVE, "symbol": "A2"},
+        "id-B": {"status": ACTIVE, "symbol": "B"},
+    }
+    result, _ = confirm(["A", "B"], answers, listed=("A2",))
+    assert (result.confirmed, result.kept_active) == (["A"], ["B"])

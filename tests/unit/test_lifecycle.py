@@ -67,7 +67,8 @@ def test_wait_is_cut_short_by_the_deadline_and_reports_a_stop(clock: Clock) -> N
     )
     assert stop.wait(60) is False and waited == [10.0]
     assert stop.wait(3) is False and waited[-1] == 3
-    assert stop.wait(0) is False and len(waited) == 2  # no wait for nothing
+    assert stop.wait(0.5) is False and waited[-1] == 0.5
+    assert stop.wait(0) is False and len(waited) == 3  # no wait for nothing
     clock.now += 11
     assert stop.wait(5) is True and waited[-1] == 0.0
 
@@ -85,6 +86,7 @@ class FakeState:
     def __init__(self) -> None:
         self.acquired: list[tuple[str, str, int, float]] = []
         self.renewed: list[int] = []
+        self.renewed_leases: list[Lease] = []
         self.renew_error: Exception | None = None
 
     def acquire(self, run_id: str, table: str, expires_at: int, now: float) -> Lease:
@@ -95,6 +97,7 @@ class FakeState:
         if self.renew_error is not None:
             raise self.renew_error
         self.renewed.append(expires_at)
+        self.renewed_leases.append(lease)
 
 
 def keeper(clock: Clock, lease_seconds: int = 900, deadline: float | None = None) -> Any:
@@ -137,13 +140,17 @@ def test_check_renews_once_two_thirds_have_passed(clock: Clock) -> None:
     wall.now += 600
     k.check()
     assert state.renewed == [1_700_000_600 + 900]
+    assert state.renewed_leases == [k.lease] and k.lease is not None
     assert k.seconds_valid() == pytest.approx(900 - LEASE_SAFETY_SECONDS)
 
 
 def test_check_refuses_once_the_lease_may_have_expired(clock: Clock) -> None:
     k, state, _ = keeper(clock, lease_seconds=900)
-    with pytest.raises(LeaseLostError, match="ran out before it could be renewed"):
+    with pytest.raises(LeaseLostError) as lost:
         k.check()  # never acquired
+    assert str(lost.value) == (
+        "the run lease ran out before it could be renewed; this run stopped writing"
+    )
     k.acquire("run-1", "assets")
     state.renew_error = ConnectionClosedError(endpoint_url="http://x")
     clock.now += 600
