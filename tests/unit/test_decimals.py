@@ -68,6 +68,8 @@ def test_accepted_decimal_text_keeps_its_value(text: str, value: str) -> None:
 def test_a_positive_exponent_is_spelled_out_exactly() -> None:
     parsed = parse("1.5E+3")
     assert (format(parsed, "f"), parsed.as_tuple().exponent) == ("1500", 0)
+    assert parse("1E+1").as_tuple() == Decimal("10").as_tuple()
+    assert parse("25").as_tuple() == Decimal("25").as_tuple()
     wide = parse("1234567890123456789012345678901234567.8E-7")
     assert format(wide, "f") == "123456789012345678901234567890.12345678"
 

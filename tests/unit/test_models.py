@@ -135,6 +135,17 @@ def test_content_hash_is_order_free_and_type_sensitive() -> None:
     assert content_hash({"n": "1"}) != content_hash({"n": Decimal(1)})
 
 
+def test_the_digest_is_stable_across_releases() -> None:
+    """Every stored item carries it: a different digest would rewrite every item once."""
+    content = {
+        "name": "Société Générale",
+        "tradable": True,
+        "attributes": ("a", "b"),
+        "margin_requirement_long": Decimal("30.00"),
+    }
+    assert content_hash(content) == "95c1095aa6e1e0bd626083e7a6cf8dcd"  # type: ignore[arg-type]
+
+
 def test_catalog_asset_is_frozen() -> None:
     asset = CatalogAsset("A", "active", {}, "h")
     with pytest.raises(AttributeError):

@@ -303,32 +303,43 @@ def test_plan_item_decisions() -> None:
     asset, old = asset_of(FULL), stored(FULL)
     inactive = asset_of({**FULL, "status": "inactive"})
 
-    def action(a: CatalogAsset | None, s: CurrentState | None, seq: int = T2) -> Action | None:
-        item = plan_item(a, s, seq)
-        return item.action if item else None
+    def check(
+        a: CatalogAsset | None,
+        item: dict[str, StoredValue] | None,
+        expected: Action | None,
+        seq: int = T2,
+    ) -> None:
+        current = state(item) if item is not None else None
+        plan = plan_item(a, current, seq)
+        if expected is None:
+            assert plan is None
+        else:
+            assert plan == ItemPlan("A", expected, a, current)
 
-    assert action(asset, None) == Action.CREATE
-    assert action(None, None) is None
-    assert action(None, state({**old, "status": INACTIVE})) is None
-    assert action(None, state(old)) == Action.DELIST
-    assert action(asset, state(old)) == Action.UNCHANGED
-    assert action(asset, state(old), T1) == Action.UNCHANGED  # its own number: not newer
-    assert action(asset, state(old), T1 - 1) == Action.SUPERSEDED
-    assert action(None, state(old), T1 - 1) == Action.SUPERSEDED
-    assert action(asset, state({**old, "status": INACTIVE})) == Action.REACTIVATE
-    assert action(inactive, state(old)) == Action.UPDATE  # listed, no longer active
-    assert action(inactive, state({**old, "status": INACTIVE})) == Action.UNCHANGED
-    assert action(asset, state({"symbol": "A", "sector": "x"})) == Action.CREATE  # foreign-made
-    assert action(asset, state({**old, "status": "weird"})) == Action.CREATE
-    assert action(asset, state({**old, "sync_hash": "other"})) == Action.UPDATE
+    check(asset, None, Action.CREATE)
+    check(None, None, None)
+    check(None, {**old, "status": INACTIVE}, None)
+    check(None, old, Action.DELIST)
+    check(asset, old, Action.UNCHANGED)
+    check(asset, old, Action.UNCHANGED, T1)  # its own number: not newer
+    check(asset, old, Action.SUPERSEDED, T1 - 1)
+    check(None, old, Action.SUPERSEDED, T1 - 1)
+    check(asset, {**old, "status": INACTIVE}, Action.REACTIVATE)
+    check(inactive, old, Action.UPDATE)  # listed, no longer active
+    check(inactive, {**old, "status": INACTIVE}, Action.UNCHANGED)
+    check(asset, {"symbol": "A", "sector": "x"}, Action.CREATE)  # made by another service
+    check(asset, {**old, "status": "weird"}, Action.CREATE)
+    check(asset, {**old, "sync_hash": "other"}, Action.UPDATE)
 
 
 def test_full_reconciliation_compares_every_stored_value() -> None:
     asset, old = asset_of(FULL), stored(FULL)
 
     def action(item: dict[str, StoredValue], a: CatalogAsset = asset) -> Action:
-        plan = plan_item(a, state(item, whole=True), T2, full=True)
-        assert plan is not None
+        current = state(item, whole=True)
+        plan = plan_item(a, current, T2, full=True)
+        assert plan is not None and (plan.symbol, plan.asset, plan.current) == ("A", a, current)
+        assert plan_item(a, current, T2) == plan_item(a, current, T2, full=False)  # the default
         return plan.action
 
     assert action(old) == Action.UNCHANGED
@@ -386,6 +397,19 @@ def test_build_plan_sorts_symbols_and_counts_active_in_scope() -> None:
     everything = build_plan(catalog, states, T2)
     assert sorted(i.symbol for i in everything.delists) == ["C2", "D"]
     assert everything.active_in_scope == 5
+
+
+def test_build_plan_passes_full_on_and_counts_superseded() -> None:
+    drifted = {**stored(rec("A")), "name": "edited"}
+    gone = stored(rec("G"))
+    newer = [stored(rec(s), sync_run_seq=Decimal(T2 + 1)) for s in ("N1", "N2")]
+    whole = {i["symbol"]: state(i, whole=True) for i in (drifted, gone, *newer)}
+    catalog = catalog_of(rec("A"), rec("N1", name="x"), rec("N2", name="y"))
+    full = build_plan(catalog, whole, T2, full=True)
+    assert [i.symbol for i in full.repairs] == ["A"] and [i.symbol for i in full.delists] == ["G"]
+    assert full.superseded == 2
+    plain = build_plan(catalog, whole, T2)
+    assert plain.repairs == [] and plain.unchanged == 1 and plain.superseded == 2
 
 
 def test_plan_writes_order() -> None:

@@ -212,8 +212,23 @@ def test_a_record_broken_by_invalid_utf8_elsewhere_still_protects_its_symbol() -
 
 def test_a_record_nested_too_deep_is_invalid_without_a_symbol() -> None:
     deep = b'{"symbol": "DEEP", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    catalog = validate_records([msgspec.Raw(deep)])
-    assert len(catalog.invalid) == 1 and catalog.invalid[0].index == 0
+    catalog = validate_records([msgspec.Raw(json.dumps(FULL).encode()), msgspec.Raw(deep)])
+    assert [(r.index, r.symbol, r.reason) for r in catalog.invalid] == [
+        (1, None, "the record nests deeper than the decoder allows")
+    ]
+
+
+def test_undecodable_text_inside_a_decimal_field_is_invalid_and_protects_the_symbol() -> None:
+    raw = json.dumps({**FULL, "margin_requirement_long": "@@"}).encode().replace(b"@@", b"3\xff0")
+    catalog = validate_records([msgspec.Raw(json.dumps(FULL).encode()), msgspec.Raw(raw)])
+    assert [(r.index, r.symbol, r.reason) for r in catalog.invalid] == [
+        (
+            1,
+            "AAPL",
+            "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 2: "
+            "invalid start byte",
+        )
+    ]
 
 
 def test_duplicates_and_id_conflicts_are_sorted_and_set_aside() -> None:
