@@ -494,6 +494,26 @@ def test_a_delisting_whose_item_was_deleted_meanwhile_is_counted_vanished(env: E
     assert json.loads(json.dumps(report.summary()))["vanished"] == 1
 
 
+def test_a_delisting_another_writer_made_first_is_unchanged_not_vanished(env: Env) -> None:
+    """Found by tests/unit/test_apply.py: it was counted `vanished` (deleted) instead."""
+    kept = [f"K{i:02d}" for i in range(11)]
+    env.serve([asset_record(s) for s in [*kept, "D"]])
+    run(env)
+    env.serve([asset_record(s) for s in kept])
+    env.stand_in.forget("D")
+
+    def delist_d(message: str) -> None:
+        if message.startswith("writing"):
+            hand_edit(env, "D", {"status": {"S": "inactive"}})
+
+    report = run(env, Progress(stage=delist_d))
+
+    assert report.outcome == "succeeded"
+    assert (report.delisted, report.vanished, report.unchanged, report.failed) == (0, 0, 12, 0)
+    item = env.item("D")
+    assert item is not None and item["status"] == "inactive"
+
+
 def test_foreign_attributes_survive_every_case_above(env: Env, proxy: DynamoProxy) -> None:
     """All hand edits at once on one table, then one run: only owned values change."""
     symbols = sorted(FOREIGN_VALUES)
