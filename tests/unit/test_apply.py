@@ -7,6 +7,7 @@ keeps changing, a reply that is lost); the applier's answer is checked item by i
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -530,3 +531,109 @@ def test_own_write_detection_needs_this_runs_number_content_status_and_links() -
     delist = ItemPlan("A", Action.DELIST)
     assert runner._is_own_write(delist, {**mine, "status": INACTIVE})
     assert not runner._is_own_write(delist, mine)
+
+
+def test_each_write_is_conditioned_on_every_owned_value_it_replaces() -> None:
+    store = synced(rec("A"))
+    sent: list[dict[str, Any]] = []
+
+    class Recording(MemoryStore):
+        def update_owned(
+            self, symbol: str, set_values: Any, remove: Any, expected: Any, run_seq: int
+        ) -> None:
+            sent.append(
+                {"set": dict(set_values), "remove": tuple(remove), "expected": dict(expected)}
+            )
+            super().update_owned(symbol, set_values, remove, expected, run_seq)
+
+    recording = Recording()
+    recording.items = store.items
+    old = dict(store.items["A"])
+    applier(recording).apply(plan_of(store, rec("A", name="new", cusip=None, tradable=False)))
+
+    (request,) = sent
+    touched = {*request["set"], *request["remove"]}
+    assert request["expected"] == {name: old.get(name) for name in touched}
+    assert {"name", "tradable", "sync_version", "sync_run_seq", "updated_at"} <= touched
+
+
+def test_a_full_run_repairs_a_drifted_value_the_hash_cannot_show() -> None:
+    store = synced(rec("A"))
+    store.items["A"]["name"] = "edited by hand"
+    catalog = validate_catalog(json.dumps([rec("A")]).encode())
+    whole = {s: state_from_item(s, i) for s, i in store.items.items()}
+    plan = build_plan(catalog, whole, T2, full=True)
+    assert [i.symbol for i in plan.repairs] == ["A"]
+    run = RunIdentity(T2, ts(T2), full=True)
+    outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply(plan.writes)
+    assert outcome.done == {"A": Action.REPAIR}
+    assert store.items["A"]["name"] == "A Corp"
+
+
+def test_a_full_run_re_plans_a_rename_against_stored_values() -> None:
+    store = synced(rec("NEW", id="asset-1"))
+    store.items["NEW"].update(previous_symbol="OLD", name="edited by hand")
+    asset = validate_catalog(json.dumps([rec("NEW", id="asset-1")]).encode()).assets["NEW"]
+    rename = ItemPlan(
+        "NEW", Action.RENAME, asset, state_from_item("NEW", store.items["NEW"]), "OLD"
+    )
+    for full, action, name in (
+        (False, Action.UNCHANGED, "edited by hand"),
+        (True, Action.RENAME, "NEW Corp"),
+    ):
+        run = RunIdentity(T2, ts(T2), full=full)
+        outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply([rename])
+        assert outcome.done == {"NEW": action} and store.items["NEW"]["name"] == name
+
+
+def test_progress_counts_failures_and_conflicts_add_up() -> None:
+    store = synced(rec("A"), rec("B"), rec("C"))
+
+    tries: dict[str, int] = {}
+
+    def script(s: MemoryStore, symbol: str, _call: int) -> Exception | None:
+        if symbol == "A":
+            raise RuntimeError("boom")
+        tries[symbol] = tries.get(symbol, 0) + 1
+        if tries[symbol] == 1:  # B and C each lose one race
+            bump(s, symbol)
+            return ConditionFailedError(symbol)
+        return None
+
+    progress: list[int] = []
+    outcome = applier(Scripted(store, script), concurrency=1, on_progress=progress.append).apply(
+        plan_of(store, rec("A", name="a"), rec("B", name="b"), rec("C", name="c"))
+    )
+    assert outcome.failures == {"A": "RuntimeError: boom"}
+    assert outcome.done == {"B": Action.UPDATE, "C": Action.UPDATE}
+    assert outcome.conflicts_resolved == 2
+    assert progress == [1, 2, 3]
+
+
+def test_in_flight_counts_concurrent_requests() -> None:
+    store = synced(rec("A"), rec("B"))
+    both_sent = threading.Barrier(2, timeout=10)
+    seen: list[int] = []
+
+    class Overlapping(MemoryStore):
+        runner: PlanApplier
+
+        def update_owned(self, *args: Any, **kwargs: Any) -> None:
+            both_sent.wait()
+            seen.append(self.runner.in_flight)
+            both_sent.wait()
+            super().update_owned(*args, **kwargs)
+
+    overlapping = Overlapping()
+    overlapping.items = store.items
+    runner = applier(overlapping, concurrency=2)
+    overlapping.runner = runner
+    runner.apply(plan_of(store, rec("A", name="a"), rec("B", name="b")))
+    assert seen == [2, 2] and runner.in_flight == 0
+
+
+def test_failures_resolve_no_conflict() -> None:
+    store = synced(rec("A"))
+    scripted = Scripted(store, lambda _s, symbol, _c: ConditionFailedError(symbol))
+    outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
+    assert outcome.failures and outcome.conflicts_resolved == 0
