@@ -455,7 +455,7 @@ def test_the_guard_at_its_boundary() -> None:
     assert not zero.allowed and "(100.0%)" in zero.reason
     assert check_guard(catalog, guard_plan(11, 100), 0.1, True).allowed
     empty = check_guard(catalog_of(rec("A", tradable="x")), Plan(), 0.1, False)
-    assert not empty.allowed
+    assert empty.allowed is False and refused.allowed is False
     assert empty.reason == (
         "the fetched catalog has no valid assets (1 records fetched); refusing to treat every "
         "asset as delisted (use --force to override)"
