@@ -268,12 +268,12 @@ def test_the_cli_exits_0_with_its_report_when_the_records_reply_is_lost(
     assert env.state.read().last_run["run_id"] == report["run_id"]  # type: ignore[index]
 
 
-def test_a_burst_of_lost_replies_during_apply_leaves_the_record_its_own_retries(
+def test_a_burst_of_lost_replies_during_apply_then_a_lost_record_reply_still_succeeds(
     env: Env, moto_url: str
 ) -> None:
-    """Found: one client (one boto3 retry quota) served items and state; the retries of lost
-    item replies end in ConditionalCheckFailed, are never refunded, and left none for the
-    release. The state table now has its own client: boto3 still retries the record."""
+    """Found: with one client for items and state, the retries of lost item replies (they end
+    in ConditionalCheckFailed and are never refunded) could leave the release with no boto3
+    retry at all, and the run raised although everything was written."""
     env.serve([asset_record(f"S{i:03d}") for i in range(120)])
     plan = FaultPlan(rate=0.5, kinds=(DROP_AFTER_APPLY,), operations=frozenset({"PutItem"}))
     with LoseFirstRecordReply(moto_url, plan) as proxy:
@@ -282,15 +282,25 @@ def test_a_burst_of_lost_replies_during_apply_leaves_the_record_its_own_retries(
         stats = proxy.stats
         drops = stats.faults[DROP_AFTER_APPLY] - 1
         assert drops >= 40  # 40 x 14 tokens > the quota of 500
-        # boto3 stopped retrying lost item replies (the items client's quota was spent) ...
+        # boto3 gave up retrying some lost item replies: the items client's quota ran dry
         assert stats.requests["PutItem"] < 120 + drops
-        # ... and still retried the lost reply of the run record on the state client
-        assert stats.requests["TransactWriteItems"] == 2
+        assert stats.requests["TransactWriteItems"] == 2  # the record's reply lost, retried
         assert report.dynamodb_requests == stats.total()
         assert report.dynamodb_write_requests == stats.total(WRITE_OPERATIONS)
     assert (report.outcome, report.created, report.failures) == ("succeeded", 120, {})
     assert_recorded_once(env, report)
     assert len(env.snapshot()) == 120
+
+
+def test_the_state_table_has_a_client_and_retry_quota_of_its_own(env: Env) -> None:
+    """boto3 keeps one retry quota per client: the lease and the run record must not share
+    the items' (counted together all the same)."""
+    assets, state = wiring.tables(env.settings)
+    assert assets.client is not state.client
+    assert assets.stats is state.stats
+    state.read()
+    assets.get_item("NONE")
+    assert assets.stats.requests == 2
 
 
 def test_request_counts_in_the_report_equal_what_dynamodb_received(env: Env, moto_url: str) -> None:
