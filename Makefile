@@ -10,7 +10,7 @@ UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all
 	--python-version 3.12 --custom-compile-command 'make lock'
 
 .PHONY: setup demo test lint typecheck unit integration infra-test audit package lock \
-	old-runtime-env synth bench clean
+	old-runtime-env synth bench clean mutation
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -64,6 +64,17 @@ lock: $(STAMP)  ## requirements/lambda.txt (and old-runtime.txt) with hashes, fr
 
 synth: setup package  ## cdk.out/ for stage STAGE (default dev; no Docker, no AWS account needed)
 	npx --no-install cdk synth --quiet -c stage=$(STAGE)
+
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[mutation]'
+	touch $(MUTATION_STAMP)
+
+# Not part of `make test`. Fewer examples per property test: each mutant reruns its tests.
+mutation: $(MUTATION_STAMP)  ## mutmut on logic/ with the unit tests; fails below 90% killed
+	rm -rf mutants
+	HYPOTHESIS_EXAMPLES_SCALE=0.25 $(BIN)/mutmut run --max-children 2
+	$(BIN)/python scripts/mutation_score.py --min 0.90
 
 bench: $(STAMP)  ## docs/benchmarks.md and its plot
 	$(BIN)/python -m bench.run

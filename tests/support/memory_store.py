@@ -1,16 +1,20 @@
 """An in-memory AssetStore as strict as DynamoDB, for pure tests of planning and applying.
 
 Every write goes through the data layer's serializer (so a value DynamoDB would reject, such as
-None, a float or a list, fails here too) and every condition is evaluated the way the real data
-layer phrases it: expected values compared exactly (numbers by value, other types by type and
-value), absent means absent, and the run-number fence on `sync_run_seq`.
+None, a float or a list, fails here too) and then through DynamoDB's own validation rules: a
+number must be finite, have at most 38 significant digits and lie within DynamoDB's range; the
+key must be a non-empty string and an update may not set it; one update may not SET and REMOVE
+the same attribute, nor write nothing. Every condition is evaluated the way the real data layer
+phrases it: expected values compared exactly (numbers by value, other types by type and value),
+absent means absent, and the run-number fence on `sync_run_seq`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal
+from typing import Any
 
 from asset_sync.dal.assets import state_from_item
 from asset_sync.dal.errors import ConditionFailedError
@@ -18,13 +22,48 @@ from asset_sync.dal.serialization import deserialize_item, serialize_item
 from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, OwnedValue, StoredValue
 
 PLAN_READ = ("symbol", "status", "sync_hash", "asset_class")  # dal.assets' projection
+KEY = "symbol"
+MAX_NUMBER_DIGITS = 38
+SMALLEST_NUMBER, LARGEST_NUMBER = (
+    Decimal("1E-130"),
+    Decimal("9.9999999999999999999999999999999999999E+125"),
+)
+
+
+class ValidationError(ValueError):
+    """What DynamoDB answers with `ValidationException`: the request is malformed."""
+
+
+def _check_value(name: str, value: Mapping[str, Any]) -> None:
+    """Raise ValidationError for an attribute value DynamoDB would refuse."""
+    if not name:
+        raise ValidationError("an attribute name is empty")
+    numbers = [value["N"]] if "N" in value else list(value.get("NS", []))
+    for text in numbers:
+        number = Decimal(text)
+        if not number.is_finite():
+            raise ValidationError(f"{name}: {text!r} is not a number DynamoDB stores")
+        digits = len(number.normalize(Context(prec=100)).as_tuple().digits)
+        if not number.is_zero() and (
+            digits > MAX_NUMBER_DIGITS or not SMALLEST_NUMBER <= abs(number) <= LARGEST_NUMBER
+        ):
+            raise ValidationError(f"{name}: {text!r} is outside DynamoDB's number range")
+    for inner in value.get("L", []):
+        _check_value(name, inner)
+
+
+def _validated(item: Mapping[str, StoredValue]) -> dict[str, StoredValue]:
+    """The item as DynamoDB would store it, or ValidationError."""
+    serialized = serialize_item(item)
+    for name, value in serialized.items():
+        _check_value(name, value)
+    return deserialize_item(serialized)
 
 
 def _stored_equal(stored: StoredValue | None, expected: StoredValue | None) -> bool:
+    """`attribute_not_exists` for None, else DynamoDB's `=` (numbers by value, same type)."""
     if expected is None or stored is None:
         return expected is None and stored is None
-    if isinstance(stored, Decimal) or isinstance(expected, Decimal):
-        return type(stored) is type(expected) and stored == expected
     return type(stored) is type(expected) and stored == expected
 
 
@@ -33,7 +72,7 @@ class MemoryStore:
 
     def __init__(self, items: Mapping[str, Mapping[str, StoredValue]] | None = None) -> None:
         self.items: dict[str, dict[str, StoredValue]] = {
-            symbol: deserialize_item(serialize_item(item)) for symbol, item in (items or {}).items()
+            symbol: _validated(item) for symbol, item in (items or {}).items()
         }
         self.writes = 0
 
@@ -64,8 +103,10 @@ class MemoryStore:
 
     def put_new(self, item: Mapping[str, OwnedValue]) -> None:
         self.writes += 1
-        stored = deserialize_item(serialize_item(item))
-        symbol = str(stored["symbol"])
+        stored = _validated(item)
+        symbol = stored.get(KEY)
+        if not isinstance(symbol, str) or not symbol:
+            raise ValidationError("the key `symbol` must be a non-empty string")
         if symbol in self.items:
             raise ConditionFailedError(symbol)
         self.items[symbol] = stored
@@ -79,7 +120,15 @@ class MemoryStore:
         run_seq: int,
     ) -> None:
         self.writes += 1
-        new_values = deserialize_item(serialize_item(set_values))
+        new_values = _validated(set_values)
+        if KEY in new_values or KEY in remove:
+            raise ValidationError(
+                "Cannot update attribute symbol. This attribute is part of the key"
+            )
+        if set(new_values) & set(remove):
+            raise ValidationError("Two document paths overlap (SET and REMOVE of one attribute)")
+        if not new_values:  # the data layer always sends a SET clause
+            raise ValidationError("Invalid UpdateExpression: an empty SET")
         item = self.items.get(symbol)
         if item is None:
             raise ConditionFailedError(symbol)

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.support import minimal_record as rec
+from tests.support.examples import examples
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
@@ -159,7 +160,7 @@ records = st.builds(
 catalogs = st.lists(records, max_size=16).map(lambda rs: catalog_of(*rs))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(first=catalogs, second=catalogs, foreign=st.sets(symbols))
 def test_apply_then_plan_again_is_empty_and_foreign_attributes_survive(
     first: ValidatedCatalog, second: ValidatedCatalog, foreign: set[str]
@@ -183,7 +184,7 @@ def test_apply_then_plan_again_is_empty_and_foreign_attributes_survive(
         assert store.items[symbol]["status"] == asset.status
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(first=catalogs, second=catalogs, fraction=st.sampled_from([0.0, 0.1, 0.5, 1.0]))
 def test_guard_refuses_exactly_when_delisting_exceeds_the_fraction(
     first: ValidatedCatalog, second: ValidatedCatalog, fraction: float

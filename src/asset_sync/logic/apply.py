@@ -297,14 +297,15 @@ class PlanApplier:
     def _replan(self, item: ItemPlan, old: Mapping[str, StoredValue] | None) -> ItemPlan | None:
         """Plan this symbol again against the item as it is now (None: nothing to do).
 
-        A delisting whose item was deleted meanwhile is `gone`, not `unchanged`.
+        A delisting whose item was deleted meanwhile is `gone`; one whose item is no longer
+        active (another writer delisted it) is `unchanged`.
         """
         current = self.state_of(item.symbol, old) if old is not None else None
         if item.action == Action.RENAME:
             return replan_rename(item, current, self.run.run_seq, full=self.run.full)
         plan = plan_item(item.asset, current, self.run.run_seq, full=self.run.full)
-        if plan is None and old is None and item.asset is None:
-            return ItemPlan(item.symbol, Action.GONE)
+        if plan is None and item.asset is None:
+            return ItemPlan(item.symbol, Action.GONE if old is None else Action.UNCHANGED)
         return plan
 
     def _prepare(

@@ -38,8 +38,9 @@ RESERVED_SYMBOL_PREFIX = "__"
 _SYMBOL = re.compile(r"[!-~]+")  # printable ASCII, no spaces (`BRK.B`, `BTC/USD`)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A decimal as text: optional sign, digits with at most one point, optional exponent. No
-# spaces, no underscores, no `NaN`/`Infinity` (Python's Decimal() would accept all of those).
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# spaces, no underscores, no `NaN`/`Infinity`, ASCII digits only (Python's Decimal() would
+# accept all of those, `"١٢"` as 12).
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Decimal fields are read raw: a JSON number's exact text, or a JSON string checked above.
 DecimalField = msgspec.Raw | msgspec.UnsetType

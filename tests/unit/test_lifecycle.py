@@ -1,0 +1,180 @@
+"""The stop signal and the lease keeper (logic/lifecycle.py) on a fake monotonic clock."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ConnectionClosedError
+
+from asset_sync.dal.run_state import Lease, LeaseLostError, StateView
+from asset_sync.logic import lifecycle
+from asset_sync.logic.lifecycle import (
+    DEADLINE_LEASE_MARGIN_SECONDS,
+    DEADLINE_WRITE_MARGIN_SECONDS,
+    LEASE_SAFETY_SECONDS,
+    LeaseKeeper,
+    StopSignal,
+)
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(lifecycle, "time", SimpleNamespace(monotonic=fake))
+    return fake
+
+
+def test_margins() -> None:
+    assert (DEADLINE_WRITE_MARGIN_SECONDS, DEADLINE_LEASE_MARGIN_SECONDS) == (30.0, 10.0)
+    assert LEASE_SAFETY_SECONDS == 2.0
+
+
+def test_a_stop_keeps_its_first_reason(clock: Clock) -> None:
+    stop = StopSignal()
+    assert not stop.requested and stop.reason == "" and stop.seconds_to_deadline() is None
+    stop.request("SIGINT")
+    stop.request("SIGTERM")
+    assert stop.requested and stop.reason == "SIGINT"
+    assert stop.abortable is False
+
+
+def test_the_deadline_stops_writes_its_margin_before(clock: Clock) -> None:
+    stop = StopSignal(deadline=clock.now + 100)
+    assert stop.stop_writes_at == clock.now + 100 - DEADLINE_WRITE_MARGIN_SECONDS
+    assert stop.seconds_to_deadline() == 100
+    clock.now += 69.9
+    assert not stop.requested
+    clock.now += 0.1  # exactly at the margin
+    assert stop.requested and stop.reason == "the deadline was near"
+    assert StopSignal(deadline=2000.0, margin=5.0).stop_writes_at == 1995.0
+
+
+def test_wait_is_cut_short_by_the_deadline_and_reports_a_stop(clock: Clock) -> None:
+    waited: list[float] = []
+    stop = StopSignal(deadline=clock.now + 40)  # writes stop in 10 s
+    stop._event = SimpleNamespace(  # type: ignore[assignment]
+        wait=waited.append, is_set=lambda: False, set=lambda: None
+    )
+    assert stop.wait(60) is False and waited == [10.0]
+    assert stop.wait(3) is False and waited[-1] == 3
+    assert stop.wait(0.5) is False and waited[-1] == 0.5
+    assert stop.wait(0) is False and len(waited) == 3  # no wait for nothing
+    clock.now += 11
+    assert stop.wait(5) is True and waited[-1] == 0.0
+
+
+def test_wait_without_a_deadline_waits_the_whole_time(clock: Clock) -> None:
+    waited: list[float] = []
+    stop = StopSignal()
+    stop._event = SimpleNamespace(wait=waited.append, is_set=lambda: False)  # type: ignore[assignment]
+    assert stop.wait(7.5) is False and waited == [7.5]
+
+
+class FakeState:
+    """The run-state table's lease calls, recorded."""
+
+    def __init__(self) -> None:
+        self.acquired: list[tuple[str, str, int, float]] = []
+        self.renewed: list[int] = []
+        self.renewed_leases: list[Lease] = []
+        self.renew_error: Exception | None = None
+
+    def acquire(self, run_id: str, table: str, expires_at: int, now: float) -> Lease:
+        self.acquired.append((run_id, table, expires_at, now))
+        return Lease(run_id, 7, expires_at, StateView(run_seq=7))
+
+    def renew(self, lease: Lease, expires_at: int) -> None:
+        if self.renew_error is not None:
+            raise self.renew_error
+        self.renewed.append(expires_at)
+        self.renewed_leases.append(lease)
+
+
+def keeper(clock: Clock, lease_seconds: int = 900, deadline: float | None = None) -> Any:
+    state = FakeState()
+    stop = StopSignal(deadline=deadline)
+    wall = Clock(1_700_000_000.0)
+    return LeaseKeeper(state, lease_seconds, stop, wall_clock=wall), state, wall  # type: ignore[arg-type]
+
+
+def test_acquire_takes_a_lease_of_the_configured_length(clock: Clock) -> None:
+    k, state, _wall = keeper(clock)
+    lease = k.acquire("run-1", "assets")
+    assert lease.run_seq == 7
+    assert state.acquired == [("run-1", "assets", 1_700_000_900, 1_700_000_000.0)]
+    assert k.seconds_valid() == 900 - LEASE_SAFETY_SECONDS
+
+
+def test_a_short_lease_keeps_a_fifth_as_safety(clock: Clock) -> None:
+    k, _state, _wall = keeper(clock, lease_seconds=5)
+    k.acquire("run-1", "assets")
+    assert k.seconds_valid() == pytest.approx(4.0)
+
+
+def test_the_lease_is_capped_by_the_deadline(clock: Clock) -> None:
+    k, state, _ = keeper(clock, lease_seconds=900, deadline=clock.now + 60)
+    k.acquire("run-1", "assets")
+    assert state.acquired[0][2] == 1_700_000_000 + 60 + int(DEADLINE_LEASE_MARGIN_SECONDS)
+    k2, state2, _ = keeper(clock, lease_seconds=900, deadline=clock.now - 100)
+    k2.acquire("run-1", "assets")
+    assert state2.acquired[0][2] == 1_700_000_001  # at least one second
+
+
+def test_check_renews_once_two_thirds_have_passed(clock: Clock) -> None:
+    k, state, wall = keeper(clock, lease_seconds=900)
+    k.acquire("run-1", "assets")
+    clock.now += 599.9
+    k.check()
+    assert state.renewed == []
+    clock.now += 0.1
+    wall.now += 600
+    k.check()
+    assert state.renewed == [1_700_000_600 + 900]
+    assert state.renewed_leases == [k.lease] and k.lease is not None
+    assert k.seconds_valid() == pytest.approx(900 - LEASE_SAFETY_SECONDS)
+
+
+def test_check_refuses_once_the_lease_may_have_expired(clock: Clock) -> None:
+    k, state, _ = keeper(clock, lease_seconds=900)
+    with pytest.raises(LeaseLostError) as lost:
+        k.check()  # never acquired
+    assert str(lost.value) == (
+        "the run lease ran out before it could be renewed; this run stopped writing"
+    )
+    k.acquire("run-1", "assets")
+    state.renew_error = ConnectionClosedError(endpoint_url="http://x")
+    clock.now += 600
+    k.check()  # renewal failed, still valid in memory: allowed, retried in a second
+    assert state.renewed == []
+    clock.now += 0.5
+    state.renew_error = None
+    k.check()
+    assert state.renewed == []  # not yet: one second after the failure
+    clock.now += 0.5
+    k.check()
+    assert len(state.renewed) == 1
+    clock.now += 900 - LEASE_SAFETY_SECONDS - 0.01
+    state.renew_error = ConnectionClosedError(endpoint_url="http://x")
+    k.check()
+    clock.now += 0.01
+    with pytest.raises(LeaseLostError):
+        k.check()
+
+
+def test_a_renewal_refused_because_another_run_took_the_lease_stops_writes(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    state.renew_error = LeaseLostError("taken")
+    clock.now += 700
+    with pytest.raises(LeaseLostError, match="taken"):
+        k.check()

@@ -1,0 +1,126 @@
+"""The run report's forms: the counts, the stored summary and the CLI's JSON."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from asset_sync.logic.models import FieldChange, InvalidRecord, ItemChange, Unrecognized
+from asset_sync.logic.report import COUNTERS, MAX_REPORTED_INVALID, SUCCESS_OUTCOMES, RunReport
+
+
+def report(**fields: object) -> RunReport:
+    return RunReport(run_id="run-1", last_sync_timestamp="2026-12-02T04:00:00.000000Z", **fields)  # type: ignore[arg-type]
+
+
+def test_only_succeeded_and_dry_run_are_success() -> None:
+    assert SUCCESS_OUTCOMES == ("succeeded", "dry-run")
+    for outcome in ("succeeded", "dry-run"):
+        assert report(outcome=outcome).succeeded
+    for outcome in ("running", "partial", "refused", "failed", "interrupted", "skipped"):
+        assert not report(outcome=outcome).succeeded
+
+
+def test_counts_hold_every_counter_and_the_duplicates() -> None:
+    values = {name: i + 1 for i, name in enumerate(COUNTERS)}
+    counts = report(**values, duplicates=["A", "B"]).counts()
+    assert counts == {**values, "duplicates": 2}
+    assert list(counts) == [*COUNTERS, "duplicates"]
+
+
+def test_the_summary_is_the_stored_record() -> None:
+    r = report(
+        run_seq=12,
+        outcome="partial",
+        message="m",
+        warnings=["w"],
+        dry_run=True,
+        full=True,
+        scope=["us_equity"],
+        duration_seconds=1.23456,
+        dynamodb_write_requests=5,
+        alpaca_attempts=2,
+        created=3,
+    )
+    summary = r.summary()
+    assert {k: summary[k] for k in list(summary)[:12]} == {
+        "run_id": "run-1",
+        "run_seq": 12,
+        "outcome": "partial",
+        "message": "m",
+        "warnings": ["w"],
+        "dry_run": True,
+        "full": True,
+        "scope": ["us_equity"],
+        "last_sync_timestamp": "2026-12-02T04:00:00.000000Z",
+        "duration_seconds": 1.235,
+        "dynamodb_write_requests": 5,
+        "alpaca_attempts": 2,
+    }
+    assert summary["created"] == 3 and summary["duplicates"] == 0
+    assert "changes" not in summary and "failures" not in summary
+
+
+def test_the_json_has_details_and_caps_the_invalid_records() -> None:
+    invalid = [InvalidRecord(i, f"S{i}", "bad") for i in range(MAX_REPORTED_INVALID + 5)]
+    change = ItemChange(
+        "update", {"b": FieldChange("x", "y"), "a": FieldChange(None, Decimal("1.50"))}
+    )
+    r = report(
+        invalid_records=invalid,
+        changes={"Z": ItemChange("create"), "A": change},
+        failures={"F": "why"},
+        duplicates=["D"],
+        renames=[{"from": "O", "to": "N", "asset_id": "i"}],
+        kept_active=["K"],
+        unconfirmed=["U"],
+        id_conflicts=[{"asset_id": "i", "symbols": ["P", "Q"]}],
+        dynamodb_requests=9,
+        dynamodb_write_requests=4,
+        dynamodb_retries=1,
+        region="eu-west-1",
+        endpoint="AWS",
+    )
+    out = r.to_json()
+    assert len(out["invalid_records"]) == MAX_REPORTED_INVALID == 200
+    assert out["invalid_records"][0] == {"index": 0, "symbol": "S0", "reason": "bad"}
+    assert list(out["changes"]) == ["A", "Z"]
+    assert out["changes"]["Z"] == {"action": "create"}
+    assert out["changes"]["A"] == {
+        "action": "update",
+        "fields": {"a": {"old": None, "new": "1.50"}, "b": {"old": "x", "new": "y"}},
+    }
+    assert list(out["changes"]["A"]["fields"]) == ["a", "b"]
+    assert out["dynamodb"] == {
+        "requests": 9,
+        "write_requests": 4,
+        "retries": 1,
+        "region": "eu-west-1",
+        "endpoint": "AWS",
+    }
+    assert (out["failures"], out["duplicate_symbols"], out["kept_active"]) == (
+        {"F": "why"},
+        ["D"],
+        ["K"],
+    )
+    assert (out["unconfirmed"], out["renames"][0]["to"]) == (["U"], "N")
+    assert out["id_conflicts"] == [{"asset_id": "i", "symbols": ["P", "Q"]}]
+    assert out["outcome"] == "running" and out["created"] == 0
+
+
+def test_foreign_values_appear_as_stored() -> None:
+    change = ItemChange(
+        "update",
+        {
+            "cusip": FieldChange(Unrecognized({"NULL": True}), "123"),
+            "name": FieldChange(Unrecognized({"B": b"\x00\xff"}), "n"),
+            "attributes": FieldChange(
+                Unrecognized({"SS": ["a"], "M": {"k": {"BS": [b"\x01"]}}}), ("a", "b")
+            ),
+        },
+    )
+    fields = change.to_json()["fields"]
+    assert fields == {  # type: ignore[comparison-overlap]
+        "attributes": {"old": {"SS": ["a"], "M": {"k": {"BS": ["01"]}}}, "new": ["a", "b"]},
+        "cusip": {"old": {"NULL": True}, "new": "123"},
+        "name": {"old": {"B": "00ff"}, "new": "n"},
+    }
