@@ -327,3 +327,20 @@ def test_a_usage_error_with_json_is_one_json_object_too(
     failure = one_json_object(as_json)
     assert failure["outcome"] == "failed"
     assert message in failure["message"]
+
+
+def test_status_and_unlock_refuse_a_state_table_of_another_assets_table(seeded: Env) -> None:
+    env = seeded
+    env.hold_lease("a-live-run")  # unlock must not clear this lease for another table
+    history = state_items(env)
+    cli_env = {**env.cli_env(), "SYNC_STATE_TABLE": env.settings.state_table}
+    other = unique("other_assets")
+
+    status = run_cli("status", "--json", "--table", other, env=cli_env)
+    unlock = run_cli("unlock", "--force", "--table", other, env=cli_env)
+
+    for result in (status, unlock):
+        assert result.code == 2, result.stderr
+        assert "records the runs of assets table" in one_error_line(result)
+    assert "records the runs of assets table" in one_json_object(status)["message"]
+    assert state_items(env) == history  # the lease is still held

@@ -58,6 +58,7 @@ def status(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
         settings = load_settings(table, endpoint_url)
         _, state = tables(settings)
         view = state.read()
+        state.check_serves(view, settings.assets_table)  # another table's runs: exit 2
         if as_json:
             echo_json(
                 {
@@ -86,20 +87,30 @@ def unlock(table: str | None, endpoint_url: str | None, force: bool, as_json: bo
     with clear_errors(as_json):
         settings = load_settings(table, endpoint_url)
         _, state = tables(settings)
+        state.check_serves(state.read(), settings.assets_table)  # never clear another's lease
         view, cleared = state.unlock(force=force)
-        if as_json:
-            echo_json({"cleared": cleared, "lease": view.to_json()})
         if view.lock_owner is None:
+            message = "no sync holds the run lease; nothing to clear"
+        elif cleared:
+            message = f"cleared the run lease of {view.describe_lock()}"
+        else:
+            message = (
+                f"not cleared: {view.describe_lock()}; it has not expired (wait, or use --force "
+                "if you are sure its holder is dead: a live holder stops at its next lease "
+                "check, and a newer run's writes win by run number)"
+            )
+        if as_json:
+            outcome = "failed" if view.lock_owner and not cleared else "succeeded"
+            echo_json(
+                {
+                    "outcome": outcome,
+                    "message": message,
+                    "cleared": cleared,
+                    "lease": view.to_json(),
+                }
+            )
+        if view.lock_owner is None or cleared:
             if not as_json:
-                click.echo("no sync holds the run lease; nothing to clear")
+                click.echo(message)
             return
-        if cleared:
-            if not as_json:
-                click.echo(f"cleared the run lease of {view.describe_lock()}")
-            return
-        fail(
-            f"not cleared: {view.describe_lock()}; it has not expired (wait, or use --force if "
-            "you are sure its holder is dead: a live holder stops at its next lease renewal, "
-            "and a newer run's writes win by run number)",
-            1,
-        )
+        fail(message, 1)

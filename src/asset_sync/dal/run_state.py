@@ -211,7 +211,7 @@ class RunStateTable:
             if not is_condition_failure(error):
                 return self._lease_if_mine(run_id, error)
             view = self.read()
-            self._check_table(view, assets_table)
+            self.check_serves(view, assets_table)
             raise LockHeldError(
                 f"another sync holds the run lease: {view.describe_lock(now)}; not starting a "
                 "second one (if its holder is dead, `asset-sync unlock` clears an expired lease)",
@@ -230,7 +230,8 @@ class RunStateTable:
             return Lease(run_id, view.lock_run_seq, view.lock_expires_at or 0, view)
         raise error
 
-    def _check_table(self, view: StateView, assets_table: str) -> None:
+    def check_serves(self, view: StateView, assets_table: str) -> None:
+        """StateTableConflictError when the state records the runs of another assets table."""
         if view.assets_table not in (None, assets_table):
             raise StateTableConflictError(
                 f"state table {self.table_name!r} records the runs of assets table "
@@ -393,7 +394,7 @@ class RunStateTable:
             )
         except ClientError as error:
             if is_condition_failure(error):
-                self._check_table(self.read(), assets_table)
+                self.check_serves(self.read(), assets_table)
             raise
         seq = int(response["Attributes"]["run_seq"]["N"])
         lease = Lease(run_id, seq, 0, StateView())

@@ -262,7 +262,7 @@ class SyncRun:
     def _dry_run(self, report: RunReport, started: float) -> RunReport:
         """Plan and report, writing nothing (the state table must exist all the same)."""
         view = self.state.read()
-        self.state._check_table(view, self.settings.assets_table)  # as the real run's acquire
+        self.state.check_serves(view, self.settings.assets_table)  # as the real run's acquire
         self._note_clock(view, report)
         report.full = self.settings.full or self._full_due(view)
         identity = RunIdentity(view.run_seq + 1, report.last_sync_timestamp, report.full)
