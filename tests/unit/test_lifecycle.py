@@ -14,6 +14,8 @@ from asset_sync.logic.lifecycle import (
     DEADLINE_LEASE_MARGIN_SECONDS,
     DEADLINE_WRITE_MARGIN_SECONDS,
     LEASE_SAFETY_SECONDS,
+    TAKEOVER_GRACE_SECONDS,
+    VERIFY_EVERY_SECONDS,
     LeaseKeeper,
     StopSignal,
 )
@@ -88,10 +90,21 @@ class FakeState:
         self.renewed: list[int] = []
         self.renewed_leases: list[Lease] = []
         self.renew_error: Exception | None = None
+        self.holder: str | None = None  # who holds the lease, as a read of the state says
+        self.reads = 0
+        self.read_error: Exception | None = None
 
     def acquire(self, run_id: str, table: str, expires_at: int, now: float) -> Lease:
         self.acquired.append((run_id, table, expires_at, now))
+        self.holder = run_id
         return Lease(run_id, 7, expires_at, StateView(run_seq=7))
+
+    def read(self) -> StateView:
+        self.reads += 1
+        if self.read_error is not None:
+            raise self.read_error
+        taken = self.holder not in (None, "run-1")
+        return StateView(run_seq=9, lock_owner=self.holder, lock_run_seq=9 if taken else 7)
 
     def renew(self, lease: Lease, expires_at: int) -> None:
         if self.renew_error is not None:
@@ -178,3 +191,56 @@ def test_a_renewal_refused_because_another_run_took_the_lease_stops_writes(clock
     clock.now += 700
     with pytest.raises(LeaseLostError, match="taken"):
         k.check()
+
+
+def test_the_holder_is_read_before_the_first_write_then_every_few_seconds(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.check()
+    assert state.reads == 1  # the first write verifies
+    clock.now += VERIFY_EVERY_SECONDS - 0.01
+    k.check()
+    assert state.reads == 1
+    clock.now += 0.01
+    k.check()
+    assert state.reads == 2
+
+
+def test_a_lease_another_run_now_holds_stops_writes_at_the_next_verification(
+    clock: Clock,
+) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.check()
+    state.holder = "run-2"  # its clock judged this run's lease expired and took it over
+    clock.now += VERIFY_EVERY_SECONDS
+    with pytest.raises(LeaseLostError, match=r"a newer run \(number 9\) took the run lease over"):
+        k.check()
+    state.holder = "run-1"
+    with pytest.raises(LeaseLostError):  # no way back: the lease is gone from memory too
+        k.check()
+
+
+def test_a_released_lease_is_not_this_runs_either(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    state.holder = None  # the newer run finished and gave it back
+    with pytest.raises(LeaseLostError, match=r"number 9"):
+        k.check()
+
+
+def test_a_failed_verification_read_is_tried_again_at_the_next_interval(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    state.read_error = ConnectionClosedError(endpoint_url="http://x")
+    k.check()  # still valid in memory: the write may go
+    state.read_error = None
+    state.holder = "run-2"
+    k.check()  # not before the interval
+    clock.now += VERIFY_EVERY_SECONDS
+    with pytest.raises(LeaseLostError):
+        k.check()
+
+
+def test_a_takeover_waits_longer_than_two_verification_intervals() -> None:
+    assert TAKEOVER_GRACE_SECONDS > 2 * VERIFY_EVERY_SECONDS
