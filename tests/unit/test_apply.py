@@ -637,3 +637,36 @@ def test_failures_resolve_no_conflict() -> None:
     scripted = Scripted(store, lambda _s, symbol, _c: ConditionFailedError(symbol))
     outcome = applier(scripted).apply(plan_of(store, rec("A", name="new")))
     assert outcome.failures and outcome.conflicts_resolved == 0
+
+
+def test_a_superseded_item_is_reported_to_the_lease_check_and_an_unchanged_one_is_not() -> None:
+    store = synced(rec("A"), rec("B"))
+    writes = plan_of(store, rec("A", name="new"), rec("B", name="new"))
+    store.items["A"]["sync_run_seq"] = Decimal(5)  # a run numbered 5 wrote A since
+    seen: list[tuple[str, int]] = []
+
+    first = applier(store, newer_run_seen=lambda s, n: seen.append((s, n))).apply(writes)
+    again = applier(store, newer_run_seen=lambda s, n: seen.append((s, n))).apply(writes)
+
+    assert first.done == {"A": Action.SUPERSEDED, "B": Action.UPDATE}
+    assert again.done == {"A": Action.SUPERSEDED, "B": Action.UNCHANGED}  # B: its own write
+    assert seen == [("A", 5), ("A", 5)]  # never for an unchanged item
+
+
+def test_a_created_rename_reports_its_previous_symbol_and_a_plain_create_nothing_more() -> None:
+    store = MemoryStore()
+    catalog = catalog_of(rec("NEW"), rec("PLAIN"))
+    writes = [
+        ItemPlan("NEW", Action.RENAME, catalog.assets["NEW"], None, partner="OLD"),
+        ItemPlan("PLAIN", Action.CREATE, catalog.assets["PLAIN"]),
+    ]
+
+    outcome = applier(store).apply(writes)
+
+    assert outcome.changes["NEW"].to_json() == {
+        "action": "rename",
+        "fields": {"previous_symbol": {"old": None, "new": "OLD"}},
+    }
+    assert outcome.changes["PLAIN"].to_json() == {"action": "create"}
+    assert store.items["NEW"]["previous_symbol"] == "OLD"
+    assert "previous_symbol" not in store.items["PLAIN"]

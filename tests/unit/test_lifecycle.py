@@ -104,7 +104,8 @@ class FakeState:
         if self.read_error is not None:
             raise self.read_error
         taken = self.holder not in (None, "run-1")
-        return StateView(run_seq=9, lock_owner=self.holder, lock_run_seq=9 if taken else 7)
+        # a skipped run took number 10 since the holder's 9: the message names the holder's
+        return StateView(run_seq=10, lock_owner=self.holder, lock_run_seq=9 if taken else 7)
 
     def renew(self, lease: Lease, expires_at: int) -> None:
         if self.renew_error is not None:
@@ -225,7 +226,7 @@ def test_a_released_lease_is_not_this_runs_either(clock: Clock) -> None:
     k, state, _ = keeper(clock)
     k.acquire("run-1", "assets")
     state.holder = None  # the newer run finished and gave it back
-    with pytest.raises(LeaseLostError, match=r"number 9"):
+    with pytest.raises(LeaseLostError, match=r"number 10"):  # no holder: the last number
         k.check()
 
 
@@ -244,3 +245,20 @@ def test_a_failed_verification_read_is_tried_again_at_the_next_interval(clock: C
 
 def test_a_takeover_waits_longer_than_two_verification_intervals() -> None:
     assert TAKEOVER_GRACE_SECONDS > 2 * VERIFY_EVERY_SECONDS
+
+
+def test_a_renewal_that_fails_exactly_when_the_lease_runs_out_stops_writes(clock: Clock) -> None:
+    k, state, _ = keeper(clock, lease_seconds=900)
+    k.acquire("run-1", "assets")
+    k.check()  # verified
+    valid = k.seconds_valid()
+    clock.now += 600  # renewal due
+
+    class SlowFailure:
+        def __call__(self, lease: Lease, expires_at: int) -> None:
+            clock.now += valid - 600  # the failed attempt ends exactly at the lease's end
+            raise ConnectionClosedError(endpoint_url="http://x")
+
+    state.renew = SlowFailure()  # type: ignore[method-assign]
+    with pytest.raises(LeaseLostError):
+        k.check()

@@ -13,6 +13,7 @@ seconds, not for a whole lease.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -111,7 +112,7 @@ class LeaseKeeper:
         self.lease: Lease | None = None
         self._valid_until = 0.0  # monotonic
         self._renew_after = 0.0  # monotonic
-        self._verify_after = 0.0  # monotonic: the first write verifies
+        self._verify_after = -math.inf  # monotonic: the first write verifies
         self._lock = threading.Lock()
 
     def _length(self) -> float:
@@ -170,7 +171,7 @@ class LeaseKeeper:
         except (ClientError, BotoCoreError):
             return
         if view.lock_owner != self.lease.run_id:
-            self._valid_until = 0.0
+            self._valid_until = -math.inf
             number = view.lock_run_seq if view.lock_owner else view.run_seq
             raise LeaseLostError(
                 f"a newer run (number {number}) took the run lease over "
