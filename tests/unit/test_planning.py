@@ -195,3 +195,20 @@ def test_guard_refuses_exactly_when_delisting_exceeds_the_fraction(
     active = sum(1 for s in store.states().values() if s.status == ACTIVE)
     expected = bool(second.assets) and len(plan.delists) <= fraction * active
     assert check_guard(second, plan, fraction, False).allowed == expected
+
+
+def test_a_full_run_keeps_the_values_of_drifted_items_only() -> None:
+    from asset_sync.logic.planning import drifted  # noqa: PLC0415
+
+    store = MemoryStore()
+    catalog = catalog_of(rec("A", margin_requirement_long="30"))
+    sync(store, catalog, T1)
+    asset, stored = catalog.assets["A"], store.items["A"]
+
+    assert not drifted(asset, stored)
+    assert not drifted(None, stored)  # absent from the catalog: a delisting needs no values
+    assert not drifted(asset, {**stored, "margin_requirement_long": Decimal("30.000")})
+    assert drifted(asset, {**stored, "sync_hash": "wrong"})
+    assert drifted(asset, {**stored, "status": INACTIVE})
+    assert drifted(asset, {**stored, "name": "edited by hand"})
+    assert drifted(asset, {k: v for k, v in stored.items() if k != "tradable"})

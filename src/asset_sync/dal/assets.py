@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -76,13 +76,19 @@ class AssetTable:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def read_active(self, *, whole: bool = False) -> dict[str, CurrentState]:
+    def read_active(
+        self,
+        *,
+        whole: bool = False,
+        keep_values: Callable[[str, Mapping[str, StoredValue]], bool] | None = None,
+    ) -> dict[str, CurrentState]:
         """Every active item, from the status-index GSI.
 
         A plain run projects to what planning needs (`symbol`, `sync_hash`, `asset_class`):
         reading is the dominant cost of a run that changes nothing, and it grows with the
-        projection. A full reconciliation (`whole`) reads every attribute. Inactive items are
-        never read in bulk (see `states_of`).
+        projection. A full reconciliation (`whole`) reads every attribute; `keep_values` decides,
+        page by page, which items keep them (memory: the others are planned from the rest).
+        Inactive items are never read in bulk (see `states_of`).
         """
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -107,9 +113,8 @@ class AssetTable:
                 item = deserialize_item(raw)
                 symbol = item.get("symbol")
                 if isinstance(symbol, str):
-                    states[symbol] = state_from_item(
-                        symbol, {**item, "status": ACTIVE}, whole=whole
-                    )
+                    keep = whole and (keep_values is None or keep_values(symbol, item))
+                    states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE}, whole=keep)
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
                 return states

@@ -134,6 +134,19 @@ def plan_item(
     return ItemPlan(asset.symbol, Action.UNCHANGED, asset, current)
 
 
+def drifted(asset: CatalogAsset | None, stored: Mapping[str, StoredValue]) -> bool:
+    """Whether a full reconciliation needs this stored item's values: anything (hash, status, a
+    content value) not exactly as the catalog has it. An item absent from the catalog needs none
+    (a delisting writes only its status)."""
+    if asset is None:
+        return False
+    return not (
+        stored.get("sync_hash") == asset.content_hash
+        and stored.get("status") == asset.status
+        and stored_content_matches(asset, stored)
+    )
+
+
 def stored_content_matches(asset: CatalogAsset, stored: Mapping[str, StoredValue]) -> bool:
     """Whether every content attribute is stored exactly as the catalog has it (or absent)."""
     return all(same_value(stored.get(name), asset.content.get(name)) for name in CONTENT_ATTRIBUTES)

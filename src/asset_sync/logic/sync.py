@@ -57,6 +57,7 @@ from asset_sync.logic.planning import (
     build_plan,
     check_guard,
     diff_item,
+    drifted,
 )
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import CatalogFormatError, validate_records
@@ -392,7 +393,10 @@ class SyncRun:
 
         how = "every stored value" if run.full else "the status index"
         self.progress.stage(f"reading the table ({report.valid:,} valid assets fetched; {how})")
-        current = self.assets.read_active(whole=run.full)
+        current = self.assets.read_active(  # a full run keeps the values of drifted items only
+            whole=run.full,
+            keep_values=lambda symbol, item: drifted(catalog.assets.get(symbol), item),
+        )
         unseen = [symbol for symbol in catalog.assets if symbol not in current]
         current.update(self.assets.states_of(unseen, whole=run.full))  # inactive, foreign-made
         self._check_scope(fetched, current, report)
