@@ -29,10 +29,9 @@ from asset_sync.dal.client import dynamodb_client
 from asset_sync.local.catalog import generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
-from bench import cells, report
+from bench import cells, handwritten, report
 from bench.capture import CapturingProxy
 from bench.cells import (
-    IMPLS,
     KEY_ID,
     SCENARIO_TITLES,
     SCENARIOS,
@@ -57,22 +56,25 @@ def log(message: str) -> None:
 
 
 def repetitions(quick: bool, n: int, scenario: str, impl: str) -> int:
-    """Runs per cell: 3 at 12,000; at 35,000 one, except the no-change re-runs of (b) and (c)."""
+    """Runs per cell: 3 at 12,000; at 35,000 one, except the no-change re-runs of (b) and (c)
+    and (c)'s full reconciliation of an unchanged table (compared with its plain re-run)."""
     if quick:
         return 1
     if n <= 12_000:
         return 3
     if scenario == "nochange" and impl in ("batch_writer", "asset_sync"):
         return 3
+    if scenario == "fullnochange":
+        return 3
     return 1
 
 
 REPETITIONS_NOTE = (
-    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` under an hour and a "
-    "half, one run "
-    "per cell except the no-change re-runs of (b) and (c), which have 3 (the target compares "
-    "them); a moto-bound run there takes 1 to 3 minutes and its spread at 12,000 is a few "
-    "percent (see the runs in brackets)."
+    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` near an hour and a "
+    "half, one run per cell except the no-change re-runs of (b) and (c) and (c)'s full "
+    "reconciliation of an unchanged table, which have 3 (the targets and the full-run section "
+    "compare them); a moto-bound run there takes 1 to 3 minutes and its spread at 12,000 is a "
+    "few percent (see the runs in brackets)."
 )
 
 
@@ -190,6 +192,7 @@ def analysis(results: dict[str, Any]) -> list[str]:
         wall, cpu, moto = med(c_re, "wall_s"), med(c_re, "cpu_s"), med(c_re, "moto_cpu_s")
         queries = statistics.median(run["requests"].get("Query", 0) for run in c_re["runs"])
         gets = statistics.median(run["requests"].get("BatchGetItem", 0) for run in c_re["runs"])
+        rcu = f", {med(c_re, 'rcu'):,.0f} RCU" if "rcu" in c_re["runs"][0] else ""
         init_gets = statistics.median(
             run["requests"].get("BatchGetItem", 0) for run in c_init["runs"]
         )
@@ -197,11 +200,13 @@ def analysis(results: dict[str, Any]) -> list[str]:
             f"- **N = {n:,}, re-run with no change, (c)**: {wall:.1f} s wall, of which the sync "
             f"process used {cpu:.1f} s of CPU and moto's server {moto:.1f} s "
             f"({moto / wall:.0%} of the wall time): the time is moto answering the reads "
-            f"({queries:,.0f} Query pages of `status-index` projected to `symbol, sync_hash`, "
-            f"{gets:,.0f} BatchGetItem; {med(c_re, 'response_bytes') / 1e6:.1f} MB over the "
-            "wire). The sync "
-            f"wrote {med(c_re, 'write_requests'):,.0f} requests and "
-            f"{med(c_re, 'wcu'):,.0f} write units; (a) and (b) rewrite all {n:,} items."
+            f"({queries:,.0f} Query page{'s' if queries != 1 else ''} of `status-index` "
+            "projected to `symbol, sync_hash, "
+            f"asset_class`, {gets:,.0f} BatchGetItem; {med(c_re, 'response_bytes') / 1e6:.1f} MB "
+            f"over the wire{rcu}). The sync "
+            f"wrote {med(c_re, 'write_requests'):,.0f} requests (the run lease and the run "
+            f"record) and {med(c_re, 'wcu'):,.0f} write units, none on the assets table; (a) "
+            f"and (b) rewrite all {n:,} items."
         )
         ci_wall, bi_wall = med(c_init, "wall_s"), med(b_init, "wall_s")
         out.append(
@@ -241,12 +246,15 @@ def analysis(results: dict[str, Any]) -> list[str]:
         )
     out += [
         "",
-        "Where the wall time of (c) goes, per cell (medians): the sync process's own CPU, moto's "
-        "server CPU, and the rest (waiting: the proxy, the stand-in, the pacing, scheduling on "
-        "2 shared CPUs).",
+        "Where the wall time of (c) goes, per cell (medians): by phase of the run (from its "
+        "stage messages: the lease, the catalog fetch, reading the table and planning, the "
+        "delisting confirmation, writing and recording the run), and by process: the sync "
+        "process's own CPU, moto's server CPU, and the rest (waiting: the proxy, the stand-in, "
+        "the pacing, scheduling on 2 shared CPUs).",
         "",
-        "| N | scenario | wall s | sync CPU s | moto CPU s | moto share of wall |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| N | scenario | wall s | lease s | fetch s | read + plan s | confirm s "
+        "| write + record s | sync CPU s | moto CPU s | moto share of wall |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in results["sizes"]:
         for scenario in SCENARIOS:
@@ -254,8 +262,13 @@ def analysis(results: dict[str, Any]) -> list[str]:
             if entry is None:
                 continue
             wall, moto = med(entry, "wall_s"), med(entry, "moto_cpu_s")
+            phases = " | ".join(
+                f"{report.med_phase(entry, phase):.1f}"
+                for phase in ("lease", "fetch", "read + plan", "confirm delistings")
+            )
             out.append(
-                f"| {n:,} | {SCENARIO_TITLES[scenario]} | {wall:.1f} "
+                f"| {n:,} | {SCENARIO_TITLES[scenario]} | {wall:.1f} | {phases} "
+                f"| {report.med_phase(entry, 'write + record'):.1f} "
                 f"| {med(entry, 'cpu_s'):.1f} | {moto:.1f} | {moto / wall:.0%} |"
             )
     out += [
@@ -307,13 +320,13 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
                 moto.url,
                 moto.process.pid,
                 proxy,
-                alpaca.base_url,
+                alpaca,
                 dynamodb_client("us-east-1", moto.url),
             )
             for name in SCENARIOS:
                 scenario = scenarios[name]
                 alpaca.set_assets(scenario.served)
-                for impl in IMPLS:
+                for impl in scenario.impls:
                     reps = repetitions(quick, n, name, impl)
                     cell: CellResult = run_cell(infra, n, scenario, impl, reps, log)
                     results["cells"].append(cell.to_json())
@@ -350,18 +363,26 @@ def _save(results: dict[str, Any], out_dir: Path) -> None:
     partial.write_text(json.dumps(results, indent=1, sort_keys=True), encoding="utf-8")
 
 
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def previous_doc() -> str | None:
+    """The committed docs/benchmarks.md (its hand-written blocks are kept), if any."""
+    return DOC.read_text(encoding="utf-8") if DOC.exists() else None
+
+
 def write_outputs(results: dict[str, Any], doc_dir: Path, results_dir: Path) -> None:
-    """benchmarks.md, benchmarks.png and latest.json."""
+    """latest.json, then benchmarks.png and benchmarks.md (with the hand-written blocks of
+    docs/benchmarks.md put back: a quick run's doc shows them too)."""
     doc_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    report.plot(results, doc_dir / "benchmarks.png")
-    (doc_dir / "benchmarks.md").write_text(
-        report.markdown(results, "benchmarks.png"), encoding="utf-8"
-    )
     (results_dir / "latest.json").write_text(
         json.dumps(results, indent=1, sort_keys=True), encoding="utf-8"
     )
     (results_dir / "latest.json.tmp").unlink(missing_ok=True)
+    report.plot(results, doc_dir / "benchmarks.png")
+    text = handwritten.regenerate(report.markdown(results, "benchmarks.png"), previous_doc())
+    (doc_dir / "benchmarks.md").write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rebuild", action="store_true", help="only rewrite the doc and plot from latest.json"
     )
     args = parser.parse_args(argv)
+    kept = handwritten.blocks(previous_doc() or "")  # malformed markers fail now, not in 90 min
+    log(f"hand-written blocks of {DOC.name} to keep: {', '.join(b.name for b in kept) or 'none'}")
     if args.quick:
         out = Path(tempfile.mkdtemp(prefix="asset-sync-bench-"))
         doc_dir = results_dir = out
