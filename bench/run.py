@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -21,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from asset_sync.dal.assets import state_from_item
 from asset_sync.dal.client import dynamodb_client
+from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
@@ -122,6 +126,31 @@ def item_bytes(n: int) -> dict[str, float]:
     return out
 
 
+PLAIN_PROJECTION = ("symbol", "sync_hash", "asset_class")  # AssetTable.read_active, plain run
+
+
+def state_bytes(n: int) -> dict[str, float]:
+    """Python memory per item of the planner's view of the table (tracemalloc): whole items
+    (a full reconciliation keeps `CurrentState.values`) and the plain run's projection."""
+    items = list(sync_items(equity_catalog(n)).values())
+    out: dict[str, float] = {}
+    for name, whole in (("whole", True), ("projected", False)):
+        gc.collect()
+        tracemalloc.start()
+        states = {}
+        for raw in items:
+            kept = raw if whole else {k: v for k, v in raw.items() if k in PLAIN_PROJECTION}
+            item = deserialize_item(kept)
+            symbol = str(item["symbol"])
+            states[symbol] = state_from_item(symbol, {**item, "status": "active"}, whole=whole)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[f"{name}_per_item"] = held / len(items)
+        del states
+    return out
+
+
 def src_digest(package: Path = ROOT / "src" / "asset_sync") -> str:
     """sha256 of asset_sync/**/*.py: which version of the code under test was measured."""
     digest = hashlib.sha256()
@@ -199,7 +228,10 @@ def analysis(results: dict[str, Any]) -> list[str]:
         out.append(
             f"- **N = {n:,}, re-run with no change, (c)**: {wall:.1f} s wall, of which the sync "
             f"process used {cpu:.1f} s of CPU and moto's server {moto:.1f} s "
-            f"({moto / wall:.0%} of the wall time): the time is moto answering the reads "
+            f"({moto / wall:.0%} of the wall time; the rest is waiting, for moto's answers and "
+            "for a CPU: the 1-minute load after these runs was "
+            f"{', '.join(format(run.get('load1', 0.0), '.1f') for run in c_re['runs'])} on "
+            f"{results['meta'].get('nproc', 2)} CPUs). Its work is the reads "
             f"({queries:,.0f} Query page{'s' if queries != 1 else ''} of `status-index` "
             "projected to `symbol, sync_hash, "
             f"asset_class`, {gets:,.0f} BatchGetItem; {med(c_re, 'response_bytes') / 1e6:.1f} MB "
@@ -227,23 +259,33 @@ def analysis(results: dict[str, Any]) -> list[str]:
     biggest = max(results["sizes"])
     rss_init = cell(results, biggest, "initial", "asset_sync")
     rss_re = cell(results, biggest, "nochange", "asset_sync")
+    rss_full = cell(results, biggest, "fullnochange", "asset_sync")
     if rss_init and rss_re:
         peak_init = max(run["peak_rss_mb"] for run in rss_init["runs"])
         peak_re = max(run["peak_rss_mb"] for run in rss_re["runs"])
-        out.append(
+        text = (
             f"- **Memory, N = {biggest:,}**: the initial load peaks at {peak_init:.0f} MB, the "
             f"no-change re-run at {peak_re:.0f} MB (the process holds about "
             f"{med(rss_re, 'rss_before_mb'):.0f} MB after its imports). The re-run's share is "
             "the catalog body (~15 MB of JSON at 35,000 records) and the validated catalog "
             "(measured with tracemalloc: ~52 MB for 35,000 `CatalogAsset`s). The initial "
-            "load's extra is the write phase. Before 2026-11-29 21:45 UTC `PlanApplier.apply` "
-            "handed every item plan to `ThreadPoolExecutor.map` at once (35,000 pending "
-            "futures held ~65 MiB, measured with a no-op task); it now keeps at most "
-            "`concurrency` items in flight, so runs measured after that change peak lower: "
-            "the CLI (`asset-sync sync`, the same code path) loading 35,000 assets into an "
-            "empty table peaked at 124 MB (`/usr/bin/time -f %M`, 2026-11-29 21:50 UTC; its "
-            "no-change re-run also 124 MB)."
+            "load's extra is the write phase (`PlanApplier.apply` keeps at most `concurrency` "
+            "items in flight)."
         )
+        state = results["scenarios"][str(biggest)].get("state_bytes")
+        if rss_full and state:
+            peak_full = max(run["peak_rss_mb"] for run in rss_full["runs"])
+            whole, projected = state["whole_per_item"], state["projected_per_item"]
+            text += (
+                f" A full reconciliation peaks at {peak_full:.0f} MB: it keeps every active "
+                "item whole for planning (`CurrentState.values`), measured with tracemalloc at "
+                f"{whole:,.0f} B per item against {projected:,.0f} B for the plain run's "
+                f"projection ({whole * biggest / 1e6:.0f} MB against "
+                f"{projected * biggest / 1e6:.0f} MB at {biggest:,} items), and each 1 MB "
+                "page of whole items passes through botocore's parsed form on the way; "
+                "Python's allocator keeps the high-water mark."
+            )
+        out.append(text)
     out += [
         "",
         "Where the wall time of (c) goes, per cell (medians): by phase of the run (from its "
@@ -253,8 +295,9 @@ def analysis(results: dict[str, Any]) -> list[str]:
         "the pacing, scheduling on 2 shared CPUs).",
         "",
         "| N | scenario | wall s | lease s | fetch s | read + plan s | confirm s "
-        "| write + record s | sync CPU s | moto CPU s | moto share of wall |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| write + record s | sync CPU s | moto CPU s | moto share of wall "
+        "| load (1 min) after each run |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for n in results["sizes"]:
         for scenario in SCENARIOS:
@@ -269,7 +312,8 @@ def analysis(results: dict[str, Any]) -> list[str]:
             out.append(
                 f"| {n:,} | {SCENARIO_TITLES[scenario]} | {wall:.1f} | {phases} "
                 f"| {report.med_phase(entry, 'write + record'):.1f} "
-                f"| {med(entry, 'cpu_s'):.1f} | {moto:.1f} | {moto / wall:.0%} |"
+                f"| {med(entry, 'cpu_s'):.1f} | {moto:.1f} | {moto / wall:.0%} "
+                f"| {', '.join(format(run.get('load1', 0.0), '.1f') for run in entry['runs'])} |"
             )
     out += [
         "",
@@ -310,6 +354,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
             name: {"k": len(s.touched), "served": len(s.served)} for name, s in scenarios.items()
         }
         results["scenarios"][str(n)]["item_bytes"] = item_bytes(n)
+        results["scenarios"][str(n)]["state_bytes"] = state_bytes(n)
         with (
             MotoServer() as moto,
             CapturingProxy(moto.url) as proxy,
@@ -404,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads((results_dir / "latest.json").read_text(encoding="utf-8"))
         for n in results["sizes"]:
             results["scenarios"][str(n)].setdefault("item_bytes", item_bytes(n))
+            results["scenarios"][str(n)].setdefault("state_bytes", state_bytes(n))
         results["analysis"] = analysis(results)
         _, results["targets"] = report.targets(results)
     else:
