@@ -74,8 +74,8 @@ def repetitions(quick: bool, n: int, scenario: str, impl: str) -> int:
 
 
 REPETITIONS_NOTE = (
-    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` near an hour and a "
-    "half, one run per cell except the no-change re-runs of (b) and (c) and (c)'s full "
+    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` near an hour, one run "
+    "per cell except the no-change re-runs of (b) and (c) and (c)'s full "
     "reconciliation of an unchanged table, which have 3 (the targets and the full-run section "
     "compare them); a moto-bound run there takes 1 to 3 minutes and its spread at 12,000 is a "
     "few percent (see the runs in brackets)."
