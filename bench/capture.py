@@ -1,4 +1,5 @@
-"""`DynamoProxy` that also keeps the body of every write request, for billing by the ledger.
+"""`DynamoProxy` that also keeps every read and write request (and the responses of reads), in
+the order they completed, for billing by the ledger.
 
 It also sets TCP_NODELAY on the proxy's accepted connections. `DynamoProxy`'s handler writes a
 reply's headers and its body in two `send` calls; without TCP_NODELAY, Nagle's algorithm holds
@@ -14,11 +15,11 @@ import threading
 from typing import Any
 
 from asset_sync.local.dynamo_proxy import WRITE_OPERATIONS, DynamoProxy, ProxyStats
-from bench.ledger import Capture
+from bench.ledger import READ_OPERATIONS, Capture
 
 
 class CapturingProxy(DynamoProxy):
-    """Counts requests by operation (the parent class) and captures write request bodies."""
+    """Counts requests by operation (the parent class) and captures reads and writes."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream)
@@ -46,8 +47,12 @@ class CapturingProxy(DynamoProxy):
         status, payload, response_headers = super()._forward(method, path, headers, body)
         target = str(headers.get("X-Amz-Target", ""))  # type: ignore[attr-defined]
         operation = target.rsplit(".", 1)[-1]
-        if operation in WRITE_OPERATIONS:
-            keep = payload if status != 200 or operation == "BatchWriteItem" else b""
+        if operation in WRITE_OPERATIONS or operation in READ_OPERATIONS:
+            keep = (
+                payload
+                if status != 200 or operation == "BatchWriteItem" or operation in READ_OPERATIONS
+                else b""
+            )
             with self._capture_lock:
                 self._captured.append(Capture(operation, body, status, keep))
         return status, payload, response_headers

@@ -8,8 +8,13 @@ writes), for the naive peers their own record-as-is items. A sample of items als
 attributes of another service (`last_pollenation_date`, `sector`).
 
 Runs after the first of a cell start from the same state: the items the previous run changed
-(the changed or delisted symbols) and the foreign-attribute sample are written back, outside the
-window. Initial-load runs each get a new empty table.
+(the changed, delisted or drifted symbols) and the foreign-attribute sample are written back,
+outside the window. Initial-load runs each get a new empty table.
+
+The full-reconciliation scenarios (`sync --full`) exist for this project's sync only: the naive
+peers have no such mode (they overwrite every item every day). Their drifted variant starts
+from items edited by hand under an unchanged `sync_hash` (`drift_edit`), which only a full run
+sees and repairs.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from asset_sync.dal.assets import AssetTable
 from asset_sync.dal.run_state import RunStateTable
 from asset_sync.dal.serialization import serialize_item
 from asset_sync.local.catalog import Asset, CatalogChanges, dumps_catalog, evolve_catalog
+from asset_sync.local.dynamo_proxy import WRITE_OPERATIONS
+from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.planning import new_item
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import validate_catalog
@@ -43,14 +50,20 @@ if TYPE_CHECKING:
 
 YESTERDAY = "2025-06-01T04:00:00.000000Z"  # before any run's own timestamp
 FOREIGN = {"last_pollenation_date": {"S": "2026-11-28"}, "sector": {"S": "Technology"}}
-SCENARIOS = ("initial", "nochange", "changed1", "delisted5")
+SCENARIOS = ("initial", "nochange", "changed1", "delisted5", "fullnochange", "fulldrift")
 SCENARIO_TITLES = {
     "initial": "initial load (empty table)",
     "nochange": "re-run, no change",
     "changed1": "1% of assets changed",
     "delisted5": "5% delisted",
+    "fullnochange": "full reconciliation, no change",
+    "fulldrift": "full reconciliation, 0.1% drifted",
 }
 IMPLS = ("naive_put", "batch_writer", "asset_sync")
+FULL_ONLY = ("fullnochange", "fulldrift")  # `sync --full`: (c) only, the peers have no such mode
+DRIFT_FRACTION = 0.001
+DELIST_CONFIRM_SAMPLE = SyncSettings().delist_confirm_sample  # lookups at most (default 50)
+DELIST_LOOKUPS_PER_SECOND = SyncSettings().delist_lookups_per_second  # the pace (default 2)
 IMPL_TITLES = {
     "naive_put": "(a) naive PutItem each",
     "batch_writer": "(b) batch_writer",
@@ -67,13 +80,21 @@ class Scenario:
     start: list[Asset] | None
     served: list[Asset]
     changes: CatalogChanges | None = None
+    full: bool = False  # a full reconciliation (`sync --full`)
+    drift: tuple[str, ...] = ()  # symbols whose stored item is edited by hand before the run
 
     @property
     def touched(self) -> set[str]:
         """Symbols whose item a correct run changes."""
-        if self.changes is None:
-            return set()
-        return set(self.changes.changed) | set(self.changes.delisted)
+        touched = set(self.drift)
+        if self.changes is not None:
+            touched |= set(self.changes.changed) | set(self.changes.delisted)
+        return touched
+
+    @property
+    def impls(self) -> tuple[str, ...]:
+        """The implementations measured on this scenario."""
+        return ("asset_sync",) if self.name in FULL_ONLY else IMPLS
 
 
 def make_scenarios(catalog: list[Asset], seed: int) -> dict[str, Scenario]:
@@ -84,12 +105,35 @@ def make_scenarios(catalog: list[Asset], seed: int) -> dict[str, Scenario]:
     delisted, delisted_info = evolve_catalog(
         catalog, seed + 1, listings=0, delistings=0.05, flips=0, renames=0
     )
+    symbols = sorted(str(asset["symbol"]) for asset in catalog)
+    k_drift = max(1, round(DRIFT_FRACTION * len(symbols)))
+    drifted = tuple(symbols[len(symbols) // (2 * k_drift) :: len(symbols) // k_drift][:k_drift])
     return {
         "initial": Scenario("initial", None, catalog),
         "nochange": Scenario("nochange", catalog, catalog),
         "changed1": Scenario("changed1", catalog, changed, changed_info),
         "delisted5": Scenario("delisted5", catalog, delisted, delisted_info),
+        "fullnochange": Scenario("fullnochange", catalog, catalog, full=True),
+        "fulldrift": Scenario("fulldrift", catalog, catalog, full=True, drift=drifted),
     }
+
+
+def drift_edit(item: Item, index: int) -> Item:
+    """`item` as a hand edit left it, `sync_hash` untouched: a string, a bool, a number or a
+    list changed, or an attribute removed (by `index`, in turn)."""
+    edited = dict(item)
+    kind = index % 5
+    if kind == 0:
+        edited["name"] = {"S": f"{item['name']['S']} (edited by hand)"}
+    elif kind == 1:
+        edited["tradable"] = {"BOOL": not item["tradable"]["BOOL"]}
+    elif kind == 2 and "margin_requirement_long" in item:
+        edited["margin_requirement_long"] = {"N": "99"}
+    elif kind == 3:
+        edited["attributes"] = {"L": [{"S": "edited_by_hand"}]}
+    else:
+        edited.pop("exchange", None)
+    return edited
 
 
 def foreign_sample(catalog: list[Asset], scenario: Scenario) -> list[str]:
@@ -174,7 +218,7 @@ class Infra:
     moto_url: str
     moto_pid: int
     proxy: CapturingProxy
-    alpaca_url: str
+    alpaca: AlpacaStandIn
     client: DynamoDBClient  # straight to moto: setup and checks, never measured
 
 
@@ -272,6 +316,8 @@ def run_cell(
         sample = foreign_sample(scenario.start, scenario)
         for symbol in sample:
             base[symbol] = {**base[symbol], **FOREIGN}
+        for index, symbol in enumerate(scenario.drift):
+            base[symbol] = drift_edit(base[symbol], index)
         start_items = base
     tables: tuple[str, str] | None = None
     ledger = Ledger()
@@ -300,16 +346,18 @@ def run_cell(
         setup_s = time.perf_counter() - setup0
         infra.proxy.take()
         moto_cpu0 = process_cpu(infra.moto_pid)
+        lookups0, lists0 = len(infra.alpaca.lookups), infra.alpaca.list_requests
         outcome = spawn(
             {
                 "impl": impl,
                 "table": tables[0],
                 "state_table": tables[1],
                 "endpoint_url": infra.proxy.url,
-                "alpaca_url": infra.alpaca_url,
+                "alpaca_url": infra.alpaca.base_url,
                 "key_id": KEY_ID,
                 "secret_key": SECRET,
                 "now": _now(),
+                "full": scenario.full,
                 "profile": profile and repetition == 0,
             }
         )
@@ -328,12 +376,7 @@ def run_cell(
             "load1": os.getloadavg()[0],
             "requests": dict(sorted(stats.requests.items())),
             "requests_total": stats.total(),
-            "write_requests": sum(
-                count
-                for operation, count in stats.requests.items()
-                if operation in {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
-                or operation == "TransactWriteItems"
-            ),
+            "write_requests": stats.total(WRITE_OPERATIONS),
             "request_bytes": stats.request_bytes,
             "response_bytes": stats.response_bytes,
             "item_writes": bill.item_writes,
@@ -343,6 +386,15 @@ def run_cell(
             "gsi_wcu": bill.index_units,
             "wcu": bill.total_units,
             "assets_table_item_writes": bill.by_table.get(tables[0], 0),
+            "assets_wcu": bill.units_by_table.get(tables[0], 0),
+            "state_table_wcu": bill.units_by_table.get(tables[1], 0),
+            "transact_wcu": bill.transact_units,
+            "rcu": bill.read_units,
+            "rcu_by_op": dict(sorted(bill.read_units_by_op.items())),
+            "items_read": bill.items_read,
+            "alpaca_lookups": len(infra.alpaca.lookups) - lookups0,
+            "alpaca_lists": infra.alpaca.list_requests - lists0,
+            "phases": outcome.get("phases", []),
             "result": outcome["result"],
         }
         if "profile" in outcome:
@@ -357,10 +409,13 @@ def run_cell(
         run["check"] = check(impl, scenario, run["result"], n)
         cell.runs.append(run)
         log(
-            f"  N={n:>6,} {scenario.name:<9} {impl:<12} run {repetition + 1}/{repetitions}: "
+            f"  N={n:>6,} {scenario.name:<12} {impl:<12} run {repetition + 1}/{repetitions}: "
             f"{run['wall_s']:7.1f} s, {run['write_requests']:>6,} write req, "
-            f"{run['wcu']:>7,} WCU, rss {run['peak_rss_mb']:.0f} MB, cpu {run['cpu_s']:.1f} s, "
-            f"moto cpu {moto_cpu:.1f} s, setup {setup_s:.1f} s, check {run['check']}"
+            f"{run['wcu']:>7,} WCU, {run['rcu']:>8,.1f} RCU, "
+            f"{run['response_bytes'] / 1e6:.1f} MB read, lookups {run['alpaca_lookups']}, "
+            f"rss {run['peak_rss_mb']:.0f} MB, cpu {run['cpu_s']:.1f} s, "
+            f"moto cpu {moto_cpu:.1f} s, setup {setup_s:.1f} s, load {run['load1']:.1f}, "
+            f"check {run['check']}"
         )
     if tables is not None:
         _drop(infra, *tables)
@@ -380,12 +435,21 @@ def check(impl: str, scenario: Scenario, result: dict[str, Any], n: int) -> str:
     delisted = len(scenario.changes.delisted) if scenario.changes else 0
     served = len(scenario.served)
     if impl == "asset_sync":
-        expected = {
+        drifted = len(scenario.drift)
+        counts: dict[str, int] = {
             "initial": {"created": n},
             "nochange": {"unchanged": n},
             "changed1": {"updated": len(scenario.touched), "unchanged": n - len(scenario.touched)},
-            "delisted5": {"delisted": delisted, "unchanged": served},
+            "delisted5": {
+                "delisted": delisted,
+                "unchanged": served,
+                "delist_candidates": delisted,
+                "delist_lookups": min(delisted, DELIST_CONFIRM_SAMPLE),
+            },
+            "fullnochange": {"unchanged": n, "repaired": 0, "updated": 0},
+            "fulldrift": {"repaired": drifted, "unchanged": n - drifted, "updated": 0},
         }[scenario.name]
+        expected: dict[str, object] = {**counts, "full": scenario.full}
     else:
         expected = {"put": served, "delisted": delisted}
     wrong = {k: (result.get(k), v) for k, v in expected.items() if result.get(k) != v}

@@ -1,8 +1,11 @@
-"""A shadow of the benchmark's tables, kept from the write requests seen on the wire.
+"""A shadow of the benchmark's tables, kept from the requests seen on the wire.
 
-The proxy hands over every write request body (and whether it succeeded); the ledger applies it
-to its copy of the items so that each write is billed on the item before and after it, as
-DynamoDB bills it (see `bench.units`). Only the update-expression forms the implementations
+The proxy hands over every request body in the order the requests completed (with the response
+of reads and of failed or batch writes); the ledger applies each write to its copy of the items
+so that the write is billed on the item before and after it, and bills each read on the whole
+items it read as the table held them at that moment, as DynamoDB bills them (see
+`bench.units`). A read's response may be projected (`ProjectionExpression`), so the sizes come
+from the shadow, not from the response. Only the update-expression forms the implementations
 under test send are understood: `SET a = :v`, `SET a = if_not_exists(a, :v) + :w`,
 `SET a = a + :v` and `REMOVE a, b`.
 """
@@ -17,14 +20,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bench.units import AttributeValue, Item, base_write_units, index_write_units
+from bench.units import (
+    AttributeValue,
+    Item,
+    base_write_units,
+    bulk_read_units,
+    index_write_units,
+    item_size,
+    per_item_read_units,
+)
+
+READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 
 _SECTION = re.compile(r"\b(SET|REMOVE|ADD|DELETE)\b")
 
 
 @dataclass
 class Capture:
-    """One write request as it went over the wire."""
+    """One request as it went over the wire (`response`: kept for reads and some writes)."""
 
     operation: str
     body: bytes
@@ -52,6 +65,11 @@ class Bill:
     base_units: int = 0
     index_units: int = 0
     by_table: Counter[str] = field(default_factory=Counter)
+    units_by_table: Counter[str] = field(default_factory=Counter)  # table write units
+    transact_units: int = 0  # write units of TransactWriteItems (included above, doubled)
+    read_units: float = 0.0
+    read_units_by_op: dict[str, float] = field(default_factory=dict)
+    items_read: int = 0
 
     @property
     def total_units(self) -> int:
@@ -103,6 +121,10 @@ class Ledger:
             bill.requests[capture.operation] += 1
             request = json.loads(capture.body)
             ok = capture.status == 200
+            if capture.operation in READ_OPERATIONS:
+                if ok:
+                    self._read(bill, capture.operation, request, json.loads(capture.response))
+                continue
             if capture.operation == "PutItem":
                 bill.conditional_puts += int("ConditionExpression" in request)
             if capture.operation == "PutItem":
@@ -138,6 +160,7 @@ class Ledger:
         if not ok:
             return
         base, index = bill.base_units, bill.index_units
+        by_table = Counter(bill.units_by_table)
         for entry in entries:
             if "Put" in entry:
                 put = entry["Put"]
@@ -147,8 +170,11 @@ class Ledger:
                 self._write(bill, update["TableName"], None, update["Key"], update, True)
             elif "Delete" in entry:
                 self._delete(bill, entry["Delete"]["TableName"], entry["Delete"]["Key"], True)
+        bill.transact_units += 2 * (bill.base_units - base + bill.index_units - index)
         bill.base_units += bill.base_units - base
         bill.index_units += bill.index_units - index
+        for name, units in list(bill.units_by_table.items()):
+            bill.units_by_table[name] += units - by_table[name]
 
     def _write(
         self,
@@ -171,9 +197,13 @@ class Ledger:
         bill.by_table[name] += 1
         if not ok:  # a failed conditional write is billed on the item's size, changes nothing
             bill.failed_item_writes += 1
-            bill.base_units += base_write_units(before, None) if before else 1
+            failed = base_write_units(before, None) if before else 1
+            bill.base_units += failed
+            bill.units_by_table[name] += failed
             return
-        bill.base_units += base_write_units(before, after)
+        units = base_write_units(before, after)
+        bill.base_units += units
+        bill.units_by_table[name] += units
         if table.index_key:
             bill.index_units += index_write_units(before, after, table.index_key)
         table.items[symbol] = after
@@ -184,11 +214,66 @@ class Ledger:
         before = table.items.get(symbol)
         bill.item_writes += 1
         bill.by_table[name] += 1
-        bill.base_units += base_write_units(before, None)
+        units = base_write_units(before, None)
+        bill.base_units += units
+        bill.units_by_table[name] += units
         if ok and before is not None:
             if table.index_key:
                 bill.index_units += index_write_units(before, None, table.index_key)
             del table.items[symbol]
+
+    def _size(self, name: str, raw: Item) -> int | None:
+        """The whole item's size as the table holds it now (None: no such item).
+
+        `raw` is what the response returned (or the requested key): when the shadow does not
+        know the item, a whole returned item is sized as it came.
+        """
+        table = self.tables.get(name)
+        if table is not None:
+            held = table.items.get(str(raw.get(table.key, {}).get("S")))
+            if held is not None:
+                return item_size(held)
+        return item_size(raw) if len(raw) > 1 else None
+
+    def _read(
+        self, bill: Bill, operation: str, request: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        """Bill one read request on the whole items it read (see `bench.units`)."""
+        units = 0.0
+        if operation in ("Query", "Scan"):
+            items = list(response.get("Items", []))
+            read = [self._size(request["TableName"], item) or 0 for item in items]
+            consistent = bool(request.get("ConsistentRead")) and "IndexName" not in request
+            units = bulk_read_units(read, consistent)
+            bill.items_read += len(items)
+        elif operation == "GetItem":
+            item = response.get("Item")
+            size = self._size(request["TableName"], {**request["Key"], **item}) if item else None
+            units = per_item_read_units([size], bool(request.get("ConsistentRead")))
+            bill.items_read += int(item is not None)
+        else:  # BatchGetItem: every requested key that was processed, found or not
+            for name, spec in request["RequestItems"].items():
+                key_name = self.tables[name].key if name in self.tables else "symbol"
+                found = {
+                    json.dumps({key_name: item[key_name]}, sort_keys=True): item
+                    for item in response.get("Responses", {}).get(name, [])
+                    if key_name in item
+                }
+                skipped = {
+                    json.dumps(key, sort_keys=True)
+                    for key in response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+                }
+                sizes: list[int | None] = []
+                for key in spec["Keys"]:
+                    text = json.dumps(key, sort_keys=True)
+                    if text in skipped:
+                        continue
+                    item = found.get(text)
+                    sizes.append(self._size(name, {**key, **item}) if item else None)
+                    bill.items_read += int(item is not None)
+                units += per_item_read_units(sizes, bool(spec.get("ConsistentRead")))
+        bill.read_units += units
+        bill.read_units_by_op[operation] = bill.read_units_by_op.get(operation, 0.0) + units
 
 
 def apply_update(item: Item, request: dict[str, Any]) -> Item:

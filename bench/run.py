@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -21,18 +22,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from asset_sync.dal.assets import state_from_item
 from asset_sync.dal.client import dynamodb_client
+from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
-from bench import cells, report
+from bench import cells, handwritten, report
 from bench.capture import CapturingProxy
 from bench.cells import (
-    IMPLS,
     KEY_ID,
     SCENARIO_TITLES,
     SCENARIOS,
@@ -57,22 +60,25 @@ def log(message: str) -> None:
 
 
 def repetitions(quick: bool, n: int, scenario: str, impl: str) -> int:
-    """Runs per cell: 3 at 12,000; at 35,000 one, except the no-change re-runs of (b) and (c)."""
+    """Runs per cell: 3 at 12,000; at 35,000 one, except the no-change re-runs of (b) and (c)
+    and (c)'s full reconciliation of an unchanged table (compared with its plain re-run)."""
     if quick:
         return 1
     if n <= 12_000:
         return 3
     if scenario == "nochange" and impl in ("batch_writer", "asset_sync"):
         return 3
+    if scenario == "fullnochange":
+        return 3
     return 1
 
 
 REPETITIONS_NOTE = (
-    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` under an hour and a "
-    "half, one run "
-    "per cell except the no-change re-runs of (b) and (c), which have 3 (the target compares "
-    "them); a moto-bound run there takes 1 to 3 minutes and its spread at 12,000 is a few "
-    "percent (see the runs in brackets)."
+    "3 runs per cell at N = 12,000. At N = 35,000, to keep `make bench` near an hour, one run "
+    "per cell except the no-change re-runs of (b) and (c) and (c)'s full "
+    "reconciliation of an unchanged table, which have 3 (the targets and the full-run section "
+    "compare them); a moto-bound run there takes 1 to 3 minutes and its spread at 12,000 is a "
+    "few percent (see the runs in brackets)."
 )
 
 
@@ -117,6 +123,31 @@ def item_bytes(n: int) -> dict[str, float]:
         sizes = [item_size(item) for item in items.values()]
         out[f"{name}_mean"] = statistics.mean(sizes)
         out[f"{name}_max"] = max(sizes)
+    return out
+
+
+PLAIN_PROJECTION = ("symbol", "sync_hash", "asset_class")  # AssetTable.read_active, plain run
+
+
+def state_bytes(n: int) -> dict[str, float]:
+    """Python memory per item of the planner's view of the table (tracemalloc): whole items
+    (a full reconciliation keeps `CurrentState.values`) and the plain run's projection."""
+    items = list(sync_items(equity_catalog(n)).values())
+    out: dict[str, float] = {}
+    for name, whole in (("whole", True), ("projected", False)):
+        gc.collect()
+        tracemalloc.start()
+        states = {}
+        for raw in items:
+            kept = raw if whole else {k: v for k, v in raw.items() if k in PLAIN_PROJECTION}
+            item = deserialize_item(kept)
+            symbol = str(item["symbol"])
+            states[symbol] = state_from_item(symbol, {**item, "status": "active"}, whole=whole)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[f"{name}_per_item"] = held / len(items)
+        del states
     return out
 
 
@@ -190,18 +221,29 @@ def analysis(results: dict[str, Any]) -> list[str]:
         wall, cpu, moto = med(c_re, "wall_s"), med(c_re, "cpu_s"), med(c_re, "moto_cpu_s")
         queries = statistics.median(run["requests"].get("Query", 0) for run in c_re["runs"])
         gets = statistics.median(run["requests"].get("BatchGetItem", 0) for run in c_re["runs"])
+        rcu = f", {med(c_re, 'rcu'):,.0f} RCU" if "rcu" in c_re["runs"][0] else ""
         init_gets = statistics.median(
             run["requests"].get("BatchGetItem", 0) for run in c_init["runs"]
         )
         out.append(
             f"- **N = {n:,}, re-run with no change, (c)**: {wall:.1f} s wall, of which the sync "
             f"process used {cpu:.1f} s of CPU and moto's server {moto:.1f} s "
-            f"({moto / wall:.0%} of the wall time): the time is moto answering the reads "
-            f"({queries:,.0f} Query pages of `status-index` projected to `symbol, sync_hash`, "
-            f"{gets:,.0f} BatchGetItem; {med(c_re, 'response_bytes') / 1e6:.1f} MB over the "
-            "wire). The sync "
-            f"wrote {med(c_re, 'write_requests'):,.0f} requests and "
-            f"{med(c_re, 'wcu'):,.0f} write units; (a) and (b) rewrite all {n:,} items."
+            f"({moto / wall:.0%} of the wall time; the rest is waiting, for moto's answers and "
+            "for a CPU: the 1-minute load after these runs was "
+            f"{', '.join(format(run.get('load1', 0.0), '.1f') for run in c_re['runs'])} on "
+            f"{results['meta'].get('nproc', 2)} CPUs). Its work is the reads "
+            f"({queries:,.0f} Query page{'s' if queries != 1 else ''} of `status-index` "
+            "projected to `symbol, sync_hash, "
+            f"asset_class`, {gets:,.0f} BatchGetItem; {med(c_re, 'response_bytes') / 1e6:.1f} MB "
+            f"over the wire{rcu}). The sync "
+            f"wrote {med(c_re, 'write_requests'):,.0f} requests (the run lease and the run "
+            f"record) and {med(c_re, 'wcu'):,.0f} write units, none on the assets table; (a) "
+            f"and (b) rewrite all {n:,} items. moto spent {moto / max(queries, 1):.2f} s of "
+            "CPU per Query page: it goes through the whole index for every 1 MB page, so its "
+            "time per page grows with N and the whole read faster than N, while the sync "
+            "process's CPU grows linearly; the "
+            "targets against (a) and (b) at this N compare moto's Query with moto's writes as "
+            "much as they compare the implementations."
         )
         ci_wall, bi_wall = med(c_init, "wall_s"), med(b_init, "wall_s")
         out.append(
@@ -222,31 +264,45 @@ def analysis(results: dict[str, Any]) -> list[str]:
     biggest = max(results["sizes"])
     rss_init = cell(results, biggest, "initial", "asset_sync")
     rss_re = cell(results, biggest, "nochange", "asset_sync")
+    rss_full = cell(results, biggest, "fullnochange", "asset_sync")
     if rss_init and rss_re:
         peak_init = max(run["peak_rss_mb"] for run in rss_init["runs"])
         peak_re = max(run["peak_rss_mb"] for run in rss_re["runs"])
-        out.append(
+        text = (
             f"- **Memory, N = {biggest:,}**: the initial load peaks at {peak_init:.0f} MB, the "
             f"no-change re-run at {peak_re:.0f} MB (the process holds about "
             f"{med(rss_re, 'rss_before_mb'):.0f} MB after its imports). The re-run's share is "
             "the catalog body (~15 MB of JSON at 35,000 records) and the validated catalog "
             "(measured with tracemalloc: ~52 MB for 35,000 `CatalogAsset`s). The initial "
-            "load's extra is the write phase. Before 2026-11-29 21:45 UTC `PlanApplier.apply` "
-            "handed every item plan to `ThreadPoolExecutor.map` at once (35,000 pending "
-            "futures held ~65 MiB, measured with a no-op task); it now keeps at most "
-            "`concurrency` items in flight, so runs measured after that change peak lower: "
-            "the CLI (`asset-sync sync`, the same code path) loading 35,000 assets into an "
-            "empty table peaked at 124 MB (`/usr/bin/time -f %M`, 2026-11-29 21:50 UTC; its "
-            "no-change re-run also 124 MB)."
+            "load's extra is the write phase (`PlanApplier.apply` keeps at most `concurrency` "
+            "items in flight)."
         )
+        state = results["scenarios"][str(biggest)].get("state_bytes")
+        if rss_full and state:
+            peak_full = max(run["peak_rss_mb"] for run in rss_full["runs"])
+            whole, projected = state["whole_per_item"], state["projected_per_item"]
+            text += (
+                f" A full reconciliation peaks at {peak_full:.0f} MB: it keeps every active "
+                "item whole for planning (`CurrentState.values`), measured with tracemalloc at "
+                f"{whole:,.0f} B per item against {projected:,.0f} B for the plain run's "
+                f"projection ({whole * biggest / 1e6:.0f} MB against "
+                f"{projected * biggest / 1e6:.0f} MB at {biggest:,} items), and each 1 MB "
+                "page of whole items passes through botocore's parsed form on the way; "
+                "Python's allocator keeps the high-water mark."
+            )
+        out.append(text)
     out += [
         "",
-        "Where the wall time of (c) goes, per cell (medians): the sync process's own CPU, moto's "
-        "server CPU, and the rest (waiting: the proxy, the stand-in, the pacing, scheduling on "
-        "2 shared CPUs).",
+        "Where the wall time of (c) goes, per cell (medians): by phase of the run (from its "
+        "stage messages: the lease, the catalog fetch, reading the table and planning, the "
+        "delisting confirmation, writing and recording the run), and by process: the sync "
+        "process's own CPU, moto's server CPU, and the rest (waiting: the proxy, the stand-in, "
+        "the pacing, scheduling on 2 shared CPUs).",
         "",
-        "| N | scenario | wall s | sync CPU s | moto CPU s | moto share of wall |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| N | scenario | wall s | lease s | fetch s | read + plan s | confirm s "
+        "| write + record s | sync CPU s | moto CPU s | moto share of wall "
+        "| load (1 min) after each run |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for n in results["sizes"]:
         for scenario in SCENARIOS:
@@ -254,9 +310,15 @@ def analysis(results: dict[str, Any]) -> list[str]:
             if entry is None:
                 continue
             wall, moto = med(entry, "wall_s"), med(entry, "moto_cpu_s")
+            phases = " | ".join(
+                f"{report.med_phase(entry, phase):.1f}"
+                for phase in ("lease", "fetch", "read + plan", "confirm delistings")
+            )
             out.append(
-                f"| {n:,} | {SCENARIO_TITLES[scenario]} | {wall:.1f} "
-                f"| {med(entry, 'cpu_s'):.1f} | {moto:.1f} | {moto / wall:.0%} |"
+                f"| {n:,} | {SCENARIO_TITLES[scenario]} | {wall:.1f} | {phases} "
+                f"| {report.med_phase(entry, 'write + record'):.1f} "
+                f"| {med(entry, 'cpu_s'):.1f} | {moto:.1f} | {moto / wall:.0%} "
+                f"| {', '.join(format(run.get('load1', 0.0), '.1f') for run in entry['runs'])} |"
             )
     out += [
         "",
@@ -297,6 +359,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
             name: {"k": len(s.touched), "served": len(s.served)} for name, s in scenarios.items()
         }
         results["scenarios"][str(n)]["item_bytes"] = item_bytes(n)
+        results["scenarios"][str(n)]["state_bytes"] = state_bytes(n)
         with (
             MotoServer() as moto,
             CapturingProxy(moto.url) as proxy,
@@ -307,13 +370,13 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
                 moto.url,
                 moto.process.pid,
                 proxy,
-                alpaca.base_url,
+                alpaca,
                 dynamodb_client("us-east-1", moto.url),
             )
             for name in SCENARIOS:
                 scenario = scenarios[name]
                 alpaca.set_assets(scenario.served)
-                for impl in IMPLS:
+                for impl in scenario.impls:
                     reps = repetitions(quick, n, name, impl)
                     cell: CellResult = run_cell(infra, n, scenario, impl, reps, log)
                     results["cells"].append(cell.to_json())
@@ -350,18 +413,26 @@ def _save(results: dict[str, Any], out_dir: Path) -> None:
     partial.write_text(json.dumps(results, indent=1, sort_keys=True), encoding="utf-8")
 
 
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def previous_doc() -> str | None:
+    """The committed docs/benchmarks.md (its hand-written blocks are kept), if any."""
+    return DOC.read_text(encoding="utf-8") if DOC.exists() else None
+
+
 def write_outputs(results: dict[str, Any], doc_dir: Path, results_dir: Path) -> None:
-    """benchmarks.md, benchmarks.png and latest.json."""
+    """latest.json, then benchmarks.png and benchmarks.md (with the hand-written blocks of
+    docs/benchmarks.md put back: a quick run's doc shows them too)."""
     doc_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    report.plot(results, doc_dir / "benchmarks.png")
-    (doc_dir / "benchmarks.md").write_text(
-        report.markdown(results, "benchmarks.png"), encoding="utf-8"
-    )
     (results_dir / "latest.json").write_text(
         json.dumps(results, indent=1, sort_keys=True), encoding="utf-8"
     )
     (results_dir / "latest.json.tmp").unlink(missing_ok=True)
+    report.plot(results, doc_dir / "benchmarks.png")
+    text = handwritten.regenerate(report.markdown(results, "benchmarks.png"), previous_doc())
+    (doc_dir / "benchmarks.md").write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rebuild", action="store_true", help="only rewrite the doc and plot from latest.json"
     )
     args = parser.parse_args(argv)
+    kept = handwritten.blocks(previous_doc() or "")  # malformed markers fail now, not in 90 min
+    log(f"hand-written blocks of {DOC.name} to keep: {', '.join(b.name for b in kept) or 'none'}")
     if args.quick:
         out = Path(tempfile.mkdtemp(prefix="asset-sync-bench-"))
         doc_dir = results_dir = out
@@ -381,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads((results_dir / "latest.json").read_text(encoding="utf-8"))
         for n in results["sizes"]:
             results["scenarios"][str(n)].setdefault("item_bytes", item_bytes(n))
+            results["scenarios"][str(n)].setdefault("state_bytes", state_bytes(n))
         results["analysis"] = analysis(results)
         _, results["targets"] = report.targets(results)
     else:

@@ -30,6 +30,7 @@ the whole item (projection ALL), ignoring the index's per-entry overhead.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -106,3 +107,39 @@ def index_write_units(before: Item | None, after: Item | None, index_key: str) -
     if before == after:
         return 0  # nothing projected changed
     return units(max(item_size(before), item_size(after)))
+
+
+# -- reads ---------------------------------------------------------------------------------------
+#
+# Read units (Developer Guide, "Capacity unit consumption for read operations"): one unit reads
+# up to 4 KB strongly consistent, half a unit eventually consistent. GetItem is billed on the
+# item's size rounded up to 4 KB; BatchGetItem bills every item as its own GetItem (each rounded
+# up, then summed); Query and Scan bill the total size of the items read in one request, rounded
+# up to 4 KB once. A Query on a global secondary index is billed on the sizes of the index
+# entries read (the index's projection: ALL here, so the whole item) and is always eventually
+# consistent. The size is that of the item read, not of what comes back: a ProjectionExpression
+# does not reduce it. A key that finds no item still costs the minimum (one unit strongly
+# consistent, half eventually consistent).
+
+READ_KB = 4 * KB
+
+
+def read_blocks(size: int) -> int:
+    """4 KB read blocks for `size` bytes read in one go: rounded up, at least one."""
+    return max(1, math.ceil(size / READ_KB))
+
+
+def consistency_factor(consistent: bool) -> float:
+    """Read units per 4 KB block: 1 strongly consistent, 0.5 eventually consistent."""
+    return 1.0 if consistent else 0.5
+
+
+def per_item_read_units(sizes: Sequence[int | None], consistent: bool) -> float:
+    """GetItem / BatchGetItem: each item rounded up on its own (None: no such item, minimum)."""
+    blocks = sum(read_blocks(size or 0) for size in sizes)
+    return blocks * consistency_factor(consistent)
+
+
+def bulk_read_units(sizes: Sequence[int], consistent: bool) -> float:
+    """Query / Scan: one request's items summed, then rounded up once."""
+    return read_blocks(sum(sizes)) * consistency_factor(consistent)

@@ -38,11 +38,31 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def run_asset_sync(spec: dict[str, Any]) -> dict[str, Any]:
-    """(c) This project's sync, exactly as the CLI and the Lambda build it."""
+PHASES = (  # the run's stage messages (`Progress.stage`), by their first word
+    ("taking", "lease"),
+    ("fetching", "fetch"),
+    ("reading", "read + plan"),
+    ("confirming", "confirm delistings"),
+    ("writing", "write + record"),
+)
+
+
+def run_asset_sync(spec: dict[str, Any], phases: list[tuple[str, float]]) -> dict[str, Any]:
+    """(c) This project's sync, exactly as the CLI and the Lambda build it.
+
+    `phases` receives (phase, seconds since the window opened) each time the run reports a
+    stage; the last phase ends when the run returns (after its final write, the run record).
+    """
     from asset_sync.config import AlpacaCredentials, SyncSettings  # noqa: PLC0415
-    from asset_sync.logic.sync import SyncError  # noqa: PLC0415
+    from asset_sync.logic.sync import Progress, SyncError  # noqa: PLC0415
     from asset_sync.wiring import build_run  # noqa: PLC0415
+
+    opened = time.perf_counter()
+    names = dict(PHASES)
+
+    def stage(message: str) -> None:
+        first = message.split(" ", 1)[0]
+        phases.append((names.get(first, first), time.perf_counter() - opened))
 
     settings = SyncSettings(
         assets_table=spec["table"],
@@ -55,12 +75,14 @@ def run_asset_sync(spec: dict[str, Any]) -> dict[str, Any]:
     )
     settings.validate()
     try:
-        report = build_run(settings).run()
+        report = build_run(settings, progress=Progress(stage=stage)).run()
     except SyncError as failed:
         report = failed.report
+    phases.append(("end", time.perf_counter() - opened))
     return {
         "outcome": report.outcome,
         "message": report.message[:300],
+        "full": report.full,
         **report.counts(),
         "sync_reported_requests": report.dynamodb_requests,
         "sync_reported_writes": report.dynamodb_write_requests,
@@ -99,7 +121,8 @@ def main(argv: list[str]) -> int:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    result = run_asset_sync(spec) if spec["impl"] == "asset_sync" else run_naive(spec)
+    phases: list[tuple[str, float]] = []
+    result = run_asset_sync(spec, phases) if spec["impl"] == "asset_sync" else run_naive(spec)
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -113,6 +136,7 @@ def main(argv: list[str]) -> int:
         "peak_rss_mb": _status_mb("VmHWM"),
         "ru_maxrss_mb": usage.ru_maxrss * 1024 / 1e6,
         "rss_before_mb": rss_before,
+        "phases": phases,
         "result": result,
     }
     if profiler:
