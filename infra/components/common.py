@@ -93,6 +93,33 @@ def failure_queue(scope: Construct, construct_id: str, queue_name: str, role: st
     return queue
 
 
+def function_role(
+    scope: Construct,
+    description: str,
+    log_group: logs.ILogGroup,
+    statements: list[iam.PolicyStatement],
+) -> iam.Role:
+    """A Lambda role with no managed policies: the given statements plus writes to its log group.
+
+    Logs (and the EMF metrics in them) go only to the function's own log group. Its Arn
+    attribute is "arn:...:log-group:NAME:*", which covers the group's streams.
+    """
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+    )
+    log_statement = iam.PolicyStatement(
+        sid="FunctionLogGroup",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group.log_group_arn],
+    )
+    for statement in [*statements, log_statement]:
+        role.add_to_principal_policy(statement)
+    return role
+
+
 def send_message_statement(queue: sqs.IQueue, sid: str) -> iam.PolicyStatement:
     """sqs:SendMessage on one queue: all a Lambda destination or a DLQ sender needs."""
     return iam.PolicyStatement(sid=sid, actions=["sqs:SendMessage"], resources=[queue.queue_arn])

@@ -13,6 +13,7 @@ from constructs import Construct
 from infra.components.common import (
     SendOnlyEventSourceDlq,
     failure_queue,
+    function_role,
     python_function,
     retained_log_group,
 )
@@ -85,12 +86,6 @@ class AssetEvents(Construct):
         self.mapping = self._mapping(stream_arn)
 
     def _role(self, stream_arn: str) -> iam.Role:
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="signal9-asset-events Lambda: least privilege, no managed policies",
-        )
         statements = [
             # What Lambda's poller needs to read this one stream (as in the DynamoDB guide's
             # policy for a stream consumer), scoped to the stream of the assets table.
@@ -109,15 +104,13 @@ class AssetEvents(Construct):
                 actions=["events:PutEvents"],
                 resources=[self.bus.event_bus_arn],
             ),
-            iam.PolicyStatement(
-                sid="FunctionLogGroup",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
         ]
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        return role
+        return function_role(
+            self,
+            "signal9-asset-events Lambda: least privilege, no managed policies",
+            self.log_group,
+            statements,
+        )
 
     def _function(self, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings

@@ -13,6 +13,7 @@ from infra.components.common import (
     SendOnlyQueueDestination,
     acknowledge,
     failure_queue,
+    function_role,
     python_function,
     retained_log_group,
 )
@@ -79,12 +80,6 @@ class SyncFunction(Construct):
         return secret
 
     def _role(self, tables: Tables) -> iam.Role:
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="signal9-asset-sync Lambda: least privilege, no managed policies",
-        )
         statements = [
             iam.PolicyStatement(
                 sid="AssetsTableItems",
@@ -124,17 +119,13 @@ class SyncFunction(Construct):
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.secret.secret_arn],
             ),
-            # Logs (and the EMF metrics in them) go only to the function's own log group. Its
-            # Arn attribute is "arn:...:log-group:NAME:*", which covers the group's streams.
-            iam.PolicyStatement(
-                sid="FunctionLogGroup",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
         ]
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        return role
+        return function_role(
+            self,
+            "signal9-asset-sync Lambda: least privilege, no managed policies",
+            self.log_group,
+            statements,
+        )
 
     def _function(self, tables: Tables, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
