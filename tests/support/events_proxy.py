@@ -14,10 +14,11 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from asset_sync.local.loopback import LoopbackServer
 
 
 @dataclass
@@ -38,23 +39,16 @@ class FailurePlan:
         return None
 
 
-class PutEventsProxy:
+class PutEventsProxy(LoopbackServer):
     """Forwards to `upstream`; records every PutEvents request's entries; applies the plan."""
 
     def __init__(self, upstream: str, plan: FailurePlan | None = None) -> None:
+        super().__init__()
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.plan = plan or FailurePlan()
         self.requests: list[list[dict[str, Any]]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        """The endpoint to give boto3 (AWS_ENDPOINT_URL_EVENTBRIDGE)."""
-        assert self._server is not None, "proxy not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def _forward(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=60)
@@ -116,26 +110,4 @@ class PutEventsProxy:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self.url
-
-    def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self._serve(Handler)

@@ -15,10 +15,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from asset_sync.local.loopback import LoopbackServer
 
 THROTTLE = "throttle"  # 400 ProvisionedThroughputExceededException, nothing applied
 THROTTLING = "throttling"  # 400 ThrottlingException, nothing applied
@@ -68,10 +68,11 @@ WRITE_OPERATIONS = frozenset(
 )
 
 
-class DynamoProxy:
+class DynamoProxy(LoopbackServer):
     """Forward DynamoDB JSON requests to `upstream`, counting them and injecting faults."""
 
     def __init__(self, upstream: str, faults: FaultPlan | None = None) -> None:
+        super().__init__()
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -79,14 +80,6 @@ class DynamoProxy:
         self.stats = ProxyStats()
         self._rng = random.Random(self.faults.seed)  # noqa: S311 - reproducible faults
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        """The endpoint to give boto3 instead of the upstream's."""
-        assert self._server is not None, "proxy not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def set_faults(self, faults: FaultPlan) -> None:
         """Change the fault plan (and reseed) from now on."""
@@ -170,10 +163,7 @@ class DynamoProxy:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self.url
+        return self._serve(Handler)
 
     def _forward(
         self, method: str, path: str, headers: object, body: bytes
@@ -195,22 +185,3 @@ class DynamoProxy:
             )
         finally:
             connection.close()
-
-    def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
