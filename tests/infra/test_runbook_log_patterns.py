@@ -22,7 +22,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from tests.infra.filter_patterns import PatternError, compile_pattern
 from tests.support import CANARY_SECRET, CREDENTIALS, Env, fresh_env
+from tests.support.lambda_invocation import LambdaContext, scheduled_event
 
 from asset_sync import handler
 from asset_sync.local.catalog import generate_catalog
@@ -61,31 +61,15 @@ PLATFORM_LINES: list[dict[str, Any]] = [
 ]
 
 
-@dataclass
-class FakeContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name: str = "signal9-asset-sync-dev"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:signal9-asset-sync-dev"
-    )
-    aws_request_id: str = REQUEST_ID
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+SCHEDULED_EVENT = scheduled_event(
+    "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "arn:aws:events:us-east-1:123456789012:rule/signal9-asset-sync-dev-schedule",
+)
 
 
-SCHEDULED_EVENT: dict[str, Any] = {
-    "version": "0",
-    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "time": "2026-11-30T04:00:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/signal9-asset-sync-dev-schedule"],
-    "detail": {},
-}
+def dev_context() -> LambdaContext:
+    """The dev stage's function, as the runbook's log lines name it."""
+    return LambdaContext("signal9-asset-sync-dev", 600_000, REQUEST_ID, memory_limit_in_mb=1024)
 
 
 class Lambda:
@@ -125,7 +109,7 @@ class Lambda:
         original = log_handler.setStream(logs)  # type: ignore[attr-defined]
         try:
             with contextlib.redirect_stdout(stdout), contextlib.suppress(Exception):
-                handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+                handler.lambda_handler(SCHEDULED_EVENT, dev_context())  # type: ignore[arg-type]
         finally:
             log_handler.setStream(original)  # type: ignore[attr-defined]
         text = stdout.getvalue() + logs.getvalue()

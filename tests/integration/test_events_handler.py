@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from tests.support import Env
 from tests.support import asset_record as asset
 from tests.support.events_proxy import FailurePlan, PutEventsProxy
-from tests.support.fast_cli import FakeLambdaContext
+from tests.support.lambda_invocation import LambdaContext
 from tests.support.stream_records import (
     hand_edit,
     record,
@@ -129,7 +129,7 @@ def invoke(
     records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> tuple[dict[str, Any], dict[str, float], list[dict[str, Any]]]:
     """Run the handler; return its response, its EMF metrics and its log lines."""
-    response = handler.lambda_handler({"Records": records}, FakeLambdaContext())  # type: ignore[arg-type]
+    response = handler.lambda_handler({"Records": records}, LambdaContext())  # type: ignore[arg-type]
     lines = [
         json.loads(line)
         for line in (capsys.readouterr().out + LOG_STREAM.getvalue()).splitlines()

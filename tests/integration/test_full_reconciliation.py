@@ -12,7 +12,6 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from tests.support import CANARY_SECRET, CREDENTIALS, CliResult, Env, asset_record, run_cli
 from tests.support import skewed_clock as clock
+from tests.support.lambda_invocation import LambdaContext, scheduled_event
 from tests.support.reliability import (
     content_view,
     finish,
@@ -308,30 +308,7 @@ def test_a_full_reconciliation_recorded_on_a_clock_ahead_does_not_postpone_the_n
 # -- the Lambda with {"full": true} ---------------------------------------------------------------
 
 LOG_STREAM = io.StringIO()
-SCHEDULED_EVENT: dict[str, Any] = {
-    "version": "0",
-    "id": "4f5e1b0e-5b8e-4a55-9b8a-full00000001",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-30T04:00:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/asset-sync-daily"],
-    "detail": {},
-}
-
-
-@dataclass
-class FakeContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name: str = "asset-sync"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadf011"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+SCHEDULED_EVENT = scheduled_event("4f5e1b0e-5b8e-4a55-9b8a-full00000001")
 
 
 @pytest.fixture
@@ -364,7 +341,7 @@ def lambda_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 
 def invoke(capsys: pytest.CaptureFixture[str], event: dict[str, Any]) -> dict[str, Any]:
-    result = handler.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
+    result = handler.lambda_handler(event, LambdaContext())  # type: ignore[arg-type]
     out = capsys.readouterr()
     assert CANARY_SECRET not in out.out + out.err + LOG_STREAM.getvalue()
     LOG_STREAM.seek(0)

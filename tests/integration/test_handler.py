@@ -8,45 +8,19 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from tests.support import CANARY_SECRET, CREDENTIALS, Env
+from tests.support.lambda_invocation import LambdaContext, scheduled_event
 
 from asset_sync import handler
 from asset_sync.local.catalog import Asset, generate_catalog
 
 LOG_STREAM = io.StringIO()
-SCHEDULED_EVENT: dict[str, Any] = {
-    "version": "0",
-    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-30T04:00:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/asset-sync-daily"],
-    "detail": {},
-}
-
-
-@dataclass
-class FakeContext:
-    """The LambdaContext attributes Powertools reads."""
-
-    function_name: str = "asset-sync"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    def __init__(self, remaining_ms: int = 600_000) -> None:
-        self.deadline = time.monotonic() + remaining_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
+SCHEDULED_EVENT = scheduled_event("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
 
 
 @pytest.fixture
@@ -88,10 +62,10 @@ def equities(size: int, seed: int) -> list[Asset]:
 def invoke(
     capsys: pytest.CaptureFixture[str],
     event: dict[str, Any] = SCHEDULED_EVENT,
-    context: FakeContext | None = None,
+    context: LambdaContext | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Call the handler; return its result and every JSON line it printed."""
-    result = handler.lambda_handler(event, context or FakeContext())  # type: ignore[arg-type]
+    result = handler.lambda_handler(event, context or LambdaContext())  # type: ignore[arg-type]
     return result, printed_json(capsys)
 
 
@@ -155,7 +129,7 @@ def test_a_guard_refusal_raises_so_lambda_retries_and_alarms(
     lambda_env.serve([])
 
     with pytest.raises(Exception, match="guard refused"):
-        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+        handler.lambda_handler(SCHEDULED_EVENT, LambdaContext())  # type: ignore[arg-type]
 
     lines = printed_json(capsys)
     metrics = emf_metrics(lines)
@@ -192,7 +166,7 @@ def test_a_secret_without_keys_is_a_clear_configuration_error(
     monkeypatch.setenv("ALPACA_SECRET_ID", arn)
 
     with pytest.raises(handler.ConfigError, match="put-secret-value"):
-        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+        handler.lambda_handler(SCHEDULED_EVENT, LambdaContext())  # type: ignore[arg-type]
     printed_json(capsys)
 
 
@@ -202,5 +176,5 @@ def test_missing_configuration_fails_at_start_with_a_clear_error(
     monkeypatch.setenv("MAX_DELIST_FRACTION", "2")
     handler.base_settings.cache_clear()
     with pytest.raises(handler.ConfigError, match="between 0 and 1"):
-        handler.lambda_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+        handler.lambda_handler(SCHEDULED_EVENT, LambdaContext())  # type: ignore[arg-type]
     printed_json(capsys)

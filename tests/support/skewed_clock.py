@@ -19,10 +19,8 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 OFFSET_VARIABLE = "CLOCK_OFFSET_SECONDS"
 DAY = 86_400.0
@@ -62,22 +60,6 @@ def start(*args: str, env: Mapping[str, str], offset: float) -> subprocess.Popen
     )
 
 
-def run_handler(event: dict[str, Any]) -> int:
-    """Invoke the Lambda handler once; print its result, or the exception with its traceback."""
-    from tests.support.fast_cli import FakeLambdaContext  # noqa: PLC0415 - after the skew
-
-    from asset_sync.handler import lambda_handler  # noqa: PLC0415 - after the skew
-
-    try:
-        result = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
-    except BaseException as error:
-        sys.stderr.write(f"EXCEPTION {type(error).__name__}: {error!s}\n")
-        traceback.print_exc()
-        return 1
-    sys.stdout.write("RESULT " + json.dumps(result, sort_keys=True, default=str) + "\n")
-    return 0
-
-
 def main(argv: list[str]) -> int:
     """Shift the clock, then run the CLI or the handler."""
     skew_clock(float(os.environ.get(OFFSET_VARIABLE) or 0))
@@ -88,7 +70,9 @@ def main(argv: list[str]) -> int:
 
     fast_cli.install()
     if argv[:1] == ["--handler"]:
-        return run_handler(json.loads(argv[1]))
+        from tests.support.lambda_invocation import run_handler_once  # noqa: PLC0415
+
+        return run_handler_once(json.loads(argv[1]))
     from asset_sync.cli import main as cli  # noqa: PLC0415 - after the skew
 
     sys.argv = ["asset-sync", *argv]
