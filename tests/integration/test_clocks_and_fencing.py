@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,12 +29,12 @@ from tests.support.reliability import (
     owned_view,
     wait_until,
 )
+from tests.support.write_gate import ApplyGate
 
 from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import Asset, evolve_catalog, generate_catalog
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
-from asset_sync.logic.apply import WritePacer
 from asset_sync.logic.sync import Progress, SyncError
 from asset_sync.wiring import build_run
 
@@ -409,37 +408,6 @@ def current(env: Env) -> list[dict[str, Any]]:
     return [deserialize_item(raw) for raw in env.snapshot().values()]
 
 
-class WriteGate:
-    """Holds the applier's paced write starts while `action` runs, once, after the first write
-    finished: every write the applier prepared from its read goes out only after `action`."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.open = threading.Event()
-        self.open.set()
-        original = WritePacer.wait
-        gate = self.open
-
-        def wait(pacer: WritePacer) -> None:
-            gate.wait(timeout=120)
-            original(pacer)
-
-        monkeypatch.setattr(WritePacer, "wait", wait)
-
-    def after_first_write(self, action: Callable[[], None]) -> Callable[[int], None]:
-        fired = threading.Event()
-
-        def advance(done: int) -> None:
-            if done >= 1 and not fired.is_set():
-                fired.set()
-                self.open.clear()
-                try:
-                    action()
-                finally:
-                    self.open.set()
-
-        return advance
-
-
 def test_a_stale_run_never_writes_an_item_the_newer_run_left_unchanged(
     racing_env: Env, moto_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,7 +420,7 @@ def test_a_stale_run_never_writes_an_item_the_newer_run_left_unchanged(
     kept, fenced = symbols[20:22], symbols[30:33]  # A's plan order: kept[0], kept[1], fenced...
     old_catalog = renamed(EQUITIES, [*kept, *fenced], "(old run)")
     new_catalog = renamed(EQUITIES, fenced, "(new run)")  # `kept` as they are in the table
-    gate = WriteGate(monkeypatch)
+    gate = ApplyGate(monkeypatch)
     newer: list[CliResult] = []
 
     def newer_run_takes_over() -> None:
@@ -462,7 +430,9 @@ def test_a_stale_run_never_writes_an_item_the_newer_run_left_unchanged(
     env.serve(old_catalog)
     settings = replace(env.settings, write_concurrency=1)
     with pytest.raises(SyncError):
-        build_run(settings, Progress(advance=gate.after_first_write(newer_run_takes_over))).run()
+        build_run(
+            settings, Progress(advance=gate.once_after_first_write(newer_run_takes_over))
+        ).run()
 
     assert newer and newer[0].code == 0, newer[0].stderr if newer else "B never ran"
     assert content_view(env.snapshot()) == reference_content(moto_url, EQUITIES, new_catalog)

@@ -30,12 +30,12 @@ from tests.support.reliability import (
     start_cli,
     wait_for_lease_expiry,
 )
+from tests.support.write_gate import ApplyGate
 
 from asset_sync.dal.client import dynamodb_client
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import Asset, evolve_catalog, generate_catalog
 from asset_sync.local.stand_in import AlpacaStandIn
-from asset_sync.logic.apply import WritePacer
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, content_hash
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.sync import LeaseHeldError, Progress, SyncError
@@ -269,40 +269,6 @@ def last_updates(count: int = 8) -> list[str]:
     reactivations, delists), so a hook at the first finished write still precedes them."""
     changed = set(CHANGES.changed)
     return [str(a["symbol"]) for a in DAY2 if a["symbol"] in changed][-count:]
-
-
-class ApplyGate:
-    """Holds the applier's paced write starts while a hook runs (the test's other writer), so
-    the writes the applier already prepared from its read go out only after the other writer's.
-    """
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.open = threading.Event()
-        self.open.set()
-        original = WritePacer.wait
-        gate = self.open
-
-        def wait(pacer: WritePacer) -> None:
-            gate.wait(timeout=30)
-            original(pacer)
-
-        monkeypatch.setattr(WritePacer, "wait", wait)
-
-    def once_after_first_write(self, action: Callable[[], None]) -> Callable[[int], None]:
-        """A Progress.advance hook: when the first write has finished, hold the applier, run
-        `action`, release the applier (once)."""
-        fired = threading.Event()
-
-        def advance(done: int) -> None:
-            if done >= 1 and not fired.is_set():
-                fired.set()
-                self.open.clear()
-                try:
-                    action()
-                finally:
-                    self.open.set()
-
-        return advance
 
 
 @pytest.fixture

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.support import CREDENTIALS, Env
+from tests.support import Env
 from tests.support.reliability import (
     child_env,
     foreign_view,
-    fresh_env,
     hash_matches_content,
     kill,
     owned_view,
+    reference_views,
     start_cli,
     wait_for_lease_expiry,
     wait_until,
@@ -37,7 +37,6 @@ from tests.support.reliability import (
 
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.dynamo_proxy import DynamoProxy
-from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.sync import LeaseHeldError
 from asset_sync.wiring import build_run
 
@@ -61,14 +60,7 @@ class Expected:
 @pytest.fixture(scope="module")
 def expected(moto_url: str) -> Expected:
     """Owned attributes after clean day-1 and day-2 runs (a separate table)."""
-    with AlpacaStandIn(DAY1, key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
-        ref = fresh_env(moto_url, api)
-        ref.serve(DAY1)
-        build_run(ref.settings).run()
-        day1 = owned_view(ref.snapshot())
-        ref.serve(DAY2)
-        build_run(ref.settings).run()
-        return Expected(day1, owned_view(ref.snapshot()))
+    return Expected(*reference_views(moto_url, DAY1, DAY2))
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tests.support import CREDENTIALS, Env, fresh_env, run_cli
+from tests.support import Env, run_cli
 from tests.support.lifecycle import (
     DAY1,
     DAY2,
@@ -44,9 +44,16 @@ from tests.support.lifecycle import (
     stop_line,
     written,
 )
-from tests.support.reliability import REPO_ROOT, child_env, cli_command, finish, owned_view
+from tests.support.reliability import (
+    REPO_ROOT,
+    child_env,
+    cli_command,
+    finish,
+    owned_view,
+    reference_views,
+)
 
-from asset_sync.local.stand_in import AlpacaStandIn, Fault
+from asset_sync.local.stand_in import Fault
 from asset_sync.logic.sync import LeaseHeldError
 from asset_sync.wiring import build_run
 
@@ -58,14 +65,7 @@ CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @pytest.fixture(scope="module")
 def expected(moto_url: str) -> Expected:
     """Owned attributes after clean day-1 and day-2 runs (a separate table)."""
-    with AlpacaStandIn([], key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
-        ref = fresh_env(moto_url, api)
-        ref.serve(DAY1)
-        build_run(ref.settings).run()
-        day1 = owned_view(ref.snapshot())
-        ref.serve(DAY2)
-        build_run(ref.settings).run()
-        return Expected(day1, owned_view(ref.snapshot()))
+    return Expected(*reference_views(moto_url, DAY1, DAY2))
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from tests.support import CREDENTIALS, Env, fresh_env, run_cli
+from tests.support import Env, run_cli
+from tests.support.lambda_invocation import LambdaContext
 from tests.support.lifecycle import (
     DAY1,
     ISO,
@@ -38,13 +39,14 @@ from tests.support.reliability import (
     cli_command,
     kill,
     owned_view,
+    reference_views,
     wait_for_lease_expiry,
     wait_until,
 )
 
 from asset_sync import handler
 from asset_sync.local.dynamo_proxy import DynamoProxy
-from asset_sync.local.stand_in import AlpacaStandIn, Fault
+from asset_sync.local.stand_in import Fault
 from asset_sync.logic.sync import LeaseHeldError, RunInterruptedError, SyncError
 from asset_sync.wiring import build_run
 
@@ -54,32 +56,13 @@ EVENT = {"id": "evt-deadline", "source": "aws.events", "detail-type": "Scheduled
 @pytest.fixture(scope="module")
 def expected(moto_url: str) -> Expected:
     """Owned attributes after a clean day-1 run (a separate table)."""
-    with AlpacaStandIn([], key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
-        ref = fresh_env(moto_url, api)
-        ref.serve(DAY1)
-        build_run(ref.settings).run()
-        return Expected(owned_view(ref.snapshot()), {})
+    return Expected(reference_views(moto_url, DAY1)[0], {})
 
 
 @pytest.fixture
 def watch(moto_url: str, env: Env) -> Iterator[WriteWatch]:
     with WriteWatch(moto_url, env.settings.assets_table) as proxy:
         yield proxy
-
-
-class Context:
-    """The LambdaContext attributes Powertools reads, with a time limit `remaining_s` away."""
-
-    function_name = "asset-sync"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:asset-sync"
-    aws_request_id = "6f1c1d2e-0c55-4f8a-9a57-1f0d6f5c0de1"
-
-    def __init__(self, remaining_s: float) -> None:
-        self.deadline = time.monotonic() + remaining_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def function_env(monkeypatch: pytest.MonkeyPatch, env: Env, **extra: str) -> None:
@@ -133,7 +116,7 @@ def test_a_lambda_run_near_its_deadline_stops_30_s_before_it_raises_and_its_retr
     started = time.monotonic()
 
     with LeaseWatcher(env) as lease, pytest.raises(RunInterruptedError) as raised:
-        handler.lambda_handler(EVENT, Context(remaining))  # type: ignore[arg-type]
+        handler.lambda_handler(EVENT, LambdaContext(remaining_ms=int(remaining * 1000)))  # type: ignore[arg-type]
     took = time.monotonic() - started
 
     # stopped writing at the margin: not before it, and well before the deadline (generous)
@@ -153,7 +136,7 @@ def test_a_lambda_run_near_its_deadline_stops_30_s_before_it_raises_and_its_retr
     assert "SyncInterrupted" in capsys.readouterr().out  # the metric of the outcome
 
     function_env(monkeypatch, env)  # the retry, with the default pace and a whole time limit
-    result = handler.lambda_handler(EVENT, Context(600))  # type: ignore[arg-type]
+    result = handler.lambda_handler(EVENT, LambdaContext())  # type: ignore[arg-type]
 
     assert result["outcome"] == "succeeded"  # not `skipped`
     assert result["created"] == planned - len(news)
@@ -198,7 +181,7 @@ def test_a_lambda_run_that_dies_at_its_deadline_blocks_the_retry_for_seconds_not
     wait_for_lease_expiry(env, timeout=60)
     env.stand_in.clear_faults()
     function_env(monkeypatch, env)
-    result = handler.lambda_handler(EVENT, Context(600))  # type: ignore[arg-type]
+    result = handler.lambda_handler(EVENT, LambdaContext())  # type: ignore[arg-type]
 
     assert result["outcome"] == "succeeded"
     assert result["created"] == len(expected.day1)

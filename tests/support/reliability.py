@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from tests.support import (  # noqa: F401 - asset_record and fresh_env re-exported for the suites
+    CREDENTIALS,
     CliResult,
     Env,
     asset_record,
@@ -33,7 +34,9 @@ from tests.support.fast_cli import FAST_CLIENT
 from asset_sync import wiring
 from asset_sync.alpaca.client import ClientOptions
 from asset_sync.dal.serialization import deserialize_item
+from asset_sync.local.catalog import Asset
 from asset_sync.local.dynamo_proxy import DynamoProxy
+from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, OWNED_ATTRIBUTES, content_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +68,19 @@ def owned_view(snapshot: Snapshot, ignore: Iterable[str] = TIMESTAMPS) -> Snapsh
         symbol: {k: v for k, v in item.items() if k in OWNED_ATTRIBUTES and k not in skip}
         for symbol, item in snapshot.items()
     }
+
+
+def reference_views(moto_url: str, *catalogs: list[Asset]) -> list[Snapshot]:
+    """Owned attributes after a clean run on each catalog in turn, on a separate pair of tables:
+    what a disturbed run on the same catalogs must converge to."""
+    views: list[Snapshot] = []
+    with AlpacaStandIn([], key_id=CREDENTIALS.key_id, secret_key=CREDENTIALS.secret_key) as api:
+        reference = fresh_env(moto_url, api)
+        for catalog in catalogs:
+            reference.serve(catalog)
+            wiring.build_run(reference.settings).run()
+            views.append(owned_view(reference.snapshot()))
+    return views
 
 
 def content_view(snapshot: Snapshot) -> Snapshot:
