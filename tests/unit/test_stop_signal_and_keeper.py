@@ -260,5 +260,5 @@ def test_a_renewal_that_fails_exactly_when_the_lease_runs_out_stops_writes(clock
             raise ConnectionClosedError(endpoint_url="http://x")
 
     state.renew = SlowFailure()  # type: ignore[method-assign]
-    with pytest.raises(LeaseLostError):
+    with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):
         k.check()

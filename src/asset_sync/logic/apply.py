@@ -46,6 +46,8 @@ from asset_sync.logic.planning import (
 )
 
 MAX_ATTEMPTS_PER_ITEM = 8
+# Plans that need no write (any more): recorded as they are.
+SETTLED = frozenset((Action.UNCHANGED, Action.SUPERSEDED, Action.GONE))
 MAX_FAILURES_BEFORE_ABORT = 25
 
 
@@ -229,7 +231,7 @@ class PlanApplier:
         plan = self._replan(item, old)
         last_error = ""
         for attempt in range(MAX_ATTEMPTS_PER_ITEM):
-            if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE):
+            if plan.action in SETTLED:
                 self._settle(item.symbol, plan, resolved=attempt > 0)
                 return
             change, send = self._prepare(plan, old)
@@ -263,22 +265,22 @@ class PlanApplier:
                 return
             old = fresh
             plan = self._replan(item, old)
-        if plan is None or plan.action in (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE):
+        if plan.action in SETTLED:
             self._settle(item.symbol, plan, resolved=True)
             return
         self._record(
             item.symbol, failure=f"gave up after {MAX_ATTEMPTS_PER_ITEM} attempts: {last_error}"
         )
 
-    def _settle(self, symbol: str, plan: ItemPlan | None, *, resolved: bool) -> None:
+    def _settle(self, symbol: str, plan: ItemPlan, *, resolved: bool) -> None:
         """An item that needs no write (any more): unchanged, superseded or gone.
 
         Superseded: a run with a higher number wrote it, so that run took the lease after this
         one; `newer_run_seen` raises LeaseLostError (the run stops) unless the lease is still ours.
         """
-        if plan is not None and plan.action == Action.SUPERSEDED and plan.current is not None:
+        if plan.action == Action.SUPERSEDED and plan.current is not None:
             self.newer_run_seen(symbol, plan.current.sync_run_seq)
-        self._record(symbol, action=plan.action if plan else Action.GONE, resolved=resolved)
+        self._record(symbol, action=plan.action, resolved=resolved)
 
     def _is_own_write(self, plan: ItemPlan, fresh: Mapping[str, StoredValue] | None) -> bool:
         """Whether the item already holds exactly what this run meant to write."""
@@ -294,17 +296,20 @@ class PlanApplier:
             and fresh.get("status") == plan.asset.status
         )
 
-    def _replan(self, item: ItemPlan, old: Mapping[str, StoredValue] | None) -> ItemPlan | None:
-        """Plan this symbol again against the item as it is now (None: nothing to do).
+    def _replan(self, item: ItemPlan, old: Mapping[str, StoredValue] | None) -> ItemPlan:
+        """Plan this symbol again against the item as it is now.
 
-        A delisting whose item was deleted meanwhile is `gone`; one whose item is no longer
-        active (another writer delisted it) is `unchanged`.
+        Only a symbol absent from the catalog can need nothing: a delisting whose item was
+        deleted meanwhile is `gone`; one whose item is no longer active (another writer delisted
+        it) is `unchanged`.
         """
         current = self.state_of(item.symbol, old) if old is not None else None
+        run = self.run
         if item.action == Action.RENAME:
-            return replan_rename(item, current, self.run.run_seq, full=self.run.full)
-        plan = plan_item(item.asset, current, self.run.run_seq, full=self.run.full)
-        if plan is None and item.asset is None:
+            plan = replan_rename(item, current, run.run_seq, full=run.full)
+        else:
+            plan = plan_item(item.asset, current, run.run_seq, full=run.full)
+        if plan is None:
             return ItemPlan(item.symbol, Action.GONE if old is None else Action.UNCHANGED)
         return plan
 
