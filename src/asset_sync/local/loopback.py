@@ -1,4 +1,4 @@
-"""A threaded HTTP server on an ephemeral loopback port, usable as a context manager."""
+"""Local services as context managers, and a threaded HTTP server on an ephemeral loopback port."""
 
 from __future__ import annotations
 
@@ -8,7 +8,31 @@ from types import TracebackType
 from typing import Self
 
 
-class LoopbackServer:
+class LocalService:
+    """Something this process starts and stops: `with service:` stops it on any way out."""
+
+    def start(self) -> str:
+        """Start; return the URL to reach it."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop (idempotent)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LoopbackServer(LocalService):
     """Base of the local proxies: subclasses build a handler class and call `_serve`."""
 
     def __init__(self) -> None:
@@ -20,10 +44,6 @@ class LoopbackServer:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
-
-    def start(self) -> str:
-        """Listen on an ephemeral loopback port; return the URL."""
-        raise NotImplementedError
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -37,15 +57,3 @@ class LoopbackServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,8 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from types import TracebackType
-from typing import Self
+
+from asset_sync.local.loopback import LocalService
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -34,7 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class MotoServer:
+class MotoServer(LocalService):
     """Start and stop `python -m moto.server` on loopback."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
@@ -84,15 +84,3 @@ class MotoServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

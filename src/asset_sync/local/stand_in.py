@@ -77,11 +77,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Literal, NoReturn, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from asset_sync.local.catalog import Asset, dumps_catalog, generate_catalog
+from asset_sync.local.loopback import LocalService
 
 __all__ = ["DEFAULT_ASSET_CLASS", "RATE_LIMIT", "AlpacaStandIn", "Fault", "FaultRoute", "main"]
 
@@ -462,7 +463,7 @@ def _fault_headers(fault: Fault) -> list[tuple[str, str]]:
     return headers
 
 
-class AlpacaStandIn:
+class AlpacaStandIn(LocalService):
     """A scriptable Alpaca assets API on loopback; see the module docstring for behaviour."""
 
     def __init__(
@@ -524,18 +525,6 @@ class AlpacaStandIn:
                 conn.shutdown(socket.SHUT_RDWR)
         if thread is not None:
             thread.join(timeout=5)
-
-    def __enter__(self) -> AlpacaStandIn:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
