@@ -9,17 +9,14 @@ stand-in over HTTP.
 from __future__ import annotations
 
 import io
-import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from aws_lambda_powertools.metrics.provider import cold_start
 from tests.support import CANARY_SECRET, CREDENTIALS, CliResult, Env, asset_record, run_cli
 from tests.support import skewed_clock as clock
+from tests.support.lambda_env import lambda_function_env
 from tests.support.lambda_invocation import LambdaContext, scheduled_event
 from tests.support.reliability import (
     content_view,
@@ -314,30 +311,9 @@ SCHEDULED_EVENT = scheduled_event("4f5e1b0e-5b8e-4a55-9b8a-full00000001")
 @pytest.fixture
 def lambda_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """The function's environment as the stack sets it, the Alpaca keys in moto's Secrets
-    Manager (as tests/integration/test_handler.py)."""
-    endpoint = env.settings.dynamodb_endpoint_url or ""
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-    arn = secrets.create_secret(
-        Name=f"asset-sync/alpaca-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps(
-            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
-        ),
-    )["ARN"]
-    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "FULL_RECONCILE_DAYS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALPACA_SECRET_ID", arn)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-    monkeypatch.setenv("ASSETS_TABLE", env.settings.assets_table)
-    monkeypatch.setenv("SYNC_STATE_TABLE", env.settings.state_table)
-    monkeypatch.setenv("APCA_API_BASE_URL", env.stand_in.base_url)
-    handler.base_settings.cache_clear()
-    cold_start.is_cold_start = True
-    log_handler = handler.logger.registered_handler
-    original = log_handler.setStream(LOG_STREAM)  # type: ignore[attr-defined]
-    yield env
-    log_handler.setStream(original)  # type: ignore[attr-defined]
-    handler.base_settings.cache_clear()
+    Manager."""
+    with lambda_function_env(env, monkeypatch, LOG_STREAM) as function_env:
+        yield function_env
 
 
 def invoke(capsys: pytest.CaptureFixture[str], event: dict[str, Any]) -> dict[str, Any]:

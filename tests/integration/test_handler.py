@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.metrics.provider import cold_start
-from tests.support import CANARY_SECRET, CREDENTIALS, Env
+from tests.support import CANARY_SECRET, Env
+from tests.support.lambda_env import lambda_function_env
 from tests.support.lambda_invocation import LambdaContext, scheduled_event
 
 from asset_sync import handler
@@ -25,33 +25,10 @@ SCHEDULED_EVENT = scheduled_event("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
 
 @pytest.fixture
 def lambda_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """The function's environment, as the CDK stack sets it, with the secret in moto."""
-    endpoint = env.settings.dynamodb_endpoint_url or ""
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-    secret_name = f"asset-sync/alpaca-{uuid.uuid4().hex[:8]}"
-    arn = secrets.create_secret(
-        Name=secret_name,
-        SecretString=json.dumps(
-            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
-        ),
-    )["ARN"]
-    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALPACA_SECRET_ID", arn)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-    monkeypatch.setenv("ASSETS_TABLE", env.settings.assets_table)
-    monkeypatch.setenv("SYNC_STATE_TABLE", env.settings.state_table)
-    monkeypatch.setenv("APCA_API_BASE_URL", env.stand_in.base_url)
-    handler.base_settings.cache_clear()
-    cold_start.is_cold_start = True
-    log_handler = handler.logger.registered_handler
-    original = log_handler.setStream(LOG_STREAM)  # type: ignore[attr-defined]
-    LOG_STREAM.seek(0)
-    LOG_STREAM.truncate()
-    yield env
-    log_handler.setStream(original)  # type: ignore[attr-defined]
-    handler.base_settings.cache_clear()
+    """The function's environment as the stack sets it, the Alpaca keys in moto's Secrets
+    Manager."""
+    with lambda_function_env(env, monkeypatch, LOG_STREAM) as function_env:
+        yield function_env
 
 
 def equities(size: int, seed: int) -> list[Asset]:
