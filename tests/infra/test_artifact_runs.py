@@ -18,17 +18,15 @@ import platform
 import re
 import shutil
 import subprocess
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from scripts import old_runtime_env
 from scripts import package_lambda as pl
-from tests.support import CANARY_SECRET, CREDENTIALS, Env
+from tests.support import CANARY_SECRET, Env, alpaca_secret
 
 from asset_sync.local.catalog import generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS
@@ -127,13 +125,7 @@ class Invocation:
 def invoke(runtime: OldRuntime, root: Path, env: Env, tmp_path: Path) -> Invocation:
     """Invoke the handler from root in the old runtime, with only the function's environment."""
     endpoint = env.settings.dynamodb_endpoint_url or ""
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-    secret_arn = secrets.create_secret(
-        Name=f"signal9/asset-sync/test/alpaca-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps(
-            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
-        ),
-    )["ARN"]
+    secret_arn = alpaca_secret(endpoint, "signal9/asset-sync/test/alpaca")
     environment = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",

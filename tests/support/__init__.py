@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
@@ -138,6 +139,18 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> CliResult:
         check=False,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def alpaca_secret(endpoint_url: str, name_prefix: str = "asset-sync/alpaca") -> str:
+    """A Secrets Manager secret on moto holding the test keys (the canary as the secret key), as
+    the stack's secret holds them; returns its ARN."""
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name="us-east-1")
+    return secrets.create_secret(
+        Name=f"{name_prefix}-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps(
+            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
+        ),
+    )["ARN"]
 
 
 def fresh_env(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
-from tests.support import CANARY_SECRET, CREDENTIALS, Env
+from tests.support import Env, alpaca_secret
 
 from asset_sync import handler
 
@@ -24,13 +21,7 @@ def lambda_function_env(
     Alpaca's URL in the environment, a cold start, and the handler's log lines to `log_stream`
     (emptied first)."""
     endpoint = env.settings.dynamodb_endpoint_url or ""
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-    arn = secrets.create_secret(
-        Name=f"asset-sync/alpaca-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps(
-            {"APCA_API_KEY_ID": CREDENTIALS.key_id, "APCA_API_SECRET_KEY": CANARY_SECRET}
-        ),
-    )["ARN"]
+    arn = alpaca_secret(endpoint)
     for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "FULL_RECONCILE_DAYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALPACA_SECRET_ID", arn)
