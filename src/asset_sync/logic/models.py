@@ -70,10 +70,26 @@ BOOKKEEPING_ATTRIBUTES: tuple[str, ...] = (
     "sync_version",
     "sync_hash",
     "sync_run_seq",  # the fencing token (run number) of the run that last wrote the item
+    "sync_action",  # what the sync write that last wrote the item did (SYNC_ACTIONS)
 )
-# Links between the items of one asset across a ticker change (a rename): the new symbol's
-# item names the old one, the old one names the new. Not catalog content (not hashed).
-IDENTITY_ATTRIBUTES: tuple[str, ...] = ("previous_symbol", "renamed_to")
+# Links between the items of one asset across a ticker change (docs/identity.md): an asset's
+# home names the ticker it came from, its old items the ticker it went to, and an item whose
+# holder changed the asset it replaced. Not catalog content (not hashed).
+IDENTITY_ATTRIBUTES: tuple[str, ...] = ("previous_symbol", "renamed_to", "replaces_asset_id")
+# `sync_action` values (docs/identity.md, "Writes"): the change events are made from them.
+SYNC_ACTIONS: tuple[str, ...] = (
+    "list",  # a new asset's first write on this item (over another holder: replaces_asset_id)
+    "update",  # catalog content changed
+    "repair",  # a full reconciliation put the catalog's values back
+    "reactivate",  # inactive -> active, same asset, same item
+    "delist",  # active -> inactive (on an archive item: the displaced asset's delisting)
+    "rename",  # the asset arrived on this item from `previous_symbol`
+    "depart",  # the asset left this item for `renamed_to`
+    "archive",  # a displaced, already inactive asset moved to its archive item
+)
+# The home of an asset that is not listed and whose last ticker another asset took: the key
+# `__asset/<asset_id>` (catalog symbols may not start with `__`, see logic.validation).
+ARCHIVE_PREFIX = "__asset/"
 # Every attribute the sync may write or remove; anything else on an item belongs to others.
 OWNED_ATTRIBUTES: frozenset[str] = frozenset(
     ("symbol", "status", *CONTENT_ATTRIBUTES, *IDENTITY_ATTRIBUTES, *BOOKKEEPING_ATTRIBUTES)
