@@ -118,6 +118,8 @@ def test_owned_attributes_are_the_documented_ones() -> None:
         "sync_run_seq",
         "previous_symbol",
         "renamed_to",
+        "replaces_asset_id",
+        "sync_action",
     ]
     assert set(documented) == OWNED_ATTRIBUTES
     assert set(DECIMAL_ATTRIBUTES) == set(documented[14:20])
