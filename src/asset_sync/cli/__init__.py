@@ -51,15 +51,19 @@ main.add_command(doctor)
 @main.command("create-table")
 @table_options
 def create_table(table: str | None, endpoint_url: str | None) -> None:
-    """Create the assets table (key symbol, GSI status-index, stream) and the run-state table."""
+    """Create the assets table (key symbol, GSIs status-index and asset-id-index, stream) and the
+    run-state table; add the asset-id index to an assets table made before it existed."""
     with clear_errors():
         settings = load_settings(table, endpoint_url)
         assets, state = tables(settings)
-        for name, created in (
-            (settings.assets_table, assets.create()),
-            (settings.state_table, state.create()),
-        ):
-            click.echo(f"{name}: {'created' if created else 'already exists'}")
+        if assets.create():
+            click.echo(f"{settings.assets_table}: created")
+        else:
+            added = assets.add_missing_indexes()
+            extra = f" (added {', '.join(added)})" if added else ""
+            click.echo(f"{settings.assets_table}: already exists{extra}")
+        created = state.create()
+        click.echo(f"{settings.state_table}: {'created' if created else 'already exists'}")
 
 
 @main.command()

@@ -23,12 +23,23 @@ def is_condition_failure(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def raise_if_missing(error: ClientError, table: str) -> None:
-    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message."""
+def raise_if_missing(error: ClientError, table: str, index: str | None = None) -> None:
+    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message (and
+    a query on an index the table lacks into an IndexMissingError)."""
     if error_code(error) == "ResourceNotFoundException":
         raise TableMissingError(
             f"table {table!r} does not exist; create it with `asset-sync create-table`"
         ) from None
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    if index and error_code(error) == "ValidationException" and "index" in message.lower():
+        raise IndexMissingError(
+            f"table {table!r} has no index {index!r} (a table made before it existed); "
+            "`asset-sync create-table` adds it to the existing table"
+        ) from None
+
+
+class IndexMissingError(TableMissingError):
+    """The table lacks an index the sync reads (`asset-sync create-table` adds it)."""
 
 
 class StateTableConflictError(RuntimeError):
