@@ -316,3 +316,15 @@ def test_a_lookup_is_needed_unless_the_record_own_item_settles_it() -> None:
 def test_members_say_what_they_are() -> None:
     member = Member("A", Role.ARCHIVE, source="B", delisting=True)
     assert (member.asset, member.replaces) == (None, None)
+
+
+def test_a_new_id_for_the_same_security_on_its_own_ticker_is_an_update_in_place() -> None:
+    table = Table(rec("S", id="old-id", cusip="C1"), rec("K"))
+    resolution = table.sync(rec("S", id="new-id", cusip="C1"), rec("K"))
+    assert resolution.plan.groups == [] and resolution.reassignments == []
+    assert table.outcome.done == {"S": Action.UPDATE}
+    assert table.links("S")["asset_id"] == "new-id"
+    # with another CUSIP it is another security: a reassignment, the old one archived
+    resolution = table.sync(rec("S", id="third-id", cusip="C2"), rec("K"))
+    assert resolution.reassignments == [Reassignment("S", "new-id", "third-id")]
+    assert table.links("__asset/new-id")["sync_action"] == "delist"

@@ -31,7 +31,6 @@ from asset_sync.logic.item_writes import (
     SYNC_ACTION_OF,
     GroupWrite,
     diff_item,
-    holder,
     identity_links,
     new_item,
 )
@@ -113,10 +112,6 @@ class WritePacer:
         delay = slot - time.monotonic()
         if delay > 0:
             self._sleep(delay)
-
-
-class HolderChangedError(Exception):
-    """A single write's item passed to another asset while the run was writing."""
 
 
 def _symbols(unit: ItemPlan | IdentityGroup) -> tuple[str, ...]:
@@ -321,11 +316,6 @@ class PlanApplier:
         current = self.state_of(item.symbol, old) if old is not None else None
         run = self.run
         plan = plan_item(item.asset, current, run.run_seq, full=run.full)
-        stored, planned = holder(old), item.asset.content["asset_id"] if item.asset else None
-        if plan is not None and planned and stored not in (None, planned):
-            raise HolderChangedError(  # an identity change now: the next run plans it
-                f"its item now holds asset {stored}, not {planned}; the next run plans it again"
-            )
         if plan is None:
             return ItemPlan(item.symbol, Action.GONE if old is None else Action.UNCHANGED)
         return plan

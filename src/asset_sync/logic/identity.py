@@ -126,8 +126,8 @@ def resolve_identity(
         if (asset_id := holder(item)) is not None:
             holders.setdefault(asset_id, []).append(symbol)
     homes = {s: home_of(_id(i), s, holders.get(_id(i), ()), items) for s, i in incoming.items()}
-    _pair_by_cusip(homes, incoming, plan.delists, items)
     listed = {str(asset.content["asset_id"]): symbol for symbol, asset in catalog.assets.items()}
+    _pair_by_cusip(homes, incoming, plan.delists, items, listed)
 
     members: dict[str, Member] = {}
     renames: list[Rename] = []
@@ -196,9 +196,18 @@ def _pair_by_cusip(
     incoming: Mapping[str, ItemPlan],
     candidates: Iterable[ItemPlan],
     items: Mapping[str, Item],
+    listed: Mapping[str, str],
 ) -> None:
-    """The documented fallback: a delisting candidate nobody claimed and a record without a home
-    that are the only ones to share a non-empty CUSIP are one asset."""
+    """The documented fallback: a record without a home and the item of an asset that is listed
+    nowhere, sharing its non-empty CUSIP, are one security under a new id: on the record's own
+    ticker an update in place, else a delisting candidate nobody claimed (only those two may
+    share the CUSIP) that is renamed."""
+    for symbol, home in homes.items():
+        own, asset = items.get(symbol), incoming[symbol].asset
+        cusip = _text(asset.content.get("cusip")) if asset else ""
+        same = home is None and own is not None and _text(own.get("cusip")) == cusip != ""
+        if same and holder(own) is not None and holder(own) not in listed:
+            homes[symbol] = symbol
     claimed = {home for home in homes.values() if home}
     free = _one_each(
         (_text(items.get(c.symbol, {}).get("cusip")), c.symbol)
