@@ -180,8 +180,9 @@ class _Run:
         for symbol, item in sorted(before.items()):
             if symbol in holder_of:
                 displaced = item.asset_id != holder_of[symbol] and item.asset_id not in catalog
-                # The Rule, step 5: only the displaced asset's home moves to its archive; an
-                # old item of it just loses its history copy (its home keeps the attributes).
+                # The Rule, step 5. CHOICE: only the displaced asset's *home* moves to its
+                # archive ("J's new home"); an old item of J given to another asset just loses
+                # its history copy (J's home keeps the attributes), and J gets no write.
                 if displaced and home_of(item.asset_id, None, before) == symbol:
                     self._archive(symbol, item)
             elif item.status == ACTIVE and item.asset_id not in catalog:
@@ -215,7 +216,11 @@ class _Run:
             came_from = self.before[home]
             foreign = dict(came_from.foreign)  # exactly those of the arriving asset's home
             if is_archive(home) and came_from.previous_symbol == ticker:
-                action, previous = "reactivate", None  # back out of its archive, onto its ticker
+                # Out of its archive back onto the ticker it left: `reactivate`, no
+                # previous_symbol ("Links, exactly"). CHOICE: the ticker is then held by another
+                # asset (that is why it was archived), so this write also sets
+                # replaces_asset_id and takes that asset's attributes away like any arrival.
+                action, previous = "reactivate", None
             elif is_archive(home):
                 action, previous = "rename", came_from.previous_symbol
             else:

@@ -53,15 +53,21 @@ def records_of(catalog: Catalog) -> list[dict[str, Any]]:
     ]
 
 
-def differences(
-    actual: Mapping[str, Item], expected: Mapping[str, Item]
-) -> dict[str, dict[str, Item | None]]:
-    """The items that differ, side by side (a short diff for a failing day)."""
-    return {
-        symbol: {"table": actual.get(symbol), "oracle": expected.get(symbol)}
-        for symbol in sorted(set(actual) | set(expected))
-        if actual.get(symbol) != expected.get(symbol)
-    }
+def differences(actual: Mapping[str, Item], expected: Mapping[str, Item]) -> list[str]:
+    """One line per field that differs: `symbol.field: table ... != oracle ...`."""
+    lines = []
+    for symbol in sorted(set(actual) | set(expected)):
+        mine, wanted = actual.get(symbol), expected.get(symbol)
+        if mine is None or wanted is None:
+            lines.append(f"{symbol}: table {mine} != oracle {wanted}")
+            continue
+        for name in Item.__dataclass_fields__:
+            if getattr(mine, name) != getattr(wanted, name):
+                lines.append(
+                    f"{symbol}.{name}: table {getattr(mine, name)!r}"
+                    f" != oracle {getattr(wanted, name)!r}"
+                )
+    return lines
 
 
 def replay(harness: IdentityHarness, days: Sequence[Day]) -> list[Seen]:
@@ -74,8 +80,10 @@ def replay(harness: IdentityHarness, days: Sequence[Day]) -> list[Seen]:
         events = events_view(harness.sync(records_of(day.catalog)))
         table = table_view(harness.table())
         expected_events = oracle.day(day)
-        assert history_problems(table, days[:number]) == [], f"day {number}"
-        assert differences(table, oracle.items) == {}, f"day {number}: the table"
+        problems = history_problems(table, days[:number])
+        assert not problems, f"day {number}:\n" + "\n".join(problems)
+        wrong = differences(table, oracle.items)
+        assert not wrong, f"day {number}, the table:\n" + "\n".join(wrong)
         assert events == expected_events, f"day {number}: the events"
         seen.append(Seen(table, events))
     return seen
