@@ -1,6 +1,6 @@
 """Histories of catalogs for issue 19's tests: every kind of identity change, often.
 
-A history is 3 to 6 days over a handful of tickers and asset ids. Each day applies one to three
+A history is 3 to 6 days over a handful of tickers and asset ids. Each day applies two or three
 changes to the day before's catalog (listing, delisting, rename, rename back, same-day shift,
 swap, reuse of a ticker on the same day, relisting under any free ticker, return onto the
 ticker it left although another asset holds it now, name change), and before its sync other
@@ -199,7 +199,10 @@ CHANGES: tuple[Change, ...] = (
     _relist,
     _return,
     _rename_company,
-    # Assets must leave before they can come back: leaving and returning count twice.
+    # Twice as likely: the identity changes of issue 19, and leaving (assets must leave before
+    # they can come back).
+    _shift,
+    _swap,
     _delist,
     _relist,
     _return,
@@ -207,14 +210,14 @@ CHANGES: tuple[Change, ...] = (
 
 
 def generate(choose: Chooser) -> list[Day]:
-    """One history: the first day lists two to four assets, each later day changes it."""
+    """One history: the first day lists three or four assets, each later day changes it."""
     catalog = _Catalog()
-    for _ in range(choose.number(2, 4)):
+    for _ in range(choose.number(3, 4)):
         _list(catalog, choose)
     days = [_day(catalog, ())]
     for number in range(2, choose.number(3, 6) + 1):
         writes = _foreign_writes(catalog, days, number, choose)
-        for _ in range(choose.number(1, 3)):
+        for _ in range(choose.number(2, 3)):
             choose.pick(CHANGES)(catalog, choose)
         days.append(_day(catalog, writes))
     return days
