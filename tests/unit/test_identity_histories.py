@@ -96,7 +96,7 @@ def listed(tickers: Mapping[str, str], name_suffix: str = " Inc") -> dict[str, L
 @settings(
     max_examples=examples(150),
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # a factory: one table each
 )
 @given(days=histories())
 def test_any_history_of_reassignments_matches_the_oracle_every_day(
