@@ -25,16 +25,19 @@ def is_condition_failure(error: ClientError) -> bool:
 
 def raise_if_missing(error: ClientError, table: str, index: str | None = None) -> None:
     """Turn ResourceNotFoundException into a TableMissingError with the fix in its message (and
-    a query on an index the table lacks into an IndexMissingError)."""
-    if error_code(error) == "ResourceNotFoundException":
-        raise TableMissingError(
-            f"table {table!r} does not exist; create it with `asset-sync create-table`"
-        ) from None
+    a read of an index the table lacks into an IndexMissingError: DynamoDB answers a
+    ValidationException, moto a ResourceNotFoundException, both naming the index)."""
+    code = error_code(error)
     message = str(error.response.get("Error", {}).get("Message", ""))
-    if index and error_code(error) == "ValidationException" and "index" in message.lower():
+    missing = code in ("ValidationException", "ResourceNotFoundException")
+    if index and missing and index in message:
         raise IndexMissingError(
             f"table {table!r} has no index {index!r} (a table made before it existed); "
             "`asset-sync create-table` adds it to the existing table"
+        ) from None
+    if code == "ResourceNotFoundException":
+        raise TableMissingError(
+            f"table {table!r} does not exist; create it with `asset-sync create-table`"
         ) from None
 
 

@@ -129,6 +129,11 @@ def _no_lease(_symbol: str, _run_seq: int) -> None:
 class PlanApplier:
     """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling.
 
+    Identity changes (renames, shifts, swaps, reuses: one transaction each) are applied first,
+    one at a time: they are few, each is all-or-nothing, and no single write of this run runs
+    beside them (moto's server copies and restores whole tables around a transaction). The
+    single writes then run concurrently.
+
     Every write whose outcome is uncertain — a lost race (condition failure), or a transient
     error boto3 gave up on (throttling, 5xx, a dropped connection, its retry quota spent) — is
     followed by a consistent re-read of the item: if it already holds this run's write, the
@@ -178,26 +183,33 @@ class PlanApplier:
         wanted = [i.symbol for i in items if i.current is not None]
         wanted += [symbol for group in groups for symbol in group.reads]
         known.update(self.store.get_items([s for s in dict.fromkeys(wanted) if s not in known]))
-        pending: Iterator[ItemPlan | IdentityGroup] = iter([*groups, *items])
+        for group in groups:  # one at a time, before the rest (see the class docstring)
+            self._work(group, known)
+        pending: Iterator[ItemPlan] = iter(items)
         take = threading.Lock()
 
-        def work() -> None:  # each worker pulls the next unit: at most `concurrency` in flight
+        def work() -> None:  # each worker pulls the next item: at most `concurrency` in flight
             while True:
                 with take:
-                    unit = next(pending, None)
-                if unit is None:
+                    item = next(pending, None)
+                if item is None:
                     return
-                try:
-                    self._apply_unit(unit, known)
-                except Exception as error:  # never lose an item silently
-                    for symbol in _symbols(unit):
-                        self._record(symbol, failure=f"{type(error).__name__}: {error}")
+                self._work(item, known)
 
-        workers = max(1, min(self.concurrency, len(items) + len(groups)))
+        workers = max(1, min(self.concurrency, len(items)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(work) for _ in range(workers)]:
                 future.result()
         return self.outcome
+
+    def _work(
+        self, unit: ItemPlan | IdentityGroup, known: Mapping[str, dict[str, StoredValue]]
+    ) -> None:
+        try:
+            self._apply_unit(unit, known)
+        except Exception as error:  # never lose an item silently
+            for symbol in _symbols(unit):
+                self._record(symbol, failure=f"{type(error).__name__}: {error}")
 
     def _apply_unit(
         self, unit: ItemPlan | IdentityGroup, known: Mapping[str, dict[str, StoredValue]]

@@ -35,7 +35,7 @@ from asset_sync.logic.apply_groups import member_action, write_change
 from asset_sync.logic.confirmation import Confirmation, LookupFailedError, confirm_delistings
 from asset_sync.logic.identity import block_unconfirmed, resolve_identity
 from asset_sync.logic.identity_reads import read_for_identity
-from asset_sync.logic.item_writes import diff_item, member_writes
+from asset_sync.logic.item_writes import diff_item, is_archive, member_writes
 from asset_sync.logic.lifecycle import (
     TAKEOVER_GRACE_SECONDS,
     LeaseKeeper,
@@ -518,12 +518,12 @@ class SyncRun:
             else:
                 write = diff_item(item, old, report.last_sync_timestamp, run.run_seq)
                 report.changes[item.symbol] = write.change
-            _count(report, item.action)
+            _count(report, item.action, item.symbol)
         for group in plan.groups:
             planned = member_writes(group, olds, report.last_sync_timestamp, run.run_seq)
             for member, member_write in zip(group.members, planned, strict=True):
                 report.changes[member.symbol] = write_change(member_write)
-                _count(report, member_action(member))
+                _count(report, member_action(member), member.symbol)
 
     def _apply(
         self,
@@ -550,8 +550,8 @@ class SyncRun:
         )
         with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
             outcome = applier.apply(writes, olds, plan.groups)
-        for action in outcome.done.values():
-            _count(report, action)
+        for symbol, action in outcome.done.items():
+            _count(report, action, symbol)
         report.changes = outcome.changes
         report.failures = outcome.failures
         report.failed = len(outcome.failures)
@@ -609,7 +609,7 @@ _COUNTERS: dict[Action, str | None] = {
     Action.DELIST: "delisted",
     Action.REPAIR: "repaired",
     Action.RENAME: "renamed",
-    Action.ARCHIVE: "archived",
+    Action.ARCHIVE: None,  # counted as archived below
     Action.DEPART: None,  # the old side of a rename: the rename is counted once, on arrival
     Action.UNCHANGED: "unchanged",
     Action.SUPERSEDED: "superseded",
@@ -617,11 +617,14 @@ _COUNTERS: dict[Action, str | None] = {
 }
 
 
-def _count(report: RunReport, action: Action) -> None:
-    """Add one item's final action to the report's counters."""
+def _count(report: RunReport, action: Action, symbol: str) -> None:
+    """Add one item's final action to the report's counters (an archive item's write is
+    `archived`, and also `delisted` when its asset was active)."""
     name = _COUNTERS[action]
     if name is not None:
         setattr(report, name, getattr(report, name) + 1)
+    if is_archive(symbol) and action in (Action.ARCHIVE, Action.DELIST):
+        report.archived += 1
 
 
 def _inconsistency(confirmation: Confirmation) -> str:
