@@ -207,6 +207,7 @@ def test_assets_table(template: Template) -> None:
     assert props["TableName"] == "signal9_assets"
     assert props["KeySchema"] == [{"AttributeName": "symbol", "KeyType": "HASH"}]
     assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "asset_id", "AttributeType": "S"},
         {"AttributeName": "status", "AttributeType": "S"},
         {"AttributeName": "symbol", "AttributeType": "S"},
     ]
@@ -215,7 +216,12 @@ def test_assets_table(template: Template) -> None:
             "IndexName": "status-index",
             "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": "asset-id-index",
+            "KeySchema": [{"AttributeName": "asset_id", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
     ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
