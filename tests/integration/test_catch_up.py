@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import time
 import uuid
@@ -27,6 +26,7 @@ from tests.support import CANARY_SECRET, CliResult, Env, asset_record, fresh_env
 from tests.support import skewed_clock as clock
 from tests.support.lambda_env import lambda_function_env
 from tests.support.lambda_invocation import LambdaContext, scheduled_event
+from tests.support.node_warning import silence_node_end_of_life
 from tests.support.reliability import finish
 
 from asset_sync import handler
@@ -36,8 +36,7 @@ from asset_sync.local.stand_in import AlpacaStandIn, Fault
 
 pytestmark = pytest.mark.infra  # synthesizes the stack (needs node and aws-cdk-lib)
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+silence_node_end_of_life()  # before the fixture imports the CDK
 
 DAILY_CRON = re.compile(r"^cron\((\d+) (\d+) \* \* \? \*\)$")
 LAMBDA_RETRIES = (60, 180)  # Lambda's asynchronous retries of a failed invocation: ~1, ~3 min
