@@ -398,3 +398,57 @@ def test_names_in_the_deploy_doc_exist_in_the_stage(template: Template) -> None:
     assert missing == []
     assert "signal9/asset-sync/$STAGE/alpaca" in doc
     assert "AssetSync-$STAGE" in doc
+
+
+# --- retained resources: the documented way back after `cdk destroy` ---------------------------
+
+IMPORT_IDENTIFIERS = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SecretsManager::Secret": "Id",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+
+
+def documented_import_mapping() -> dict[str, dict[str, str]]:
+    """The `cdk import` mapping of "Tables, secret or log groups that already exist", with the
+    shell variables it uses given the dev stage's values."""
+    doc = DEPLOY_DOC.read_text()
+    section = doc[doc.index("## Tables, secret or log groups that already exist") :]
+    [mapping] = re.findall(r'--resource-mapping-inline "(\{.*?\})"', section, re.DOTALL)
+    text = mapping.replace('\\"', '"')
+    for variable, value in {
+        "$assets": "signal9_assets_dev",
+        "$state": "signal9_assets_dev_sync_state",
+        "$secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+        "$STAGE": "dev",
+    }.items():
+        text = text.replace(variable, value)
+    return dict(json.loads(text))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_retained_resource_has_a_fixed_id_that_the_import_guide_maps(
+    synth: Synth, stage: str
+) -> None:
+    retained = {
+        logical: resource
+        for logical, resource in synth.template(stage).to_json()["Resources"].items()
+        if resource.get("DeletionPolicy", "Delete") != "Delete"
+    }
+    assert set(retained) == {
+        "AssetsTable",
+        "SyncStateTable",
+        "AlpacaSecret",
+        "SyncLogGroup",
+        "EventsLogGroup",
+    }
+    mapping = documented_import_mapping()
+    assert set(mapping) == set(retained)
+    for logical, resource in retained.items():
+        identifier = IMPORT_IDENTIFIERS[resource["Type"]]
+        assert set(mapping[logical]) == {identifier}, logical
+    if stage == "dev":  # the documented names are the stage's
+        for logical, resource in retained.items():
+            identifier = IMPORT_IDENTIFIERS[resource["Type"]]
+            if identifier != "Id":
+                assert mapping[logical][identifier] == resource["Properties"][identifier]
