@@ -1,8 +1,11 @@
 """The sync function's own resources on dev, prod and qa: configuration, environment, the
-default schedule, secret, queues, topic, its alarms and its role. Synthesized once per module."""
+daily schedule and its catch-ups, secret, queues, topic and alarm destinations, its alarms, its
+role and what the dashboard draws of them. Synthesized once per module."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from tests.infra.synth import (
     Synth,
     alarms,
     arn,
+    dashboard_body,
     key,
     logical_id,
     only,
@@ -306,10 +310,12 @@ def test_duration_alarm_at_80_percent_of_timeout(synth: Synth) -> None:
         assert props["TreatMissingData"] == "notBreaching"
 
 
-def test_each_queue_alarms_on_every_newly_arrived_message(template: Template) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_queue_alarms_on_every_newly_arrived_message(synth: Synth, stage: str) -> None:
     """NumberOfMessagesSent (every SendMessage of Lambda, EventBridge and Scheduler), not "any
     message visible", which stays in ALARM while the first failure waits and never notifies of
     the second."""
+    template = synth.template(stage)
     queue_ids = set(resources(template, "AWS::SQS::Queue"))
     watched = []
     for props in alarms(template).values():
@@ -339,8 +345,12 @@ def test_each_queue_alarms_on_every_newly_arrived_message(template: Template) ->
         ("destination-delivery-failures", "DestinationDeliveryFailures"),
     ],
 )
-def test_delivery_alarms_on_the_sync_function(template: Template, name: str, metric: str) -> None:
-    props = alarms(template)[f"signal9-asset-sync-dev-{name}"]
+@pytest.mark.parametrize("stage", STAGES)
+def test_delivery_alarms_on_the_sync_function(
+    synth: Synth, stage: str, name: str, metric: str
+) -> None:
+    template = synth.template(stage)
+    props = alarms(template)[f"signal9-asset-sync-{stage}-{name}"]
     assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", metric)
     assert props["Dimensions"] == [
         {"Name": "FunctionName", "Value": {"Ref": sync_function_id(template)}}
@@ -407,3 +417,45 @@ def test_sync_role_grants_exactly_the_needed_actions(template: Template) -> None
         key(arn(log_group_id)): {"logs:CreateLogStream", "logs:PutLogEvents"},
         key(arn(queue_id)): {"sqs:SendMessage"},  # the async on-failure destination
     }
+
+
+# --- catch-ups and the dashboard ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_committed_stages_schedule_three_catch_ups_after_the_daily_run(
+    synth: Synth, stage: str
+) -> None:
+    template = synth.template(stage)
+    rules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+    }
+    expected = {
+        f"signal9-asset-sync-{stage}-schedule": ("cron(0 4 * * ? *)", None),
+        f"signal9-asset-sync-{stage}-catch-up": ("cron(0 5 * * ? *)", 3600),
+        f"signal9-asset-sync-{stage}-catch-up-2": ("cron(0 6 * * ? *)", 7200),
+        f"signal9-asset-sync-{stage}-catch-up-3": ("cron(35 13 * * ? *)", 34500),
+    }
+    found = {}
+    for name, props in rules.items():
+        [target] = props["Targets"]
+        transformer = target.get("InputTransformer")
+        window = None
+        if transformer:
+            event = json.loads(re.sub(r"<(id|time)>", '"x"', transformer["InputTemplate"]))
+            window = event["catch_up"]["window_seconds"]
+        found[name] = (props["ScheduleExpression"], window)
+    assert found == expected
+
+
+def test_the_dashboard_shows_fresh_catch_ups_queues_and_dropped_invocations(
+    template: Template,
+) -> None:
+    body = json.dumps(dashboard_body(template))
+    assert '"Signal9/AssetSync", "SyncFresh"' in body
+    for metric in ("NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible"):
+        assert body.count(f'"AWS/SQS", "{metric}"') == 3, metric
+    for metric in ("Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures"):
+        assert f'"AWS/Lambda", "{metric}"' in body, metric
+    assert "catch-ups `cron(0 5 * * ? *)`, `cron(0 6 * * ? *)`, `cron(35 13 * * ? *)`" in body
