@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -48,8 +49,9 @@ def test_a_malformed_request_is_refused(request_: object) -> None:
 
 def test_fresh_when_a_sync_started_after_todays_run() -> None:
     result = verdict("2026-12-03T04:00:02Z")
-    assert result.fresh
+    assert result.fresh is True
     assert result.window_start == "2026-12-03T04:00:00Z"
+    assert result.last_success_at == "2026-12-03T04:00:02Z"
     assert "the table is fresh" in result.message
 
 
@@ -70,8 +72,24 @@ def test_a_success_at_the_window_start_counts() -> None:
 )
 def test_stale_or_unjudgeable_means_sync(last: str | None, reason: str) -> None:
     result = verdict(last)
-    assert not result.fresh
+    assert result.fresh is False
     assert reason in result.message
+    assert result.last_success_at == last
+    assert result.window_start == "2026-12-03T04:00:00Z"
+
+
+def test_without_any_success_the_reason_says_exactly_that() -> None:
+    assert verdict(None).message == "no sync has succeeded yet"
+
+
+def test_times_are_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert iso(T0500) == "2026-12-03T05:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_start_slightly_ahead_is_another_hosts_clock_not_a_clock_days_ahead() -> None:
@@ -83,3 +101,17 @@ def test_the_window_is_measured_from_the_scheduled_time_not_a_late_retry() -> No
     assert scheduled_time(event, now=T0500 + 3 * 60) == T0500  # Lambda's retry 3 minutes later
     assert scheduled_time({}, now=T0500 + 7) == T0500 + 7  # invoked by hand: now
     assert scheduled_time({"time": "2026-12-09T05:00:00Z"}, now=T0500) == T0500  # from the future
+
+
+def test_the_bounds_of_a_request() -> None:
+    assert CatchUp.from_event({"catch_up": {"window_seconds": 1}}) == CatchUp(1)
+    assert CatchUp.from_event({"catch_up": {"window_seconds": 86_400}}) == CatchUp(86_400)
+    with pytest.raises(CatchUpEventError):
+        CatchUp.from_event({"catch_up": {"window_seconds": True}})  # a bool is no number here
+
+
+def test_the_clock_tolerance_is_one_minute_exactly() -> None:
+    assert verdict(iso(T0500 + 5 + 60)).fresh
+    assert not verdict(iso(T0500 + 5 + 61)).fresh
+    assert scheduled_time({"time": iso(T0500 + 60)}, now=T0500) == T0500 + 60
+    assert scheduled_time({"time": iso(T0500 + 61)}, now=T0500) == T0500
