@@ -20,7 +20,19 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from asset_sync.cli.outcomes import EXIT_OK, Stopped, outcome_of
+from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands imported from here
+    CONFIG_ERRORS,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_SIGNALS,
+    Stopped,
+    describe,
+    exit_code_for,
+    outcome_of,
+)
 from asset_sync.config import SyncSettings, settings_from_env
 from asset_sync.render import safe
 
