@@ -167,3 +167,18 @@ def test_a_lease_cleared_under_a_run_is_told_from_one_taken_over() -> None:
     assert "cleared and a newer run (number 9) has run since" in after
     taken = lease_lost_message(StateView(run_seq=9, lock_owner="r9", lock_run_seq=9), 7)
     assert taken.startswith("a newer run (number 9) took the run lease over")
+
+
+# -- a refused plan's candidates ---------------------------------------------------------------
+
+
+def test_the_reports_candidates_are_listed_bounded_next_to_their_count() -> None:
+    refused = report("refused")
+    refused.delist_candidates, refused.active_in_scope = 150, 160
+    refused.delist_candidate_symbols = [f"S{i:03d}" for i in range(150)]
+
+    shown = refused.to_json()
+
+    assert shown["delist_candidates"] == 150 and shown["active_in_scope"] == 160
+    assert shown["delist_candidate_symbols"] == [f"S{i:03d}" for i in range(100)]
+    assert "delist_candidate_symbols" not in refused.summary()  # the run record stays small
