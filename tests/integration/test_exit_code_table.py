@@ -301,9 +301,11 @@ def test_a_signal_stops_every_command_with_its_code(env: Env, command: str, sig:
         )
         try:
 
-            def reached() -> bool:  # the demo: its moto server child started (after its
-                # signal handlers); the others: their first request is hanging
-                return bool(child_pids(process.pid)) if command == "demo" else silent.accepted > 0
+            def reached() -> bool:  # the demo: its moto server runs (started after the
+                # demo's signal handlers); the others: their first request is hanging
+                if command == "demo":
+                    return bool(child_pids(process.pid, running="moto.server"))
+                return silent.accepted > 0
 
             assert wait_until(lambda: reached() or process.poll() is not None, 60, 0.02)
             assert process.poll() is None, process.communicate(timeout=10)

@@ -117,16 +117,18 @@ class SilentServer:
             self.accepted += 1
 
 
-def child_pids(pid: int) -> list[int]:
-    """The running processes whose parent is `pid` (from /proc)."""
+def child_pids(pid: int, running: str = "") -> list[int]:
+    """The running processes whose parent is `pid` (from /proc); with `running`, only those
+    whose command line contains it (a forked child that has not yet exec'd it does not)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[1]) == pid and fields[0] != "Z" and running in command:
             found.append(int(entry.name))
     return found
