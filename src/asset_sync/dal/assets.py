@@ -19,9 +19,8 @@ from asset_sync.dal.errors import (
     ConditionFailedError,
     IncompleteReadError,
     is_condition_failure,
-    raise_if_missing,
 )
-from asset_sync.dal.schema import create_table
+from asset_sync.dal.schema import IndexSpec, TableSpec, create_table, raise_table_problem
 from asset_sync.dal.serialization import (
     AttributeValue,
     deserialize_item,
@@ -41,6 +40,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUS_INDEX = "status-index"
+# The assets table as the sync needs it: `create-table` makes it so, and a request that fails
+# on a table that is not so is explained from it (every index the sync queries belongs here).
+ASSETS_SPEC = TableSpec(
+    role="assets",
+    source="--table / ASSETS_TABLE",
+    key="symbol",
+    indexes=(IndexSpec(STATUS_INDEX, "status", "ALL"),),
+    stream=True,
+)
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
 PLAN_PROJECTION = ("symbol", "status", "sync_hash", "asset_class", "sync_run_seq")
@@ -107,7 +115,7 @@ class AssetTable:
             try:
                 response = self.client.query(**request)
             except ClientError as error:
-                raise_if_missing(error, self.table_name)
+                self._raise_table_problem(error)
                 raise
             for raw in response.get("Items", []):
                 item = deserialize_item(raw)
@@ -129,11 +137,24 @@ class AssetTable:
 
     def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
         """One whole item, strongly consistent."""
-        response = self.client.get_item(
-            TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True
-        )
-        raw = response.get("Item")
+        raw = self.get_raw_item(symbol)
         return deserialize_item(raw) if raw else None
+
+    def get_raw_item(self, symbol: str) -> dict[str, Any] | None:
+        """One whole item in DynamoDB's attribute-value form, strongly consistent."""
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True
+            )
+        except ClientError as error:
+            self._raise_table_problem(error)
+            raise
+        raw = response.get("Item")
+        return dict(raw) if raw else None
+
+    def _raise_table_problem(self, error: ClientError) -> None:
+        """The table's problem (missing, an index missing, another key) behind `error`."""
+        raise_table_problem(self.client, self.table_name, ASSETS_SPEC, error)
 
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
@@ -159,7 +180,7 @@ class AssetTable:
                 try:
                     response = self.client.batch_get_item(RequestItems=request)
                 except ClientError as error:
-                    raise_if_missing(error, self.table_name)
+                    self._raise_table_problem(error)
                     raise
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = deserialize_item(raw)
@@ -255,24 +276,9 @@ class AssetTable:
     # -- schema ------------------------------------------------------------------------------
 
     def create(self) -> bool:
-        """Create the table as specified (key, status-index, streams); False if it exists."""
-        return create_table(
-            self.client,
-            self.table_name,
-            KeySchema=[{"AttributeName": "symbol", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": "status", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": STATUS_INDEX,
-                    "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        """Create the table as specified (key, indexes, stream); False if it already exists
+        as specified, TableSchemaError (with the fix) if it exists otherwise."""
+        return create_table(self.client, self.table_name, ASSETS_SPEC)
 
 
 def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:

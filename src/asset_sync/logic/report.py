@@ -8,6 +8,7 @@ from typing import Any
 from asset_sync.logic.models import InvalidRecord, ItemChange
 
 MAX_REPORTED_INVALID = 200
+MAX_REPORTED_CANDIDATES = 100  # delisting candidates listed by symbol (`delist_candidates`: all)
 
 # Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
 SUCCESS_OUTCOMES = ("succeeded", "dry-run")
@@ -63,6 +64,8 @@ class RunReport:
     not_written: int = 0  # planned but not attempted because the run stopped
     delist_candidates: int = 0
     delist_lookups: int = 0
+    delist_candidate_symbols: list[str] = field(default_factory=list)  # sorted
+    active_in_scope: int = 0  # active items the run may delist (what the guard compares with)
     renames: list[dict[str, str]] = field(default_factory=list)
     id_conflicts: list[dict[str, Any]] = field(default_factory=list)
     kept_active: list[str] = field(default_factory=list)
@@ -113,6 +116,8 @@ class RunReport:
         return {
             **self.summary(),
             "duplicate_symbols": self.duplicates,
+            "delist_candidate_symbols": self.delist_candidate_symbols[:MAX_REPORTED_CANDIDATES],
+            "active_in_scope": self.active_in_scope,
             "renames": self.renames,
             "id_conflicts": self.id_conflicts,
             "kept_active": self.kept_active,

@@ -20,8 +20,9 @@ import msgspec
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
-from asset_sync.dal.errors import StateTableConflictError, TableMissingError
+from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
 from asset_sync.dal.run_state import (
+    FORCED_UNLOCK,
     Lease,
     LeaseLostError,
     LockHeldError,
@@ -330,7 +331,8 @@ class SyncRun:
                 lease, report.summary(), succeeded=report.succeeded, full=report.full
             )
         except LeaseLostError as lost:
-            report.message = f"{report.message}; {lost}".lstrip("; ")
+            if self.stop.reason != FORCED_UNLOCK:  # else the stop's message says so already
+                report.message = f"{report.message}; {lost}".lstrip("; ")
             if report.succeeded:
                 report.outcome = "failed"
             self.state.record_without_lease(lease, report.summary())
@@ -421,6 +423,9 @@ class SyncRun:
         run: RunIdentity,
     ) -> SyncError | None:
         settings = self.settings
+        report.delist_candidates = len(plan.delists)  # shown also when the guard refuses
+        report.delist_candidate_symbols = sorted(item.symbol for item in plan.delists)
+        report.active_in_scope = plan.active_in_scope
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
         if not verdict.allowed:
             report.outcome = "refused"
@@ -639,7 +644,7 @@ def failure_message(error: BaseException) -> str:
     """The run record's message for an error that ended a run, in an operator's words."""
     if isinstance(error, AlpacaError | CatalogFormatError):
         return f"fetching from Alpaca failed, nothing was written: {error}"
-    if isinstance(error, TableMissingError | StateTableConflictError):
+    if isinstance(error, TableSetupError | EndpointNotDynamoDBError):
         return str(error)
     return f"{type(error).__name__}: {error}"
 
