@@ -1,7 +1,8 @@
 """Configuration from the environment, validated once at start.
 
-Each command parses only what it uses (`status` does not care about MAX_DELIST_FRACTION), and an
-error names where the bad value came from (the flag or the environment variable).
+Each command parses only what it uses (`status` does not care about MAX_DELIST_FRACTION, nor
+about Alpaca's settings), a variable a flag replaces is not read at all, and an error names
+where the bad value came from (the flag or the environment variable).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_MAX_DELIST_FRACTION = 0.10
 DEFAULT_ASSET_CLASS = "us_equity"  # what Alpaca's /v2/assets returns without `asset_class`
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 5, 86_400
+# Alpaca's secret keys have 40 characters; a shorter value is a mistake, and one this short
+# could not be redacted from messages without mangling them.
+MIN_SECRET_LENGTH = 8
 # botocore's own rule for a region name; anything else fails before a request is made
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 _TABLE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")  # DynamoDB's rule for a table name
@@ -31,10 +35,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, repr=False)
 class AlpacaCredentials:
-    """Alpaca API keys; the secret never appears in repr or str."""
+    """Alpaca API keys; the secret never appears in repr or str, nor its length in errors."""
 
     key_id: str
     secret_key: str
+
+    def __post_init__(self) -> None:
+        if len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "APCA_API_SECRET_KEY is too short to be an Alpaca secret key (fewer than "
+                f"{MIN_SECRET_LENGTH} characters; check that it is the secret, not a placeholder)"
+            )
 
     def __repr__(self) -> str:
         return f"AlpacaCredentials(key_id={self.key_id!r}, secret_key='***')"
@@ -157,18 +168,21 @@ def _number(name: str, raw: str, parse: Callable[[str], float], low: float, high
 
 
 def settings_from_env(
-    env: Mapping[str, str] | None = None, *, for_sync: bool = True, validate: bool = True
+    env: Mapping[str, str] | None = None,
+    *,
+    for_sync: bool = True,
+    alpaca: bool | None = None,
+    validate: bool = True,
 ) -> SyncSettings:
     """Build validated settings from the ecosystem's environment variable names.
 
     `for_sync=False` (status, create-table, history, ...): only tables, region and endpoint
-    are read; the sync's own knobs keep their defaults and are not validated. `validate=False`
-    leaves the checks of tables, region and endpoint to the caller (after flags replaced them).
+    are read; the sync's own knobs keep their defaults and are not validated. `alpaca`
+    (default: `for_sync`): read Alpaca's base URL and keys. `validate=False` leaves the checks
+    of tables, region and endpoint to the caller (after flags replaced them).
     """
     env = os.environ if env is None else env
     table = env.get("ASSETS_TABLE") or DEFAULT_TABLE
-    key_id = env.get("APCA_API_KEY_ID")
-    secret = env.get("APCA_API_SECRET_KEY")
     region, region_source = resolve_region(env)
     endpoint_name = next(
         (n for n in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL") if env.get(n)),
@@ -185,15 +199,38 @@ def settings_from_env(
         "region_source": region_source,
         "dynamodb_endpoint_url": env.get(endpoint_name) or None,
         "endpoint_source": endpoint_name,
-        "alpaca_base_url": alpaca_base_url(env.get("APCA_API_BASE_URL") or PAPER_BASE_URL),
-        "credentials": AlpacaCredentials(key_id, secret) if key_id and secret else None,
     }
+    if for_sync if alpaca is None else alpaca:
+        values |= _alpaca_settings(env)
     if for_sync:
         values |= _sync_knobs(env)
     settings = SyncSettings(**values)  # type: ignore[arg-type]
     if validate:
         settings.validate()
     return settings
+
+
+def _alpaca_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The base URL and the keys (both keys, or none: a half is as good as none)."""
+    url = alpaca_base_url(env.get("APCA_API_BASE_URL") or PAPER_BASE_URL)
+    _require_http_url("APCA_API_BASE_URL", url)
+    key_id, secret = env.get("APCA_API_KEY_ID"), env.get("APCA_API_SECRET_KEY")
+    return {
+        "alpaca_base_url": url,
+        "credentials": AlpacaCredentials(key_id, secret) if key_id and secret else None,
+    }
+
+
+def _asset_classes(raw: str) -> tuple[str, ...]:
+    """ASSET_CLASSES as classes; unset or empty is none (Alpaca's default), but a value that
+    names no class (`,,`) is a mistake."""
+    classes = tuple(c.strip() for c in raw.split(",") if c.strip())
+    if raw and not classes:
+        raise ConfigError(
+            f"ASSET_CLASSES names no asset class: {raw!r} (a comma-separated list such as "
+            "'us_equity,crypto'; unset it for Alpaca's default, us_equity)"
+        )
+    return classes
 
 
 def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
@@ -203,9 +240,7 @@ def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
         return _number(name, raw, parse, low, high)
 
     return {
-        "asset_classes": tuple(
-            c.strip() for c in env.get("ASSET_CLASSES", "").split(",") if c.strip()
-        ),
+        "asset_classes": _asset_classes(env.get("ASSET_CLASSES", "")),
         "max_delist_fraction": number(
             "MAX_DELIST_FRACTION", str(DEFAULT_MAX_DELIST_FRACTION), 0, 1, whole=False
         ),

@@ -60,7 +60,12 @@ def render_report(report: RunReport) -> str:
         f"{report.dynamodb_requests:,} requests in all, {report.dynamodb_retries:,} retries; "
         f"Alpaca: {report.alpaca_attempts:,} requests",
     ]
-    if report.delist_candidates:
+    if report.outcome == "refused" and report.delist_candidates:
+        lines.append(
+            f"  would delist {report.delist_candidates:,} of {report.active_in_scope:,} active "
+            f"assets in scope: {_first(report.delist_candidate_symbols)}"
+        )
+    elif report.delist_candidates:
         lines.append(
             f"  delisting: {report.delist_candidates:,} candidates, "
             f"{report.delist_lookups:,} looked up with Alpaca"
@@ -101,7 +106,8 @@ def render_report(report: RunReport) -> str:
             )
             lines.append(f"    {symbol:<12} {change['action']:<10} {detail}")
     for record in report.invalid_records[:10]:
-        lines.append(f"  invalid record #{record.index} ({record.symbol}): {record.reason}")
+        symbol = f" ({record.symbol})" if record.symbol is not None else ""
+        lines.append(f"  invalid record #{record.index}{symbol}: {record.reason}")
     if report.duplicates:
         lines.append(f"  duplicate symbols (left as they were): {_first(report.duplicates)}")
     for symbol, failure in sorted(report.failures.items())[:10]:

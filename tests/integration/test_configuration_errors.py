@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.support import CliResult, Env, run_cli
+from tests.support import Env, run_cli
 from tests.support import asset_record as asset
+from tests.support.cli_output import one_error_line, one_json_object, unique
 from tests.support.reliability import run_fast_cli
 
 from asset_sync.local.moto_server import free_port
@@ -27,28 +27,6 @@ from asset_sync.local.stand_in import AlpacaStandIn, Fault
 # Keys whose every 4 characters hold a digit and a letter no hex number or word printed has.
 KEY_ID = "PKZQ7XW9VJ3M8NQ2RT5Y"
 SECRET = "zq9xw7vj3mtnq2rt5yk4hw6gr1pu0sx9lp7ow3u"
-
-
-def unique(prefix: str) -> str:
-    """A table name no other test on the shared moto server has used."""
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-def one_json_object(result: CliResult) -> dict[str, Any]:
-    """stdout as exactly one JSON object on one line (what `--json` promises)."""
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, result.stdout
-    value = json.loads(lines[0])
-    assert isinstance(value, dict)
-    return value
-
-
-def one_error_line(result: CliResult) -> str:
-    """stderr as exactly one `asset-sync: ...` line, without a traceback."""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("asset-sync: "), result.stderr
-    return lines[0]
 
 
 def state_items(env: Env, table: str | None = None) -> dict[str, Any]:

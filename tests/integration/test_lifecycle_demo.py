@@ -92,3 +92,53 @@ def test_demo_stops_its_sync_and_its_servers_on_sigterm_as_on_ctrl_c(sig: int) -
     assert "interrupted" in stdout
     created = re.search(r"created (\d+)", stdout)
     assert created and int(created.group(1)) < size // 2, "the sync wrote on after the signal"
+
+
+def test_ctrl_c_in_a_terminal_stops_the_demo_with_130_and_keeps_its_servers_up() -> None:
+    """A terminal's Ctrl-C reaches every process of the foreground process group: the demo and,
+    unless it has a session of its own, moto's server, which would die before the sync records
+    what it wrote."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asset_sync.cli", "demo", "--assets", "3000"],
+        env=child_env({**os.environ, **LOCAL_CREDENTIALS}, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        start_new_session=True,  # the demo leads its own group, as a shell's foreground job
+    )
+    servers: list[int] = []
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # bounded
+        assert ready, "the demo printed nothing within 60 s"
+        url = re.search(r"moto's server\): (http://\S+);", process.stdout.readline())
+        assert url, "no moto URL in the first line"
+        servers = [pid for pid in children(process.pid) if running(pid)]
+        client = boto3.client("dynamodb", endpoint_url=url.group(1), region_name="us-east-1")
+
+        def items() -> int:
+            try:
+                return int(client.scan(TableName="signal9_assets", Select="COUNT")["Count"])
+            except client.exceptions.ResourceNotFoundException:
+                return 0
+
+        assert wait_until(lambda: items() >= 50 or process.poll() is not None, 60, 0.05)
+        assert process.poll() is None, "the demo ended before the Ctrl-C"
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=10)
+        time.sleep(0.2)
+        left_running = [pid for pid in servers if running(pid)]
+        for pid in left_running:
+            os.kill(pid, signal.SIGKILL)
+
+    assert process.returncode == 130, stderr
+    assert "cannot reach DynamoDB" not in stderr
+    assert "could not store the run record" not in stderr
+    assert "demo stopped (SIGINT)" in stderr
+    assert re.search(r"stopped \(SIGINT\) after writing [\d,]+ of [\d,]+ planned changes", stdout)
+    assert not left_running, "moto's server was left running"

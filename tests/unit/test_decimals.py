@@ -112,7 +112,7 @@ def test_rejected_decimal_text_names_the_field_and_the_rule(text: str, reason: s
 def test_a_long_bad_string_is_quoted_shortened_in_the_reason() -> None:
     with pytest.raises(RecordError) as error:
         parse("x" * 100)
-    assert str(error.value) == f"`price_increment` is not a decimal number: {'x' * 40!r}"
+    assert str(error.value) == f"`price_increment` is not a decimal number: {'x' * 40 + '…'!r}"
 
 
 @pytest.mark.parametrize("raw", ["null", "true", "false", '{"n": 1}', "[1]", "NaN", "1_0"])

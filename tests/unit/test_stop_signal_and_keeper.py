@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from asset_sync.dal.run_state import Lease, LeaseLostError, StateView
+from asset_sync.dal.run_state import FORCED_UNLOCK, Lease, LeaseLostError, StateView
 from asset_sync.logic import lifecycle
+from asset_sync.logic.apply import StopRequested
 from asset_sync.logic.lifecycle import (
     DEADLINE_LEASE_MARGIN_SECONDS,
     DEADLINE_WRITE_MARGIN_SECONDS,
@@ -262,3 +263,28 @@ def test_a_renewal_that_fails_exactly_when_the_lease_runs_out_stops_writes(clock
     state.renew = SlowFailure()  # type: ignore[method-assign]
     with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):
         k.check()
+
+
+def test_a_lease_an_operator_cleared_stops_the_run_as_a_signal_does(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.check()
+    state.read = lambda: StateView(run_seq=7)  # type: ignore[method-assign] # unlock --force
+    clock.now += VERIFY_EVERY_SECONDS
+    with pytest.raises(StopRequested, match="cleared by an operator"):
+        k.check()
+    assert k.stop.requested and k.stop.reason == FORCED_UNLOCK
+    with pytest.raises(StopRequested):  # every later write (and boto3 retry) stops alike
+        k.check()
+
+
+def test_a_renewal_refused_because_the_lease_was_cleared_stops_the_run(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.check()
+    state.renew_error = LeaseLostError("not ours", StateView(run_seq=7))
+    clock.now += 700
+    state.read = lambda: StateView(run_seq=7, lock_owner="run-1", lock_run_seq=7)  # type: ignore[method-assign]
+    with pytest.raises(StopRequested):
+        k.check()
+    assert k.stop.reason == FORCED_UNLOCK

@@ -115,11 +115,14 @@ def test_absent_and_null_optional_fields_stay_absent() -> None:
     assert one({**FULL, "attributes": []})[0].content["attributes"] == ()
 
 
+LONG = repr("x" * 40 + "…")  # an offending value is shown quoted, cut at 40 characters
+
+
 def test_only_an_active_record_is_valid_in_an_active_only_response() -> None:
     assert one({**FULL, "status": "active"})[0].status == ACTIVE
-    for status in ("inactive", "ACTIVE", "", "x" * 128):
+    for status, shown in (("inactive", "'inactive'"), ("", "''"), ("x" * 128, LONG)):
         assert reason({**FULL, "status": status}) == (
-            f"`status` is {status[:40]!r}, not 'active': a response to ?status=active may hold "
+            f"`status` is {shown}, not 'active': a response to ?status=active may hold "
             "only active records"
         )
 
@@ -127,12 +130,16 @@ def test_only_an_active_record_is_valid_in_an_active_only_response() -> None:
 @pytest.mark.parametrize(
     ("field", "limit", "message"),
     [
-        ("name", MAX_NAME_LENGTH, "`name` is 513 characters, more than 512"),
-        ("id", MAX_STRING_LENGTH, "`id` is 129 characters, more than 128"),
-        ("class", MAX_STRING_LENGTH, "`asset_class` is 129 characters, more than 128"),
-        ("exchange", MAX_STRING_LENGTH, "`exchange` is 129 characters, more than 128"),
-        ("borrow_status", MAX_STRING_LENGTH, "`borrow_status` is 129 characters, more than 128"),
-        ("cusip", MAX_STRING_LENGTH, "`cusip` is 129 characters, more than 128"),
+        ("name", MAX_NAME_LENGTH, "`name` is 513 characters, more than 512: " + LONG),
+        ("id", MAX_STRING_LENGTH, "`id` is 129 characters, more than 128: " + LONG),
+        ("class", MAX_STRING_LENGTH, "`asset_class` is 129 characters, more than 128: " + LONG),
+        ("exchange", MAX_STRING_LENGTH, "`exchange` is 129 characters, more than 128: " + LONG),
+        (
+            "borrow_status",
+            MAX_STRING_LENGTH,
+            "`borrow_status` is 129 characters, more than 128: " + LONG,
+        ),
+        ("cusip", MAX_STRING_LENGTH, "`cusip` is 129 characters, more than 128: " + LONG),
     ],
 )
 def test_text_limits_are_exact(field: str, limit: int, message: str) -> None:
@@ -147,28 +154,34 @@ def test_attribute_limits_are_exact() -> None:
     )
     assert one({**FULL, "attributes": ["x" * MAX_STRING_LENGTH]})[0] is not None
     assert reason({**FULL, "attributes": ["ok", "x" * 129]}) == (
-        "`attributes` is 129 characters, more than 128"
+        "`attributes` is 129 characters, more than 128: " + LONG
     )
     assert reason({**FULL, "attributes": ["ok", "a\x00"]}) == (
-        "`attributes` contains control characters"
+        "`attributes` 'a\\x00' contains the control character '\\x00'"
     )
 
 
 def test_symbol_limits_are_exact() -> None:
     symbol = "S" * MAX_SYMBOL_LENGTH
     assert one({**FULL, "symbol": symbol})[0] is not None
-    message = "`symbol` must be 1 to 64 printable characters without spaces"
-    for bad in ("S" * (MAX_SYMBOL_LENGTH + 1), "", "A B", "A\tB", "Ä", "A\x7f"):
-        assert reason({**FULL, "symbol": bad}) == message, bad
+    rule = "a symbol is 1 to 64 printable ASCII characters, no spaces"
+    assert reason({**FULL, "symbol": "S" * (MAX_SYMBOL_LENGTH + 1)}) == (
+        f"`symbol` is 65 characters, more than 64: {'S' * 40 + '…'!r}"
+    )
+    assert reason({**FULL, "symbol": ""}) == "`symbol` is empty"
+    for bad, char in (("A B", " "), ("A\tB", "\t"), ("Ä", "Ä"), ("A\x7f", "\x7f")):
+        assert reason({**FULL, "symbol": bad}) == f"`symbol` {bad!r} contains {char!r}: {rule}"
     for good in ("!", "~", "BRK.B", "BTC/USD", "_X", "A__"):
         assert one({**FULL, "symbol": good})[0] is not None, good
-    assert reason({**FULL, "symbol": "__X"}) == "`symbol` may not start with '__'"
+    assert reason({**FULL, "symbol": "__X"}) == "`symbol` '__X' may not start with '__'"
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x1f", "\x7f", "\x80", "\x9f"])
 def test_control_characters_are_refused(char: str) -> None:
     for field, name in (("name", "name"), ("class", "asset_class"), ("cusip", "cusip")):
-        assert reason({**FULL, field: f"a{char}b"}) == f"`{name}` contains control characters"
+        assert reason({**FULL, field: f"a{char}b"}) == (
+            f"`{name}` {f'a{char}b'!r} contains the control character {char!r}"
+        )
 
 
 @pytest.mark.parametrize("char", [" ", "~", "\xa0", "é", "\u2028", "😀"])

@@ -4,13 +4,17 @@ Retries (429, 5xx, connection and read errors) use urllib3's Retry with exponent
 jitter, honouring `Retry-After` and, failing that, `X-RateLimit-Reset` (epoch seconds on Alpaca's
 clock, so measured from the response's `Date`, not this machine's clock); a server that asks for a
 longer wait than `max_retry_wait` fails the run at once rather than sleeping past the deadline.
-The secret key is sent only as a header and never appears in an error message.
+The secret key is sent only as a header and never appears in an error message: wherever it
+occurs as a token in text the client builds, the whole token is replaced by `***`, which says
+nothing of its length or letters (text that merely contains it inside a longer word is left as
+it is; a secret shorter than 8 characters is refused as a configuration error).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +31,16 @@ from asset_sync.config import AlpacaCredentials
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "signal9-asset-sync/0.1"
+REDACTED = "***"
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` with every occurrence of `secret` as a token (not next to a letter or a digit)
+    replaced by `***`: whole, so neither its length nor its letters show."""
+    if not secret:
+        return text
+    token = re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+    return token.sub(REDACTED, text)
 
 
 class AlpacaError(RuntimeError):
@@ -288,8 +302,7 @@ class AlpacaClient:
         return f"{parts.scheme}://{host}{parts.path}{path}"
 
     def _redact(self, text: str) -> str:
-        secret = self._credentials.secret_key
-        return text.replace(secret, "***") if secret else text
+        return redact(text, self._credentials.secret_key)
 
     def close(self) -> None:
         """Close pooled connections."""

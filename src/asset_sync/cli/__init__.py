@@ -1,40 +1,23 @@
 """`asset-sync`: the command line over the same sync code path the Lambda runs.
 
-See `asset_sync.cli.common` for the exit codes.
+See `asset_sync.cli.outcomes` for the exit codes (one mapping for every command).
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
-from asset_sync.cli.common import EXIT_CONFIG, clear_errors, echo_json, load_settings, table_options
+from asset_sync.cli.common import AssetSyncGroup, echo_json, load_settings, table_options
+from asset_sync.cli.doctor import doctor
 from asset_sync.cli.oncall import status, unlock
+from asset_sync.cli.outcomes import CommandFailed, Stopped
 from asset_sync.cli.sync_command import sync
-from asset_sync.cli.toolkit import doctor, history, show
+from asset_sync.cli.toolkit import history, show
+from asset_sync.dal.errors import TableSchemaError
 from asset_sync.wiring import tables
 
 
-class JsonUsageErrors(click.Group):
-    """With `--json` among the arguments, a usage error is also one JSON object on stdout."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta["json_output"] = "--json" in args
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as error:
-            if ctx.meta.get("json_output"):
-                message = f"usage error: {error.format_message()}"
-                echo_json({"outcome": "failed", "message": message, "exit_code": EXIT_CONFIG})
-            raise
-
-
-@click.group(cls=JsonUsageErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AssetSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="signal9-asset-sync")
 def main() -> None:
     """Keep the signal9_assets DynamoDB table in step with Alpaca's asset catalog."""
@@ -50,20 +33,31 @@ main.add_command(doctor)
 
 @main.command("create-table")
 @table_options
-def create_table(table: str | None, endpoint_url: str | None) -> None:
-    """Create the assets table (key symbol, GSIs status-index and asset-id-index, stream) and the
-    run-state table; add the asset-id index to an assets table made before it existed."""
-    with clear_errors():
-        settings = load_settings(table, endpoint_url)
-        assets, state = tables(settings)
-        if assets.create():
-            click.echo(f"{settings.assets_table}: created")
-        else:
-            added = assets.add_missing_indexes()
-            extra = f" (added {', '.join(added)})" if added else ""
-            click.echo(f"{settings.assets_table}: already exists{extra}")
-        created = state.create()
-        click.echo(f"{settings.state_table}: {'created' if created else 'already exists'}")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
+def create_table(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
+    """Create the assets table (key symbol, its indexes, stream) and the run-state table; add
+    the indexes an assets table made by an older version lacks (the asset-id index)."""
+    settings = load_settings(table, endpoint_url)
+    assets, state = tables(settings)
+    done: dict[str, str] = {}
+    problems: list[TableSchemaError] = []
+    for name, create in (
+        (settings.assets_table, assets.create),
+        (settings.state_table, state.create),
+    ):
+        try:
+            done[name] = "created" if create() else "already exists"
+            if name == settings.assets_table and assets.added_indexes:
+                done[name] += f" (added {', '.join(assets.added_indexes)})"
+        except TableSchemaError as problem:  # exists, but not as the sync needs it
+            done[name] = "unusable"
+            problems.append(problem)
+        if not as_json:
+            click.echo(f"{name}: {done[name]}")
+    if problems:
+        raise CommandFailed(str(problems[0]), {"tables": done}, cause=problems[0])
+    if as_json:
+        echo_json({"outcome": "succeeded", "tables": done})
 
 
 @main.command()
@@ -76,13 +70,25 @@ def create_table(table: str | None, endpoint_url: str | None) -> None:
     help="Size of the generated catalog.",
 )
 @click.option("--seed", default=7, show_default=True, help="Catalog generator seed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the three run reports as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the demo (its 3 runs) as one object.")
 def demo(asset_count: int, seed: int, as_json: bool) -> None:
     """Run the real sync end to end on loopback: moto's server and the Alpaca stand-in."""
     from asset_sync.local.demo import run_demo  # noqa: PLC0415 - needs the [local] extra
 
-    with clear_errors():
-        sys.exit(run_demo(asset_count, seed, as_json=as_json, echo=click.echo))
+    result = run_demo(asset_count, seed, as_json=as_json, echo=click.echo)
+    if result.stopped_by:
+        message = (
+            f"demo stopped ({result.stopped_by}); moto's server and the Alpaca stand-in were "
+            "stopped"
+        )
+        raise CommandFailed(message, result.to_json(), cause=Stopped(result.stopped_by))
+    if result.error is not None:
+        raise CommandFailed(f"demo: {result.error}", result.to_json(), cause=result.error)
+    if result.problems:
+        message = f"demo: {len(result.problems)} checks failed: {result.problems[0]}"
+        raise CommandFailed(message, result.to_json())
+    if as_json:
+        echo_json(result.to_json())
 
 
 __all__ = ["main"]

@@ -1,61 +1,51 @@
-"""What every `asset-sync` command shares: options, settings, exit codes and error output.
+"""What every `asset-sync` command shares: options, settings, and the way a command ends.
 
-Exit codes: 0 success; 1 the sync failed, was partial or stopped at its deadline; 2 bad usage or
-configuration (nothing a retry can fix: rejected keys, a missing table, an unknown asset class,
-an invalid region or endpoint); 3 the guard refused the plan; 4 another sync holds the run
-lease; 130 / 143 stopped by SIGINT / SIGTERM.
+A command raises whatever ended it unsuccessfully; `AssetSyncGroup` (the `asset-sync` group)
+turns it, usage errors and signals included, into one `asset-sync: ...` line on stderr, one JSON
+object on stdout with `--json`, and the exit code, all three from `outcomes.outcome_of`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConfigParseError,
-    EndpointConnectionError,
-    InvalidRegionError,
-    NoCredentialsError,
-    ProfileNotFound,
-)
 
-from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, AlpacaError
-from asset_sync.config import ConfigError, SyncSettings, settings_from_env
-from asset_sync.dal.errors import StateTableConflictError, TableMissingError
-from asset_sync.dal.run_state import LockHeldError
-from asset_sync.logic.sync import (
-    GuardRefusedError,
-    LeaseHeldError,
-    RunInterruptedError,
-    ScopeError,
-    SyncError,
+from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands imported from here
+    CONFIG_ERRORS,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_SIGNALS,
+    Stopped,
+    describe,
+    exit_code_for,
+    outcome_of,
 )
-from asset_sync.logic.validation import CatalogFormatError
+from asset_sync.config import SyncSettings, settings_from_env
 from asset_sync.render import safe
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED, EXIT_LOCKED = 0, 1, 2, 3, 4
-EXIT_SIGNALS = {"SIGINT": 130, "SIGTERM": 143}
-CONFIG_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError,
-    AlpacaAuthError,
-    AlpacaEndpointError,
-    TableMissingError,
-    StateTableConflictError,
-    ScopeError,
-    InvalidRegionError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ProfileNotFound,
-    ConfigParseError,
-)
 F = TypeVar("F", bound=Callable[..., Any])
+# The environment variables each flag replaces: a flag given, they are not read at all (a bad
+# value there does not matter).
+FLAG_VARIABLES: dict[str, tuple[str, ...]] = {
+    "table": ("ASSETS_TABLE",),
+    "endpoint_url": ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "max_delist_fraction": ("MAX_DELIST_FRACTION",),
+    "asset_classes": ("ASSET_CLASSES",),
+}
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -83,57 +73,33 @@ def table_options(command: F) -> F:
 
 
 def load_settings(
-    table: str | None, endpoint_url: str | None, *, for_sync: bool = False, **overrides: Any
+    table: str | None,
+    endpoint_url: str | None,
+    *,
+    for_sync: bool = False,
+    alpaca: bool | None = None,
+    **overrides: Any,
 ) -> SyncSettings:
-    """Environment first, flags over it (a bad variable a flag replaces does not matter); only
-    what the command uses is parsed."""
-    settings = settings_from_env(for_sync=for_sync, validate=False)
+    """Environment first, flags over it; only what the command uses is read (`alpaca`, default
+    `for_sync`: Alpaca's URL and keys), and no variable a given flag replaces."""
+    context = click.get_current_context(silent=True)
+    region = context.meta.get("asset_sync.region") if context else None
+    flags = {"table": table, "endpoint_url": endpoint_url, "region": region, **overrides}
+    given = [flag for flag, value in flags.items() if value]
+    replaced = {variable for flag in given for variable in FLAG_VARIABLES.get(flag, ())}
+    env = {name: value for name, value in os.environ.items() if name not in replaced}
+    settings = settings_from_env(env, for_sync=for_sync, alpaca=alpaca, validate=False)
     if table:
         overrides["assets_table"] = table
         overrides["table_source"] = "--table"
-        if not os.environ.get("SYNC_STATE_TABLE"):
+        if not env.get("SYNC_STATE_TABLE"):
             overrides["state_table"] = f"{table}_sync_state"
             overrides["state_table_source"] = "--table + '_sync_state'"
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
-    context = click.get_current_context(silent=True)
-    region = context.meta.get("asset_sync.region") if context else None
     if region:
         overrides |= {"region": region, "region_source": "--region"}
     return settings.with_overrides(dynamodb_endpoint_url=endpoint_url, **overrides)
-
-
-def exit_code_for(error: BaseException) -> int:
-    """The documented exit code of a failure (the cause decides for a failed run)."""
-    if isinstance(error, GuardRefusedError):
-        return EXIT_REFUSED
-    if isinstance(error, LeaseHeldError | LockHeldError):
-        return EXIT_LOCKED
-    if isinstance(error, RunInterruptedError):
-        return EXIT_SIGNALS.get(error.reason, EXIT_FAILED)
-    if isinstance(error, CONFIG_ERRORS) or isinstance(error.__cause__, CONFIG_ERRORS):
-        return EXIT_CONFIG
-    return EXIT_FAILED
-
-
-def describe(error: BaseException) -> str:
-    """One line for a failure, in the words an operator needs."""
-    cause = error.__cause__ if isinstance(error, SyncError) else error
-    if isinstance(cause, ConfigError):
-        return f"configuration error: {cause}"
-    if isinstance(cause, EndpointConnectionError):
-        return f"cannot reach DynamoDB ({cause}); check the region and the endpoint URL"
-    if isinstance(cause, ProfileNotFound | ConfigParseError):
-        return f"AWS configuration error: {cause} (check AWS_PROFILE and AWS_CONFIG_FILE)"
-    if isinstance(cause, NoCredentialsError):
-        return "no AWS credentials found (set AWS_PROFILE or the AWS_* variables)"
-    if isinstance(cause, AlpacaError | CatalogFormatError) and isinstance(error, SyncError):
-        return f"fetching the catalog failed, nothing was written: {cause}"
-    if isinstance(cause, TableMissingError | StateTableConflictError):
-        return str(cause)
-    if isinstance(cause, ClientError | BotoCoreError) and not isinstance(error, SyncError):
-        return f"DynamoDB error: {cause}"
-    return str(error)
 
 
 def use_color() -> bool:
@@ -141,31 +107,69 @@ def use_color() -> bool:
     return not os.environ.get("NO_COLOR")
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """One safe line on stderr, then the exit code."""
-    text = f"asset-sync: {safe(message)}"
-    click.echo(click.style(text, fg="red") if use_color() else text, err=True)
-    sys.exit(code)
-
-
 def echo_json(value: Any) -> None:
     """One JSON object on stdout (control characters are escaped by JSON itself)."""
     click.echo(json.dumps(value, sort_keys=True, default=str))
 
 
+def fail(message: str, code: int) -> NoReturn:
+    """One safe line on stderr, then the exit code, also when stderr's reader is gone (EPIPE
+    must not turn the code into click's 1, nor Python's flush at exit into 120)."""
+    text = f"asset-sync: {safe(message)}"
+    try:
+        click.echo(click.style(text, fg="red") if use_color() else text, err=True)
+    except OSError:
+        sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for the rest of the process
+    sys.exit(code)
+
+
+def finish(error: BaseException, as_json: bool) -> NoReturn:
+    """End the process as `error` says: its JSON object (with `--json`), its line, its code."""
+    outcome = outcome_of(error)
+    if as_json:
+        with suppress(OSError):
+            echo_json(outcome.json)
+    fail(outcome.message, outcome.exit_code)
+
+
 @contextmanager
 def clear_errors(as_json: bool = False) -> Iterator[None]:
-    """Turn known failures into one readable line (and one JSON object) and the exit code."""
+    """Inside a command: end on any failure as `finish` does (the group does the same for
+    whatever a command lets through)."""
     try:
         yield
-    except SyncError as error:
-        if as_json:
-            echo_json(error.report.to_json())
-        fail(describe(error), exit_code_for(error))
-    except (ConfigError, AlpacaError, CatalogFormatError, ClientError, BotoCoreError,
-            TableMissingError, StateTableConflictError, LockHeldError) as error:  # fmt: skip
-        code = exit_code_for(error)
-        if as_json:
-            outcome = "skipped" if code == EXIT_LOCKED else "failed"
-            echo_json({"outcome": outcome, "message": describe(error), "exit_code": code})
-        fail(describe(error), code)
+    except (click.exceptions.Exit, click.Abort):
+        raise
+    except (Exception, Stopped) as error:
+        finish(error, as_json)
+
+
+def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+class AssetSyncGroup(click.Group):
+    """The `asset-sync` group: every way a command ends goes through `finish`.
+
+    SIGINT and SIGTERM raise `Stopped` wherever the command is (`sync` and `demo` install
+    their own handlers while they run, to stop writing cleanly); `--json` among the arguments
+    makes even a usage error one JSON object.
+    """
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in argv
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, _stop_on_signal)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(argv, prog_name or "asset-sync", **extra)
+        except click.exceptions.NoArgsIsHelpError as help_asked:
+            click.echo(help_asked.ctx.get_help() if help_asked.ctx else "")
+            sys.exit(EXIT_OK)
+        except (Exception, Stopped, KeyboardInterrupt) as error:
+            finish(error, as_json)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)

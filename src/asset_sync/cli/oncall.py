@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from asset_sync.cli.common import clear_errors, echo_json, fail, load_settings, table_options
+from asset_sync.cli.common import echo_json, load_settings, table_options
+from asset_sync.cli.outcomes import CommandFailed
 from asset_sync.dal.run_state import StateView
 from asset_sync.render import lines_to_text, render_counts
 from asset_sync.wiring import tables
@@ -54,28 +55,27 @@ def render_status(view: StateView, settings_line: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the state as one JSON object.")
 def status(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
     """Show the last run, the last success, the last full reconciliation and any lease holder."""
-    with clear_errors(as_json):
-        settings = load_settings(table, endpoint_url)
-        _, state = tables(settings)
-        view = state.read()
-        state.check_serves(view, settings.assets_table)  # another table's runs: exit 2
-        if as_json:
-            echo_json(
-                {
-                    **view.to_json(),
-                    "assets_table": settings.assets_table,
-                    "state_table": settings.state_table,
-                    "region": settings.region,
-                    "endpoint": settings.dynamodb_endpoint_url or "AWS",
-                }
-            )
-            return
-        where = (
-            f"{settings.assets_table} (state {settings.state_table}) in region "
-            f"{settings.region} (from {settings.region_source}), "
-            f"endpoint {settings.dynamodb_endpoint_url or 'AWS'}"
+    settings = load_settings(table, endpoint_url)
+    _, state = tables(settings)
+    view = state.read()
+    state.check_serves(view, settings.assets_table)  # another table's runs: exit 2
+    if as_json:
+        echo_json(
+            {
+                **view.to_json(),
+                "assets_table": settings.assets_table,
+                "state_table": settings.state_table,
+                "region": settings.region,
+                "endpoint": settings.dynamodb_endpoint_url or "AWS",
+            }
         )
-        click.echo(render_status(view, where))
+        return
+    where = (
+        f"{settings.assets_table} (state {settings.state_table}) in region "
+        f"{settings.region} (from {settings.region_source}), "
+        f"endpoint {settings.dynamodb_endpoint_url or 'AWS'}"
+    )
+    click.echo(render_status(view, where))
 
 
 @click.command()
@@ -84,33 +84,23 @@ def status(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was found and done as JSON.")
 def unlock(table: str | None, endpoint_url: str | None, force: bool, as_json: bool) -> None:
     """Clear a run lease whose holder is dead: only once it expired, or with --force."""
-    with clear_errors(as_json):
-        settings = load_settings(table, endpoint_url)
-        _, state = tables(settings)
-        state.check_serves(state.read(), settings.assets_table)  # never clear another's lease
-        view, cleared = state.unlock(force=force)
-        if view.lock_owner is None:
-            message = "no sync holds the run lease; nothing to clear"
-        elif cleared:
-            message = f"cleared the run lease of {view.describe_lock()}"
-        else:
-            message = (
-                f"not cleared: {view.describe_lock()}; it has not expired (wait, or use --force "
-                "if you are sure its holder is dead: a live holder stops at its next lease "
-                "check, and a newer run's writes win by run number)"
-            )
-        if as_json:
-            outcome = "failed" if view.lock_owner and not cleared else "succeeded"
-            echo_json(
-                {
-                    "outcome": outcome,
-                    "message": message,
-                    "cleared": cleared,
-                    "lease": view.to_json(),
-                }
-            )
-        if view.lock_owner is None or cleared:
-            if not as_json:
-                click.echo(message)
-            return
-        fail(message, 1)
+    settings = load_settings(table, endpoint_url)
+    _, state = tables(settings)
+    state.check_serves(state.read(), settings.assets_table)  # never clear another's lease
+    view, cleared = state.unlock(force=force)
+    found = {"cleared": cleared, "lease": view.to_json()}
+    if view.lock_owner is not None and not cleared:
+        raise CommandFailed(
+            f"not cleared: {view.describe_lock()}; it has not expired (wait, or use --force "
+            "if you are sure its holder is dead: a live holder stops at its next lease "
+            "check, and a newer run's writes win by run number)",
+            found,
+        )
+    if view.lock_owner is None:
+        message = "no sync holds the run lease; nothing to clear"
+    else:
+        message = f"cleared the run lease of {view.describe_lock()}"
+    if as_json:
+        echo_json({"outcome": "succeeded", "message": message, **found})
+    else:
+        click.echo(message)

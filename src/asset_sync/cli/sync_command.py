@@ -8,26 +8,14 @@ Ctrl-C only says how many writes are still in flight.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from asset_sync.cli.common import (
-    EXIT_OK,
-    clear_errors,
-    describe,
-    echo_json,
-    exit_code_for,
-    fail,
-    load_settings,
-    table_options,
-)
+from asset_sync.cli.common import echo_json, load_settings, table_options
 from asset_sync.logic.lifecycle import StopSignal
-from asset_sync.logic.sync import RunInterruptedError, SyncError
+from asset_sync.logic.sync import SyncError
 from asset_sync.render import render_report
 from asset_sync.terminal import TerminalProgress, stop_on_signals
 from asset_sync.wiring import build_run
@@ -72,48 +60,37 @@ def sync(
     deadline_seconds: float | None,
 ) -> None:
     """Run one sync: fetch the catalog, plan, apply, record the run."""
-    with clear_errors(as_json):
-        settings = load_settings(
-            table,
-            endpoint_url,
-            for_sync=True,
-            dry_run=dry_run or None,
-            full=full or None,
-            force=force or None,
-            asset_classes=asset_classes or None,
-            max_delist_fraction=max_delist_fraction,
-            deadline_seconds=deadline_seconds,
-        )
-        show_progress = not as_json and sys.stderr.isatty()
-        stop = StopSignal(_deadline(deadline_seconds))
-        term = TerminalProgress() if show_progress else None
-        run = build_run(settings, term.progress if term else None, stop)
-        with stop_on_signals(stop, run, term.close if term else None):
-            try:
-                report, code, error = run.run(), EXIT_OK, None
-            except SyncError as failed:
-                report, code, error = failed.report, exit_code_for(failed), failed
-            finally:
-                if term is not None:
-                    term.close()  # a stopped run's bar ends where the writes stopped
-        if as_json:
-            echo_json(report.to_json())
-        else:
+    settings = load_settings(
+        table,
+        endpoint_url,
+        for_sync=True,
+        dry_run=dry_run or None,
+        full=full or None,
+        force=force or None,
+        asset_classes=asset_classes or None,
+        max_delist_fraction=max_delist_fraction,
+        deadline_seconds=deadline_seconds,
+    )
+    show_progress = not as_json and sys.stderr.isatty()
+    stop = StopSignal(_deadline(deadline_seconds))
+    term = TerminalProgress() if show_progress else None
+    run = build_run(settings, term.progress if term else None, stop)
+    with stop_on_signals(stop, run, term.close if term else None):
+        try:
+            report, error = run.run(), None
+        except SyncError as failed:  # the run's report says how far it got
+            report, error = failed.report, failed
+        finally:
+            if term is not None:
+                term.close()  # a stopped run's bar ends where the writes stopped
+    if error is not None:
+        if not as_json:
             click.echo(render_report(report))
-        if isinstance(error, RunInterruptedError):
-            _stopped(error.report.message, code)
-        if error is not None and code != EXIT_OK:
-            fail(describe(error), code)
-
-
-def _stopped(message: str, code: int) -> NoReturn:
-    """The stop's one line and its exit code (130/143), also when stderr's reader is gone:
-    EPIPE must not turn the code into click's 1, nor Python's flush at exit into 120."""
-    try:
-        fail(message, code)
-    except OSError:
-        sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for the rest of the process
-        sys.exit(code)
+        raise error  # its line, its exit code and (with --json) the report: cli.outcomes
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        click.echo(render_report(report))
 
 
 def _deadline(seconds: float | None) -> float | None:

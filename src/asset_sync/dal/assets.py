@@ -21,10 +21,16 @@ from asset_sync.dal.errors import (
     IncompleteReadError,
     error_code,
     is_condition_failure,
-    raise_if_missing,
 )
 from asset_sync.dal.item_requests import put_request, update_request
-from asset_sync.dal.schema import create_table
+from asset_sync.dal.schema import (
+    IndexSpec,
+    TableSpec,
+    check_table,
+    create_table,
+    describe,
+    raise_table_problem,
+)
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.item_writes import GroupWrite, NewItem
@@ -35,16 +41,18 @@ if TYPE_CHECKING:
 
 STATUS_INDEX = "status-index"
 ASSET_ID_INDEX = "asset-id-index"  # key asset_id, keys only: the identity rule's lookups
-STATUS_INDEX_SPEC: Any = {
-    "IndexName": STATUS_INDEX,
-    "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
-    "Projection": {"ProjectionType": "ALL"},
-}
-ASSET_ID_INDEX_SPEC: Any = {
-    "IndexName": ASSET_ID_INDEX,
-    "KeySchema": [{"AttributeName": "asset_id", "KeyType": "HASH"}],
-    "Projection": {"ProjectionType": "KEYS_ONLY"},
-}
+# The assets table as the sync needs it: `create-table` makes it so, and a request that fails
+# on a table that is not so is explained from it (every index the sync queries belongs here).
+ASSETS_SPEC = TableSpec(
+    role="assets",
+    source="--table / ASSETS_TABLE",
+    key="symbol",
+    indexes=(
+        IndexSpec(STATUS_INDEX, "status", "ALL"),
+        IndexSpec(ASSET_ID_INDEX, "asset_id", "KEYS_ONLY"),
+    ),
+    stream=True,
+)
 # Ids to look up one Query each; more (a first load) read the whole index with one paged Scan.
 MAX_ID_QUERIES = 200
 BATCH_GET_LIMIT = 100
@@ -79,6 +87,7 @@ class AssetTable:
         self.client = client
         self.table_name = table_name
         self.stats = stats or IoStats()
+        self.added_indexes: list[str] = []  # by the last `create`: indexes an old table lacked
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -113,7 +122,7 @@ class AssetTable:
             try:
                 response = self.client.query(**request)
             except ClientError as error:
-                raise_if_missing(error, self.table_name)
+                self._raise_table_problem(error)
                 raise
             for raw in response.get("Items", []):
                 item = deserialize_item(raw)
@@ -135,11 +144,24 @@ class AssetTable:
 
     def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
         """One whole item, strongly consistent."""
-        response = self.client.get_item(
-            TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True
-        )
-        raw = response.get("Item")
+        raw = self.get_raw_item(symbol)
         return deserialize_item(raw) if raw else None
+
+    def get_raw_item(self, symbol: str) -> dict[str, Any] | None:
+        """One whole item in DynamoDB's attribute-value form, strongly consistent."""
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True
+            )
+        except ClientError as error:
+            self._raise_table_problem(error)
+            raise
+        raw = response.get("Item")
+        return dict(raw) if raw else None
+
+    def _raise_table_problem(self, error: ClientError) -> None:
+        """The table's problem (missing, an index missing, another key) behind `error`."""
+        raise_table_problem(self.client, self.table_name, ASSETS_SPEC, error)
 
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
@@ -165,7 +187,7 @@ class AssetTable:
                 try:
                     response = self.client.batch_get_item(RequestItems=request)
                 except ClientError as error:
-                    raise_if_missing(error, self.table_name)
+                    self._raise_table_problem(error)
                     raise
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = deserialize_item(raw)
@@ -220,7 +242,7 @@ class AssetTable:
             try:
                 response = call(**request)
             except ClientError as error:
-                raise_if_missing(error, self.table_name, ASSET_ID_INDEX)
+                self._raise_table_problem(error)
                 raise
             yield from response.get("Items", [])
             last_key = response.get("LastEvaluatedKey")
@@ -296,33 +318,37 @@ class AssetTable:
     # -- schema ------------------------------------------------------------------------------
 
     def create(self) -> bool:
-        """Create the table as specified (key, status-index, streams); False if it exists."""
-        return create_table(
-            self.client,
-            self.table_name,
-            KeySchema=[{"AttributeName": "symbol", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": "status", "AttributeType": "S"},
-                {"AttributeName": "asset_id", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[STATUS_INDEX_SPEC, ASSET_ID_INDEX_SPEC],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        """Create the table as specified (key, indexes, stream); False if it already exists as
+        specified, after adding the indexes it lacks (`added_indexes`: a table made before an
+        index existed); TableSchemaError (with the fix) if it exists otherwise."""
+        self.added_indexes = self._add_missing_indexes()
+        return create_table(self.client, self.table_name, ASSETS_SPEC)
 
-    def add_missing_indexes(self) -> list[str]:
-        """Add the asset-id index to a table made before it existed (and wait for it)."""
-        table = self.client.describe_table(TableName=self.table_name)["Table"]
-        present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
-        if ASSET_ID_INDEX in present:
+    def _add_missing_indexes(self) -> list[str]:
+        """Create the indexes of ASSETS_SPEC an existing table lacks, one at a time (DynamoDB
+        adds one per UpdateTable), waiting for each; an index of another shape is left to
+        `create_table`'s TableSchemaError."""
+        table = describe(self.client, self.table_name)
+        if table is None:
             return []
-        self.client.update_table(
-            TableName=self.table_name,
-            AttributeDefinitions=[{"AttributeName": "asset_id", "AttributeType": "S"}],
-            GlobalSecondaryIndexUpdates=[{"Create": ASSET_ID_INDEX_SPEC}],
-        )
-        self.client.get_waiter("table_exists").wait(TableName=self.table_name)
-        return [ASSET_ID_INDEX]
+        present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+        defined = list(table.get("AttributeDefinitions", []))  # all of them: moto replaces them
+        added = []
+        for index in ASSETS_SPEC.indexes:
+            if index.name in present:
+                continue
+            if all(a["AttributeName"] != index.key for a in defined):
+                defined.append({"AttributeName": index.key, "AttributeType": "S"})
+            self.client.update_table(
+                TableName=self.table_name,
+                AttributeDefinitions=defined,
+                GlobalSecondaryIndexUpdates=[{"Create": index.create_entry()}],  # type: ignore[typeddict-item]
+            )
+            self.client.get_waiter("table_exists").wait(TableName=self.table_name)
+            added.append(index.name)
+        if added:
+            check_table(self.client, self.table_name, ASSETS_SPEC)
+        return added
 
 
 def _reasons(error: ClientError) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
+
+from asset_sync.dal.errors import EndpointNotDynamoDBError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -35,4 +38,17 @@ def dynamodb_client(
     client: DynamoDBClient = boto3.session.Session().client(
         "dynamodb", endpoint_url=endpoint_url, config=config
     )
+    client.meta.events.register("after-call.dynamodb", _refuse_non_dynamodb_answers)
     return client
+
+
+def _refuse_non_dynamodb_answers(
+    http_response: Any, parsed: dict[str, Any], model: Any, **_kwargs: Any
+) -> None:
+    """botocore hook: an HTTP 4xx whose body names no DynamoDB error (botocore then uses the
+    status as the error code) came from a server that is not DynamoDB."""
+    code = str(parsed.get("Error", {}).get("Code", ""))
+    if 400 <= http_response.status_code < 500 and code.isdigit():
+        url = urlsplit(http_response.url)
+        endpoint = f"{url.scheme}://{url.netloc.rpartition('@')[2]}"
+        raise EndpointNotDynamoDBError(endpoint, parsed, model.name)

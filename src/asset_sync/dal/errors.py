@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 
@@ -9,8 +11,34 @@ class ConditionFailedError(Exception):
     """A conditional write lost a race: the item changed since it was read."""
 
 
-class TableMissingError(RuntimeError):
+class TableSetupError(RuntimeError):
+    """A table the sync needs is not usable as it is set up; the message names the fix."""
+
+
+class TableMissingError(TableSetupError):
     """The table does not exist (run `asset-sync create-table`)."""
+
+
+class TableSchemaError(TableSetupError):
+    """The table exists, but not as the sync needs it (another key, a missing index)."""
+
+
+class StateTableConflictError(TableSetupError):
+    """The run-state table records the runs of another assets table: refuse to mix them."""
+
+
+class EndpointNotDynamoDBError(ClientError):
+    """The endpoint answered a DynamoDB request as no DynamoDB does (an HTTP 4xx without a
+    DynamoDB error): a wrong AWS_ENDPOINT_URL_DYNAMODB or --endpoint-url. Still a ClientError,
+    so every caller that handles one handles this."""
+
+    def __init__(self, endpoint: str, response: Any, operation: str) -> None:
+        super().__init__(response, operation)
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        self.args = (
+            f"{endpoint} is not a DynamoDB endpoint (it answered HTTP {status} to {operation}); "
+            "check --endpoint-url, AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL",
+        )
 
 
 def error_code(error: ClientError) -> str:
@@ -23,30 +51,18 @@ def is_condition_failure(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def raise_if_missing(error: ClientError, table: str, index: str | None = None) -> None:
-    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message (and
-    a read of an index the table lacks into an IndexMissingError: DynamoDB answers a
-    ValidationException, moto a ResourceNotFoundException, both naming the index)."""
-    code = error_code(error)
-    message = str(error.response.get("Error", {}).get("Message", ""))
-    missing = code in ("ValidationException", "ResourceNotFoundException")
-    if index and missing and index in message:
-        raise IndexMissingError(
-            f"table {table!r} has no index {index!r} (a table made before it existed); "
-            "`asset-sync create-table` adds it to the existing table"
-        ) from None
-    if code == "ResourceNotFoundException":
-        raise TableMissingError(
-            f"table {table!r} does not exist; create it with `asset-sync create-table`"
-        ) from None
+def raise_if_missing(error: ClientError, table: str) -> None:
+    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message.
+
+    Prefer `schema.raise_table_problem`: moto answers ResourceNotFoundException for a missing
+    index too, which only a look at the table tells apart."""
+    if error_code(error) == "ResourceNotFoundException":
+        raise TableMissingError(missing_message(table)) from None
 
 
-class IndexMissingError(TableMissingError):
-    """The table lacks an index the sync reads (`asset-sync create-table` adds it)."""
-
-
-class StateTableConflictError(RuntimeError):
-    """The run-state table records the runs of another assets table: refuse to mix them."""
+def missing_message(table: str) -> str:
+    """The message of a table that does not exist, with its fix."""
+    return f"table {table!r} does not exist; create it with `asset-sync create-table`"
 
 
 class IncompleteReadError(RuntimeError):

@@ -34,9 +34,8 @@ from asset_sync.dal.errors import (
     StateTableConflictError,
     error_code,
     is_condition_failure,
-    raise_if_missing,
 )
-from asset_sync.dal.schema import create_table
+from asset_sync.dal.schema import TableSpec, create_table, raise_table_problem
 from asset_sync.dal.stats import IoStats
 
 if TYPE_CHECKING:
@@ -48,6 +47,10 @@ HISTORY_PREFIX = "run#"
 HISTORY_KEEP = 400  # at least the last 365 runs
 HISTORY_TTL_SECONDS = 3 * 366 * 86_400
 RELEASE_ROUNDS = 4
+STATE_SPEC = TableSpec(role="run-state", source="SYNC_STATE_TABLE", key="pk")
+# What a holder whose lease an operator cleared says (`asset-sync unlock --force`): also the
+# reason its run stops, as a signal's name is.
+FORCED_UNLOCK = "the run lease was cleared by an operator (`asset-sync unlock --force`)"
 
 
 class LockHeldError(RuntimeError):
@@ -59,7 +62,28 @@ class LockHeldError(RuntimeError):
 
 
 class LeaseLostError(RuntimeError):
-    """This run no longer holds its lease: it must stop writing."""
+    """This run no longer holds its lease: it must stop writing. `view`: the state that showed
+    it (None when it was not read)."""
+
+    def __init__(self, message: str, view: StateView | None = None) -> None:
+        super().__init__(message)
+        self.view = view
+
+
+def lease_cleared(view: StateView, run_seq: int) -> bool:
+    """Whether the lease of run `run_seq` was cleared (`asset-sync unlock`) rather than taken:
+    no run holds it, and no run took a number after this one."""
+    return view.lock_owner is None and view.run_seq <= run_seq
+
+
+def lease_lost_message(view: StateView, run_seq: int) -> str:
+    """Why run `run_seq` no longer holds its lease, as the state `view` shows it."""
+    if lease_cleared(view, run_seq):
+        return FORCED_UNLOCK
+    if view.lock_owner is None:
+        return f"the run lease was cleared and a newer run (number {view.run_seq}) has run since"
+    holder = view.describe_lock()
+    return f"a newer run (number {view.lock_run_seq}) took the run lease over ({holder})"
 
 
 class StateWriteError(RuntimeError):
@@ -207,7 +231,7 @@ class RunStateTable:
         try:
             response = self.client.update_item(**request)
         except ClientError as error:
-            raise_if_missing(error, self.table_name)
+            self._raise_table_problem(error)
             if not is_condition_failure(error):
                 return self._lease_if_mine(run_id, error)
             view = self.read()
@@ -253,10 +277,11 @@ class RunStateTable:
                 },
             )
         except ClientError as error:
-            raise_if_missing(error, self.table_name)
+            self._raise_table_problem(error)
             if is_condition_failure(error):
+                view = self.read()
                 raise LeaseLostError(
-                    "the run lease expired and another sync took it; this run stopped writing"
+                    f"{lease_lost_message(view, lease.run_seq)}; this run stopped writing", view
                 ) from None
             raise
 
@@ -278,7 +303,7 @@ class RunStateTable:
             try:
                 self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as error:
-                raise_if_missing(error, self.table_name)
+                self._raise_table_problem(error)
                 problem = error
             except BotoCoreError as error:
                 problem = error
@@ -293,8 +318,8 @@ class RunStateTable:
                 return  # it had applied; the reply was lost
             if view.lock_owner != lease.run_id:
                 raise LeaseLostError(
-                    "the run lease expired and was taken by another sync before this run "
-                    f"finished ({view.describe_lock()})"
+                    f"{lease_lost_message(view, lease.run_seq)} before this run recorded itself",
+                    view,
                 )
         raise StateWriteError(
             f"could not store the run record after {RELEASE_ROUNDS} tries: {problem}; the "
@@ -444,7 +469,7 @@ class RunStateTable:
                 TableName=self.table_name, Key=STATE_KEY, ConsistentRead=True
             )
         except ClientError as error:
-            raise_if_missing(error, self.table_name)
+            self._raise_table_problem(error)
             raise
         return StateView.from_item(response.get("Item", {}))
 
@@ -460,7 +485,7 @@ class RunStateTable:
             try:
                 response = self.client.scan(**request)
             except ClientError as error:
-                raise_if_missing(error, self.table_name)
+                self._raise_table_problem(error)
                 raise
             for item in response.get("Items", []):
                 record = json.loads(item["record"]["S"])
@@ -472,14 +497,14 @@ class RunStateTable:
         records.sort(key=lambda r: int(r["run_seq"]), reverse=True)
         return records[:limit]
 
+    def _raise_table_problem(self, error: ClientError) -> None:
+        """The table's problem (missing, another key) behind `error`."""
+        raise_table_problem(self.client, self.table_name, STATE_SPEC, error)
+
     def create(self) -> bool:
-        """Create the state table (TTL on `expires_at`); False if it already exists."""
-        created = create_table(
-            self.client,
-            self.table_name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        )
+        """Create the state table (TTL on `expires_at`); False if it already exists as
+        specified, TableSchemaError (with the fix) if it exists otherwise."""
+        created = create_table(self.client, self.table_name, STATE_SPEC)
         if created:
             try:
                 self.client.update_time_to_live(

@@ -6,16 +6,17 @@ day 2 syncs an evolved catalog, and a re-run shows that an unchanged catalog wri
 
 SIGINT (Ctrl-C) and SIGTERM stop it as they stop `asset-sync sync`: the current sync stops
 writing, records itself, then both servers are stopped (moto's server process included) and the
-demo exits 130 / 143.
+demo exits 130 / 143. moto's server runs in a session of its own, so the Ctrl-C a terminal sends
+to its whole foreground process group does not kill it under the sync that is recording itself.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
 from asset_sync.dal.serialization import deserialize_item
@@ -25,13 +26,7 @@ from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.local.stream import TableStream, describe_events
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import (
-    GuardRefusedError,
-    Progress,
-    RunInterruptedError,
-    SyncError,
-    SyncRun,
-)
+from asset_sync.logic.sync import Progress, RunInterruptedError, SyncError, SyncRun
 from asset_sync.render import render_report
 from asset_sync.terminal import TerminalProgress, stop_on_signals
 from asset_sync.wiring import build_run, tables
@@ -51,25 +46,48 @@ class _Runs:
     def writes_in_flight(self) -> int:
         return self.current.writes_in_flight() if self.current else 0
 
-    def sync(self, settings: SyncSettings) -> tuple[RunReport, int]:
-        """One sync and the demo's exit code for it (128 + the signal's number if stopped)."""
+    def sync(self, settings: SyncSettings, result: DemoResult) -> bool:
+        """One sync, its report kept in `result`; False if it did not complete."""
         self.current = build_run(settings, self.progress, self.stop)
         try:
-            return self.current.run(), 0
+            result.reports.append(self.current.run())
         except RunInterruptedError as stopped:
-            return stopped.report, _stop_code(stopped.reason)
-        except GuardRefusedError as refused:
-            return refused.report, 3
+            result.reports.append(stopped.report)
+            if self.stop.requested:
+                result.stopped_by = stopped.reason
+            else:
+                result.error = stopped
+            return False
         except SyncError as failed:
-            return failed.report, 1
+            result.reports.append(failed.report)
+            result.error = failed
+            return False
+        return True
 
 
-def _stop_code(reason: str) -> int:
-    """130 for SIGINT, 143 for SIGTERM (128 + the signal's number), 1 for anything else."""
-    try:
-        return 128 + signal.Signals[reason].value
-    except KeyError:
-        return 1
+@dataclass
+class DemoResult:
+    """What the demo did: each sync's report, the checks that failed, and why it ended early
+    (`stopped_by` a signal's name, or the `error` of a sync that did not complete)."""
+
+    reports: list[RunReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stopped_by: str = ""
+    error: SyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every sync completed and every check passed."""
+        return not (self.stopped_by or self.error or self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        """The demo as one JSON object: its outcome and the three run reports."""
+        return {
+            "outcome": "succeeded" if self.ok else "failed",
+            "exit_code": 0 if self.ok else 1,
+            "runs": [report.to_json() for report in self.reports],
+            "problems": self.problems,
+        }
 
 
 def run_demo(
@@ -78,35 +96,31 @@ def run_demo(
     *,
     as_json: bool = False,
     echo: Callable[[str], None] = print,
-) -> int:
-    """Run the three syncs and check their outcome; return the process exit code."""
+) -> DemoResult:
+    """Run the three syncs and check their outcome (printed as it goes unless `as_json`)."""
     term = TerminalProgress() if not as_json and sys.stderr.isatty() else None
     stop = StopSignal()
     runs = _Runs(stop, term.progress if term else None)
-    reports: list[RunReport] = []
+    result = DemoResult()
     with stop_on_signals(stop, runs, term.close if term else None):
-        code = _run(asset_count, seed, runs, reports, as_json=as_json, echo=echo)
+        _run(asset_count, seed, runs, result, as_json=as_json, echo=echo)
         if term is not None:
             term.close()
-    if stop.requested and code > 128:  # cut short by a signal (else it had finished)
-        if as_json:
-            echo(json.dumps([r.to_json() for r in reports], sort_keys=True))
-        sys.stderr.write(
-            f"asset-sync: demo stopped ({stop.reason}); moto's server and the Alpaca stand-in "
-            "were stopped\n"
-        )
-    return code
+    cut_short = len(result.reports) < 3 and result.error is None  # between two syncs
+    if stop.requested and cut_short and not result.stopped_by:
+        result.stopped_by = stop.reason
+    return result
 
 
 def _run(
     asset_count: int,
     seed: int,
     runs: _Runs,
-    reports: list[RunReport],
+    result: DemoResult,
     *,
     as_json: bool,
     echo: Callable[[str], None],
-) -> int:
+) -> None:
     """The demo inside the signal handling; both servers stop when it returns or raises."""
     os.environ.update(LOCAL_CREDENTIALS)  # moto accepts any; never reach for real credentials
     catalog = generate_catalog(asset_count, seed)
@@ -130,14 +144,13 @@ def _run(
         say(f"local DynamoDB (moto's server): {moto.url}; Alpaca stand-in: {alpaca.base_url}")
 
         if runs.stop.requested:
-            return _stop_code(runs.stop.reason)
+            return
         say(f"\n== day 1: initial load of {asset_count:,} assets")
-        report, code = runs.sync(settings)
-        reports.append(report)
-        say(render_report(report))
+        completed = runs.sync(settings, result)
+        say(render_report(result.reports[-1]))
         say(describe_events(stream.read_new(), label="events"))
-        if code:
-            return code
+        if not completed:
+            return
 
         annotated = sorted(catalog, key=lambda a: str(a["symbol"]))[:3]
         for asset in annotated:  # another service adds its own attributes to the same items
@@ -165,34 +178,30 @@ def _run(
             f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and one ticker "
             f"change: {ticker_change[0]} -> {ticker_change[1]} (same asset id)"
         )
-        report, code = runs.sync(settings)
-        reports.append(report)
-        say(render_report(report))
+        completed = runs.sync(settings, result)
+        say(render_report(result.reports[-1]))
         say(describe_events(stream.read_new(), label="events"))
-        if code:
-            return code
+        if not completed:
+            return
 
         say("\n== day 2, run again: nothing changed, so no asset item is written")
-        report, code = runs.sync(settings)
-        reports.append(report)
-        say(render_report(report))
+        completed = runs.sync(settings, result)
+        say(render_report(result.reports[-1]))
         say(describe_events(stream.read_new(), label="events"))
-        if code:
-            return code
+        if not completed:
+            return
 
-        problems = _check(reports, assets.client, settings.assets_table, annotated)
-        problems += _check_rename(assets.client, settings.assets_table, *ticker_change)
-    if as_json:
-        echo(json.dumps([r.to_json() for r in reports], sort_keys=True))
-    for problem in problems:
-        echo(f"demo check failed: {problem}")
-    if not problems:
+        reports = result.reports
+        result.problems = _check(reports, assets.client, settings.assets_table, annotated)
+        result.problems += _check_rename(assets.client, settings.assets_table, *ticker_change)
+    for problem in result.problems:
+        say(f"demo check failed: {problem}")
+    if not result.problems:
         say(
             "\nchecks: foreign attributes survived (on the renamed asset's old item too); the "
             "ticker change is a rename; the re-run wrote only the run record "
             f"({reports[2].dynamodb_write_requests} write requests: lease + run record)"
         )
-    return 1 if problems else 0
 
 
 def _change_one_ticker(

@@ -1,7 +1,9 @@
 """moto's server as a local DynamoDB (and Secrets Manager) over real HTTP on loopback.
 
 It runs in a child process, so the sync under test talks to it exactly as to AWS: HTTP requests
-signed by boto3, with no in-process mocking.
+signed by boto3, with no in-process mocking. The child has a session of its own: the Ctrl-C a
+terminal sends to its foreground process group reaches the process that started it, which stops
+cleanly (recording what it wrote, on this server) and then stops the server.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class MotoServer(LocalService):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            start_new_session=True,  # not killed by the terminal's Ctrl-C under its user
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

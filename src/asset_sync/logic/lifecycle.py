@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from asset_sync.dal.run_state import Lease, LeaseLostError, RunStateTable
+from asset_sync.dal.run_state import (
+    FORCED_UNLOCK,
+    Lease,
+    LeaseLostError,
+    RunStateTable,
+    StateView,
+    lease_cleared,
+    lease_lost_message,
+)
+from asset_sync.logic.apply import StopRequested
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -113,6 +122,7 @@ class LeaseKeeper:
         self._valid_until = 0.0  # monotonic
         self._renew_after = 0.0  # monotonic
         self._verify_after = -math.inf  # monotonic: the first write verifies
+        self._cleared = False  # an operator cleared the lease: the run stops
         self._lock = threading.Lock()
 
     def _length(self) -> float:
@@ -144,6 +154,8 @@ class LeaseKeeper:
         """
         with self._lock:
             now = time.monotonic()
+            if self._cleared:  # every write after the one that found it out stops alike
+                raise StopRequested(FORCED_UNLOCK)
             if self.lease is None or now >= self._valid_until:
                 raise LeaseLostError(_RAN_OUT)
             if now >= self._verify_after:
@@ -153,6 +165,11 @@ class LeaseKeeper:
             length = self._length()
             try:
                 self.state.renew(self.lease, int(self.wall_clock() + length))
+            except LeaseLostError as lost:
+                self._valid_until = -math.inf
+                if lost.view is None:
+                    raise
+                raise self._lost(lost.view) from None
             except (ClientError, BotoCoreError):
                 self._renew_after = now + 1.0  # try again soon, while still valid in memory
                 if time.monotonic() >= self._valid_until:  # the failed attempt outlasted it
@@ -172,11 +189,21 @@ class LeaseKeeper:
             return
         if view.lock_owner != self.lease.run_id:
             self._valid_until = -math.inf
-            number = view.lock_run_seq if view.lock_owner else view.run_seq
-            raise LeaseLostError(
-                f"a newer run (number {number}) took the run lease over "
-                f"({view.describe_lock()}); this run stopped writing"
-            )
+            raise self._lost(view)
+
+    def _lost(self, view: StateView) -> Exception:
+        """What to raise once `view` shows the lease is no longer this run's. An operator
+        cleared it (`unlock --force`): the run stops as on a signal (StopRequested: no new
+        write, the rest counted not written), with that reason. A newer run took it over:
+        LeaseLostError, saying which."""
+        assert self.lease is not None
+        if lease_cleared(view, self.lease.run_seq):
+            self._cleared = True
+            self.stop.request(FORCED_UNLOCK)
+            return StopRequested(FORCED_UNLOCK)
+        return LeaseLostError(
+            f"{lease_lost_message(view, self.lease.run_seq)}; this run stopped writing", view
+        )
 
     @contextmanager
     def guarding(self, client: DynamoDBClient) -> Iterator[None]:

@@ -9,6 +9,7 @@ from asset_sync.logic.models import InvalidRecord, ItemChange
 
 MAX_REPORTED_INVALID = 200
 MAX_REPORTED_SYMBOLS = 200  # lists of symbols in --json (duplicates, blocked, ...) are bounded
+MAX_REPORTED_CANDIDATES = 100  # delisting candidates listed by symbol (`delist_candidates`: all)
 
 # Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
 SUCCESS_OUTCOMES = ("succeeded", "dry-run")
@@ -74,6 +75,8 @@ class RunReport:
     not_written: int = 0  # planned but not attempted because the run stopped
     delist_candidates: int = 0
     delist_lookups: int = 0
+    delist_candidate_symbols: list[str] = field(default_factory=list)  # sorted
+    active_in_scope: int = 0  # active items the run may delist (what the guard compares with)
     renames: list[dict[str, str]] = field(default_factory=list)
     reassignments: list[dict[str, str]] = field(default_factory=list)
     blocked_records: dict[str, str] = field(default_factory=dict)
@@ -127,6 +130,8 @@ class RunReport:
         return {
             **self.summary(),
             "duplicate_symbols": self.duplicates[:MAX_REPORTED_SYMBOLS],
+            "delist_candidate_symbols": self.delist_candidate_symbols[:MAX_REPORTED_CANDIDATES],
+            "active_in_scope": self.active_in_scope,
             "renames": self.renames[:MAX_REPORTED_SYMBOLS],
             "reassignments": self.reassignments[:MAX_REPORTED_SYMBOLS],
             "blocked_records": dict(sorted(self.blocked_records.items())[:MAX_REPORTED_SYMBOLS]),

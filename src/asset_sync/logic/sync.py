@@ -20,8 +20,9 @@ import msgspec
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable, state_from_item
-from asset_sync.dal.errors import StateTableConflictError, TableMissingError
+from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
 from asset_sync.dal.run_state import (
+    FORCED_UNLOCK,
     Lease,
     LeaseLostError,
     LockHeldError,
@@ -321,7 +322,8 @@ class SyncRun:
                 lease, report.summary(), succeeded=report.succeeded, full=report.full
             )
         except LeaseLostError as lost:
-            report.message = f"{report.message}; {lost}".lstrip("; ")
+            if self.stop.reason != FORCED_UNLOCK:  # else the stop's message says so already
+                report.message = f"{report.message}; {lost}".lstrip("; ")
             if report.succeeded:
                 report.outcome = "failed"
             self.state.record_without_lease(lease, report.summary())
@@ -415,12 +417,16 @@ class SyncRun:
         run: RunIdentity,
     ) -> SyncError | None:
         settings = self.settings
+        candidates = _delisting_candidates(plan)
+        report.delist_candidates = len(candidates)  # shown also when the guard refuses
+        report.delist_candidate_symbols = sorted(item.symbol for item in candidates)
+        report.active_in_scope = plan.active_in_scope
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
         if not verdict.allowed:
             report.outcome = "refused"
             report.message = f"guard refused the plan, nothing was written: {verdict.reason}"
             return GuardRefusedError(report.message, report)
-        confirmation = self._confirm(plan, olds, catalog, report)
+        confirmation = self._confirm(candidates, olds, catalog, report)
         confirmed = set(confirmation.confirmed)
         plan.delists = [item for item in plan.delists if item.symbol in confirmed]
         plan = block_unconfirmed(plan, confirmed)
@@ -443,18 +449,12 @@ class SyncRun:
 
     def _confirm(
         self,
-        plan: Plan,
+        candidates: list[ItemPlan],
         olds: Mapping[str, Mapping[str, StoredValue]],
         catalog: ValidatedCatalog,
         report: RunReport,
     ) -> Confirmation:
-        """Look the delisting candidates up with Alpaca (paced; none when there are none): the
-        active items missing from the list, and the displaced holders of reassigned tickers."""
-        displaced = [
-            ItemPlan(m.source, Action.DELIST) for g in plan.groups for m in g.delistings if m.source
-        ]
-        candidates = [*plan.delists, *displaced]
-        report.delist_candidates = len(candidates)
+        """Look the delisting candidates up with Alpaca (paced; none when there are none)."""
         if not candidates:
             return Confirmation()
         self.progress.stage(f"confirming {len(candidates):,} delistings with Alpaca")
@@ -627,6 +627,13 @@ def _count(report: RunReport, action: Action, symbol: str) -> None:
         report.archived += 1
 
 
+def _delisting_candidates(plan: Plan) -> list[ItemPlan]:
+    """What the plan would turn inactive: the active items missing from the list, and the
+    active holders of reused tickers (displaced, listed nowhere)."""
+    displaced = [m.source for group in plan.groups for m in group.delistings if m.source]
+    return [*plan.delists, *(ItemPlan(symbol, Action.DELIST) for symbol in displaced)]
+
+
 def _inconsistency(confirmation: Confirmation) -> str:
     """The message of a run whose list Alpaca's lookups contradicted (or could not confirm)."""
     parts = []
@@ -649,7 +656,7 @@ def failure_message(error: BaseException) -> str:
     """The run record's message for an error that ended a run, in an operator's words."""
     if isinstance(error, AlpacaError | CatalogFormatError):
         return f"fetching from Alpaca failed, nothing was written: {error}"
-    if isinstance(error, TableMissingError | StateTableConflictError):
+    if isinstance(error, TableSetupError | EndpointNotDynamoDBError):
         return str(error)
     return f"{type(error).__name__}: {error}"
 

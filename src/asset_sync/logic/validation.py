@@ -33,6 +33,7 @@ MAX_ATTRIBUTES = 64
 MAX_DECIMAL_DIGITS = 38  # DynamoDB's number precision
 MAX_DECIMAL_EXPONENT = 30
 RESERVED_SYMBOL_PREFIX = "__"
+SHOWN_CHARACTERS = 40  # of an offending value, in a message
 
 _SYMBOL = re.compile(r"[!-~]+")  # printable ASCII, no spaces (`BRK.B`, `BTC/USD`)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -86,11 +87,37 @@ class RecordError(ValueError):
     """One record breaks a rule; the message says which."""
 
 
+def shown(value: str) -> str:
+    """An offending value for a message: quoted, escaped (`'\\x1b'`), at most 40 characters."""
+    return repr(value if len(value) <= SHOWN_CHARACTERS else value[:SHOWN_CHARACTERS] + "…")
+
+
 def _check_text(name: str, value: str, limit: int) -> None:
     if len(value) > limit:
-        raise RecordError(f"`{name}` is {len(value)} characters, more than {limit}")
-    if _CONTROL.search(value):
-        raise RecordError(f"`{name}` contains control characters")
+        raise RecordError(f"`{name}` is {len(value)} characters, more than {limit}: {shown(value)}")
+    control = _CONTROL.search(value)
+    if control:
+        raise RecordError(
+            f"`{name}` {shown(value)} contains the control character {control.group()!r}"
+        )
+
+
+def _check_symbol(symbol: str) -> None:
+    """Printable ASCII without spaces (`BRK.B`, `BTC/USD`), 1 to 64 characters, not `__...`."""
+    if not symbol:
+        raise RecordError("`symbol` is empty")
+    if len(symbol) > MAX_SYMBOL_LENGTH:
+        raise RecordError(
+            f"`symbol` is {len(symbol)} characters, more than {MAX_SYMBOL_LENGTH}: {shown(symbol)}"
+        )
+    bad = next((char for char in symbol if not _SYMBOL.fullmatch(char)), None)
+    if bad is not None:
+        raise RecordError(
+            f"`symbol` {shown(symbol)} contains {bad!r}: a symbol is 1 to {MAX_SYMBOL_LENGTH} "
+            "printable ASCII characters, no spaces"
+        )
+    if symbol.startswith(RESERVED_SYMBOL_PREFIX):
+        raise RecordError(f"`symbol` {shown(symbol)} may not start with {RESERVED_SYMBOL_PREFIX!r}")
 
 
 def parse_decimal(name: str, raw: bytes) -> Decimal:
@@ -99,9 +126,11 @@ def parse_decimal(name: str, raw: bytes) -> Decimal:
     if text.startswith('"'):
         text = json.loads(text)
         if not _DECIMAL_TEXT.fullmatch(text):
-            raise RecordError(f"`{name}` is not a decimal number: {text[:40]!r}")
+            raise RecordError(f"`{name}` is not a decimal number: {shown(text)}")
     elif not _DECIMAL_TEXT.fullmatch(text):  # null, true, an object, ...
-        raise RecordError(f"`{name}` must be a decimal number or a decimal string")
+        raise RecordError(
+            f"`{name}` must be a decimal number or a decimal string, not {shown(text)}"
+        )
     return _check_decimal(name, Decimal(text))
 
 
@@ -120,12 +149,7 @@ def _check_decimal(name: str, value: Decimal) -> Decimal:
 
 def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
     """Check one decoded record's rules and map it to the item attributes the sync owns."""
-    if not _SYMBOL.fullmatch(record.symbol) or len(record.symbol) > MAX_SYMBOL_LENGTH:
-        raise RecordError(
-            f"`symbol` must be 1 to {MAX_SYMBOL_LENGTH} printable characters without spaces"
-        )
-    if record.symbol.startswith(RESERVED_SYMBOL_PREFIX):
-        raise RecordError(f"`symbol` may not start with {RESERVED_SYMBOL_PREFIX!r}")
+    _check_symbol(record.symbol)
     if not record.id:
         raise RecordError("`id` is empty")
     _check_text("id", record.id, MAX_STRING_LENGTH)
@@ -134,7 +158,7 @@ def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
         _check_text(name, getattr(record, name), MAX_STRING_LENGTH)
     if record.status != ACTIVE:  # only a confirmed delisting turns an asset inactive
         raise RecordError(
-            f"`status` is {record.status[:40]!r}, not 'active': a response to ?status=active "
+            f"`status` is {shown(record.status)}, not 'active': a response to ?status=active "
             "may hold only active records"
         )
 
