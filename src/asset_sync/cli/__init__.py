@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from asset_sync.cli.common import EXIT_CONFIG, clear_errors, echo_json, load_settings, table_options
+from asset_sync.cli.events_command import events
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.sync_command import sync
 from asset_sync.cli.toolkit import doctor, history, show
@@ -46,6 +47,7 @@ main.add_command(unlock)
 main.add_command(history)
 main.add_command(show)
 main.add_command(doctor)
+main.add_command(events)
 
 
 @main.command("create-table")
