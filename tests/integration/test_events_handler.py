@@ -18,10 +18,11 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
+from botocore.exceptions import ClientError
 from tests.support import Env
 from tests.support import asset_record as asset
 from tests.support.event_bus import Bus, quarantine_bucket
-from tests.support.events_proxy import FailurePlan, PutEventsProxy
+from tests.support.events_proxy import FailurePlan, Fault, PutEventsProxy
 from tests.support.sim_clock import SimClock, SimLambdaContext
 from tests.support.stream_records import (
     hand_edit,
@@ -32,7 +33,9 @@ from tests.support.stream_records import (
 )
 
 from asset_sync.events import SOURCE, handler, to_events
+from asset_sync.events.entries import make_entry
 from asset_sync.events.handler import build_consumer
+from asset_sync.events.publisher import events_client
 from asset_sync.local.stream import TableStream
 from asset_sync.wiring import build_run
 
@@ -331,3 +334,13 @@ def test_the_documented_rule_patterns_select_what_the_docs_say(
         [("Asset Delisted", "MSFT"), ("Asset Updated", "AAPL")],
         [("Asset Updated", "GE")],  # not F: a hand edit has no run_seq
     ]
+
+
+def test_the_events_client_makes_one_attempt_per_call(proxy: PutEventsProxy) -> None:
+    proxy.faults = [Fault(request_error="ThrottlingException")]
+    client = events_client("us-east-1")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        client.put_events(Entries=[make_entry("Asset Listed", {"symbol": "A"})])
+
+    assert len(proxy.requests) == 1  # the publisher's budget is the only retry budget

@@ -175,6 +175,7 @@ class PutEventsProxy(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no delayed-ACK stall per keep-alive response
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet."""

@@ -40,8 +40,9 @@ STREAM_RETENTION_SECONDS = 24 * 3600
 # Failing records this old are quarantined instead of retried: two hours before the stream may
 # trim them, one hour before the event source mapping's own limit (MaximumRecordAgeInSeconds).
 EXPIRING_AGE = 22 * 3600
-# Time kept back for the quarantine writes that follow publishing.
-QUARANTINE_RESERVE = 2 * WRITE_SECONDS
+# Time kept back for a quarantine write after publishing (each write checks the deadline
+# itself: a record whose write would not end in time is retried by the next invocation).
+QUARANTINE_RESERVE = WRITE_SECONDS
 
 
 @dataclass

@@ -64,7 +64,8 @@ def events_client(
     honoured): the publisher retries, so its budget is the only one."""
     config = Config(
         region_name=region,
-        retries={"mode": "standard", "max_attempts": 1},
+        # total_max_attempts counts the first attempt; botocore's max_attempts counts retries
+        retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )

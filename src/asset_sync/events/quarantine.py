@@ -43,7 +43,7 @@ def s3_client(region: str | None = None) -> S3Client:
     """An S3 client with short timeouts (AWS_ENDPOINT_URL_S3 is honoured)."""
     config = Config(
         region_name=region,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         s3={"addressing_style": "path"},
