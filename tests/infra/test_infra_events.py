@@ -19,6 +19,9 @@ from tests.infra.synth import (
     role_of_function,
     synthesize,
 )
+from tests.support.stream_mapping import MappingSettings
+
+from asset_sync.events.batch import EXPIRING_AGE, STREAM_RETENTION_SECONDS
 
 pytestmark = pytest.mark.infra
 
@@ -51,21 +54,67 @@ def failure_queue_id(template: Template) -> str:
 # --- bus and archive -------------------------------------------------------------------------
 
 
-def test_bus_named_from_the_stage_settings(template: Template) -> None:
+def test_bus_named_from_the_stage_settings_and_retained(template: Template) -> None:
     _, bus = only(template, "AWS::Events::EventBus")
     assert bus["Properties"]["Name"] == "signal9-assets-dev"  # cdk.json: event_bus_name
     assert "KmsKeyIdentifier" not in bus["Properties"]  # AWS owned key, as the comment says
-    assert bus.get("DeletionPolicy", "Delete") == "Delete"
+    # a deleted stack or a renamed bus leaves the bus and its archive (docs/events.md)
+    assert (bus["DeletionPolicy"], bus["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
-def test_archive_keeps_every_asset_sync_event_for_a_year(template: Template) -> None:
+def test_archive_keeps_every_asset_sync_event_for_a_year_and_outlives_the_stack(
+    template: Template,
+) -> None:
     bus_id, _ = only(template, "AWS::Events::EventBus")
-    _, archive = only(template, "AWS::Events::Archive")
+    archive_id, archive = only(template, "AWS::Events::Archive")
     props = archive["Properties"]
     assert props["ArchiveName"] == "signal9-assets-dev-archive"
     assert props["SourceArn"] == arn(bus_id)
     assert props["EventPattern"] == {"source": ["signal9.asset-sync"]}
     assert props["RetentionDays"] == 365
+    assert (archive["DeletionPolicy"], archive["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
+    outputs = template.to_json()["Outputs"]
+    assert outputs["EventArchiveName"]["Value"] == {"Ref": archive_id}
+
+
+def quarantine_id(template: Template) -> str:
+    return only(template, "AWS::S3::Bucket")[0]
+
+
+def test_the_quarantine_is_private_encrypted_tls_only_and_kept_four_weeks(
+    template: Template,
+) -> None:
+    bucket_id, bucket = only(template, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert "BucketName" not in props  # generated: a stack deployed again never collides
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["LifecycleConfiguration"] == {
+        "Rules": [{"Id": "expire", "ExpirationInDays": 28, "Status": "Enabled"}]
+    }
+    assert props["MetricsConfigurations"] == [{"Id": "quarantined", "Prefix": "pending/"}]
+    [policy] = resources(template, "AWS::S3::BucketPolicy").values()
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    outputs = template.to_json()["Outputs"]
+    assert outputs["EventsQuarantineBucketName"]["Value"] == {"Ref": bucket_id}
 
 
 # --- the consumer ----------------------------------------------------------------------------
@@ -89,6 +138,7 @@ def test_consumer_function(template: Template) -> None:
     assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": log_group_id}}
     assert props["Environment"]["Variables"] == {
         "EVENT_BUS_NAME": {"Ref": bus_id},
+        "EVENTS_QUARANTINE_BUCKET": {"Ref": quarantine_id(template)},
         "POWERTOOLS_SERVICE_NAME": "asset-events",
         "POWERTOOLS_METRICS_NAMESPACE": "Signal9/AssetSync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -112,8 +162,7 @@ def test_stream_mapping(template: Template) -> None:
         "BatchSize": 100,
         "MaximumBatchingWindowInSeconds": 5,
         "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": 5,
-        "MaximumRecordAgeInSeconds": 6 * 3600,
+        "MaximumRecordAgeInSeconds": 23 * 3600,  # no MaximumRetryAttempts: until they expire
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": arn(failure_queue_id(template))}},
     }
@@ -142,6 +191,7 @@ def test_consumer_role_reads_this_stream_and_puts_to_this_bus_only(template: Tem
             "dynamodb:ListStreams",
         },
         key(arn(bus_id)): {"events:PutEvents"},
+        key({"Fn::Join": ["", [arn(quarantine_id(template)), "/pending/*"]]}): {"s3:PutObject"},
         key(arn(failure_queue_id(template))): {"sqs:SendMessage"},
         key(arn(log_group_id)): {"logs:CreateLogStream", "logs:PutLogEvents"},
     }
@@ -250,3 +300,115 @@ def test_dashboard_shows_every_alarm_state(template: Template) -> None:
     shown = set(widget["properties"]["alarms"])
     alarm_ids = set(resources(template, "AWS::CloudWatch::Alarm"))
     assert shown == {f"<GetAtt:{alarm_id}.Arn>" for alarm_id in alarm_ids}
+
+
+# --- the delivery promises: what the stack sets is what the consumer and its tests assume ----
+
+
+def test_the_mapping_double_and_the_consumer_run_with_the_stacks_settings(
+    template: Template,
+) -> None:
+    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    function = resources(template, "AWS::Lambda::Function")[consumer_id(template)]
+    double = MappingSettings()
+
+    assert props["BatchSize"] == double.batch_size
+    assert props["BisectBatchOnFunctionError"] is double.bisect_batch_on_function_error
+    assert props.get("MaximumRetryAttempts", -1) == double.maximum_retry_attempts == -1
+    assert props["MaximumRecordAgeInSeconds"] == double.maximum_record_age_seconds
+    assert function["Properties"]["Timeout"] == double.function_timeout_seconds
+    # the consumer quarantines failing records before Lambda discards them, and Lambda discards
+    # them before the stream trims them
+    assert EXPIRING_AGE < props["MaximumRecordAgeInSeconds"] < STREAM_RETENTION_SECONDS
+    assert double.retention_seconds == STREAM_RETENTION_SECONDS
+
+
+def metric_stats(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A metric-math alarm's metrics by id: namespace, name, dimensions, period, stat."""
+    found = {}
+    for query in props["Metrics"]:
+        if "MetricStat" in query:
+            stat = query["MetricStat"]
+            metric = stat["Metric"]
+            found[query["Id"]] = {
+                "namespace": metric["Namespace"],
+                "name": metric["MetricName"],
+                "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+                "period": stat["Period"],
+                "stat": stat["Stat"],
+            }
+    return found
+
+
+def expression(props: dict[str, Any]) -> str:
+    [returned] = [query for query in props["Metrics"] if query.get("ReturnData", True)]
+    return str(returned["Expression"])
+
+
+def test_events_failed_alarm_adds_failed_and_quarantined(template: Template) -> None:
+    props = alarm(template, "events-failed")
+    stats = metric_stats(props)
+
+    assert expression(props) == "FILL(failed, 0) + FILL(quarantined, 0)"
+    assert {(m["name"], m["period"], m["stat"]) for m in stats.values()} == {
+        ("EventsFailed", 300, "Sum"),
+        ("EventsQuarantined", 300, "Sum"),
+    }
+    assert all(m["dimensions"] == {"service": "asset-events"} for m in stats.values())
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_events_stalled_alarm_compares_the_syncs_changes_with_published_events(
+    template: Template,
+) -> None:
+    props = alarm(template, "events-stalled")
+    stats = metric_stats(props)
+
+    by_name = {m["name"]: m for m in stats.values()}
+    assert set(by_name) == {
+        "AssetsCreated",
+        "AssetsUpdated",
+        "AssetsDelisted",
+        "AssetsReactivated",
+        "AssetsRenamed",
+        "AssetsRepaired",
+        "EventsPublished",
+    }
+    assert by_name["EventsPublished"]["dimensions"] == {"service": "asset-events"}
+    assert by_name["AssetsCreated"]["dimensions"] == {"service": "asset-sync"}
+    assert {m["period"] for m in stats.values()} == {3600}
+    assert expression(props).startswith("IF((FILL(c0, 0) + ")
+    assert expression(props).endswith(") > 0 AND FILL(published, 0) == 0, 1, 0)")
+    assert (props["Threshold"], props["EvaluationPeriods"]) == (1, 1)
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_quarantine_alarm_counts_new_objects_under_the_prefix(template: Template) -> None:
+    props = alarm(template, "events-quarantine-objects")
+
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/S3", "PutRequests")
+    assert props["Dimensions"] == [
+        {"Name": "BucketName", "Value": {"Ref": quarantine_id(template)}},
+        {"Name": "FilterId", "Value": "quarantined"},
+    ]
+    assert (props["Statistic"], props["Period"]) == ("Sum", 300)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_every_events_alarm_has_a_runbook_in_events_md(template: Template) -> None:
+    runbooks = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    section = runbooks.split("## Runbooks", 1)[1].split("\n## ", 1)[0]
+    names = {
+        name.removeprefix("signal9-asset-sync-dev-")
+        for name in (
+            a["Properties"]["AlarmName"]
+            for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        )
+        if name.startswith("signal9-asset-sync-dev-events-")
+    }
+
+    assert len(names) == 6
+    for name in names:
+        assert f"### `{name}` — " in section, name

@@ -247,6 +247,9 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         "events-failure-messages",
         "events-errors",
         "events-iterator-age",
+        "events-failed",
+        "events-stalled",
+        "events-quarantine-objects",
     }
     for stage in STAGES:
         template = synth.template(stage)
@@ -289,7 +292,7 @@ def test_each_queue_has_one_messages_visible_alarm(template: Template) -> None:
     queue_ids = set(resources(template, "AWS::SQS::Queue"))
     watched = []
     for props in alarms(template).values():
-        if props["MetricName"] != "ApproximateNumberOfMessagesVisible":
+        if props.get("MetricName") != "ApproximateNumberOfMessagesVisible":
             continue
         assert props["Namespace"] == "AWS/SQS"
         assert props["Statistic"] == "Maximum"

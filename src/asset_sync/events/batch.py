@@ -134,6 +134,7 @@ class _Keeper:
             logger.error("no quarantine configured; the record is retried", extra=where)
             return False
         if not self.deadline.allows(WRITE_SECONDS):
+            logger.error("no time left to quarantine the record; it is retried", extra=where)
             return False
         try:
             key = quarantine.put(record, reason, error, entry, self.consumer.clock.time())
