@@ -267,3 +267,29 @@ def test_a_hand_delete_and_the_syncs_recreation_apply_in_order_for_a_subscriber(
         assert subscriber.assets["S01"] == expected  # the recreated item, whatever the order
         assert subscriber.ignored >= 4
     assert_nothing_lost(pipeline)
+
+
+def test_records_about_to_leave_the_stream_are_quarantined_not_discarded(
+    env: Env, stream: TableStream, pipeline: Pipeline
+) -> None:
+    pipeline.mapping.put(sync(env, stream, catalog(4)))
+    pipeline.clock.advance(21.5 * HOUR)  # the mapping was disabled, say, and is enabled again
+    start = pipeline.clock.monotonic()
+    pipeline.proxy.faults = [Fault(start, start + 2 * HOUR, request_error="ThrottlingException")]
+
+    pipeline.mapping.run(until=start + HOUR)
+
+    stored = pipeline.quarantined()
+    assert {body["reason"] for body in stored.values()} == {"expiring"}
+    assert {body["record"]["eventID"] for body in stored.values()} == {
+        record["eventID"] for record in pipeline.mapping.records
+    }
+    assert all(body["entry"]["DetailType"] == "Asset Listed" for body in stored.values())
+    assert pipeline.mapping.metric("EventsQuarantined") >= 4
+    assert_nothing_lost(pipeline)  # kept whole, before Lambda's 23 h limit would discard them
+    assert pipeline.receive() == []
+
+    replayed = pipeline.replay()  # EventBridge is fine again for the operator's replay
+
+    assert (replayed.code, replayed.json()["published"]) == (0, 4)
+    assert pipeline.delivered_ids() == expected_ids(pipeline.mapping.records)
