@@ -1,9 +1,12 @@
 """Per-stage deployment settings, committed in cdk.json (``context.stages.<stage>``).
 
 A deploy chooses its stage with ``-c stage=NAME`` and nothing else: every setting that shapes the
-deployment (region, Alpaca URL, alarm e-mail, schedule, ...) is read from the stage's entry in
-cdk.json, so a later deploy cannot silently differ from the first one because a flag was left
-out. A stage setting given as a flag is refused, an unknown key in a stage is refused.
+deployment (region, account, Alpaca URL, alarm destination, schedule, ...) is read from the
+stage's entry in cdk.json, so a later deploy cannot silently differ from the first one because a
+flag was left out. A stage setting given as a flag is refused, an unknown key in a stage is
+refused. A production stage (the default) cannot be synthesized without its account and an alarm
+destination, and no stage may share a physical name with another stage that can deploy to the
+same account and region.
 
 ``python -m infra.settings STAGE [KEY]`` prints a stage's settings and derived names as JSON (or
 one of them), for shell commands in docs/deploy.md.
@@ -15,15 +18,23 @@ import json
 import re
 import sys
 import types
-import zoneinfo
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 
+from infra.collisions import collisions
+from infra.schedules import (
+    DEFAULT_CATCH_UP_SCHEDULE,
+    CatchUpError,
+    CatchUpSchedule,
+    catch_ups,
+    schedule_problems,
+    split_schedule,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEDULE = "cron(0 4 * * ? *)"
-SCHEDULE_SEPARATOR = ";"
 LEASE_MARGIN_SECONDS = 30
 MAX_LAMBDA_TIMEOUT_SECONDS = 900
 
@@ -33,8 +44,7 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 EVENT_BUS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")  # 40 leaves room for "-archive" (48)
-SCHEDULE_EXPRESSION = re.compile(r"^(cron|rate)\(.+\)$")
-IANA_ZONE_SHAPE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 # Context keys the app reads outside the stage entries.
 STAGE_KEY = "stage"
@@ -64,15 +74,18 @@ class StageSettings:
     stage: str
     region: str
     alpaca_base_url: str
+    production: bool = True
     account: str | None = None
     alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
     schedule: str = DEFAULT_SCHEDULE
     schedule_timezone: str | None = None
+    catch_up_schedule: str = DEFAULT_CATCH_UP_SCHEDULE
     event_bus_name: str | None = None
     reserved_concurrency: int | None = None
-    assets_table_name: str = "signal9_assets"
-    sync_state_table_name: str = "signal9_assets_sync_state"
-    table_deletion_protection: bool = False
+    assets_table_name: str = ""  # "" (or null): signal9_assets_<stage>
+    sync_state_table_name: str = ""  # "" (or null): <assets_table_name>_sync_state
+    table_deletion_protection: bool | None = None  # null: on for production stages
     memory_mb: int = 1024
     timeout_seconds: int = 600
     max_delist_fraction: str = "0.10"
@@ -81,6 +94,13 @@ class StageSettings:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        # Names left out are the stage's own, so a new stage never shares a table by accident.
+        if not self.assets_table_name:
+            object.__setattr__(self, "assets_table_name", f"signal9_assets_{self.stage}")
+        if not self.sync_state_table_name:
+            object.__setattr__(
+                self, "sync_state_table_name", f"{self.assets_table_name}_sync_state"
+            )
         problems = list(self._problems())
         if problems:
             raise StageError(f"stage {self.stage!r}: " + "; ".join(problems))
@@ -97,7 +117,25 @@ class StageSettings:
             yield f"alpaca_base_url must be an https:// URL: {self.alpaca_base_url!r}"
         if self.alarm_email is not None and not EMAIL.match(self.alarm_email):
             yield f"alarm_email {self.alarm_email!r} is not an e-mail address"
-        yield from _schedule_problems(self.schedule, self.schedule_timezone)
+        if self.alarm_topic_arn is not None:
+            topic = SNS_TOPIC_ARN.match(self.alarm_topic_arn)
+            if topic is None:
+                yield f"alarm_topic_arn {self.alarm_topic_arn!r} is not an SNS topic ARN"
+            elif topic[1] != self.region:
+                yield (
+                    f"alarm_topic_arn must be a topic in the stage's region {self.region} "
+                    "(CloudWatch alarms notify topics of their own region)"
+                )
+        if self.production and self.table_deletion_protection is False:
+            yield (
+                "table_deletion_protection cannot be false on a production stage (its tables "
+                "are protected; to delete one on purpose, switch protection off by hand)"
+            )
+        yield from schedule_problems(self.schedule, self.schedule_timezone)
+        try:
+            self.catch_ups  # noqa: B018 - validates catch_up_schedule against schedule
+        except CatchUpError as error:
+            yield str(error)
         if self.event_bus_name is not None and (
             not EVENT_BUS_NAME.match(self.event_bus_name) or self.event_bus_name == "default"
         ):
@@ -122,7 +160,33 @@ class StageSettings:
         if not 1 <= self.full_reconcile_days <= 365:
             yield f"full_reconcile_days must be within 1..365, got {self.full_reconcile_days}"
 
-    # --- derived names: the stage names the stack and every resource but the tables ----------
+    def deployment_problems(self) -> list[str]:
+        """What a production stage still needs before it can be synthesized and deployed."""
+        if not self.production:
+            return []
+        problems = []
+        if self.account is None:
+            problems.append(
+                "a production stage names its account: set "
+                f"context.stages.{self.stage}.account in cdk.json to the 12-digit AWS account "
+                "it deploys to"
+            )
+        if self.alarm_email is None and self.alarm_topic_arn is None:
+            problems.append(
+                "a production stage needs an alarm destination: set "
+                f"context.stages.{self.stage}.alarm_email (an address to subscribe) or "
+                "alarm_topic_arn (an existing SNS topic, e.g. your pager's or chat's)"
+            )
+        return problems
+
+    @property
+    def deletion_protection(self) -> bool:
+        """DynamoDB deletion protection on both tables: the setting, else on for production."""
+        if self.table_deletion_protection is None:
+            return self.production
+        return self.table_deletion_protection
+
+    # --- derived names: the stage names the stack and every resource -----------------------
 
     @property
     def stack_name(self) -> str:
@@ -157,7 +221,24 @@ class StageSettings:
     @property
     def schedules(self) -> tuple[str, ...]:
         """The schedule expressions (``schedule`` split on ';')."""
-        return _split_schedule(self.schedule)
+        return split_schedule(self.schedule)
+
+    @property
+    def catch_ups(self) -> tuple[CatchUpSchedule, ...]:
+        """The catch-up schedules with their windows (catch_up_schedule split on ';')."""
+        return catch_ups(
+            self.schedules, split_schedule(self.catch_up_schedule), self.timeout_seconds
+        )
+
+    @property
+    def fixed_names(self) -> set[tuple[str, str]]:
+        """(kind, name) of every name that does not start with the stage's prefix."""
+        return {
+            ("DynamoDB table", self.assets_table_name),
+            ("DynamoDB table", self.sync_state_table_name),
+            ("event bus", self.bus_name),
+            ("event archive", f"{self.bus_name}-archive"),
+        }
 
     @property
     def lease_seconds(self) -> int:
@@ -173,38 +254,14 @@ class StageSettings:
             "secret_name",
             "bus_name",
             "prefix",
+            "deletion_protection",
         )
-        return {**asdict(self), **{name: getattr(self, name) for name in derived}}
-
-
-def _split_schedule(schedule: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in schedule.split(SCHEDULE_SEPARATOR) if part.strip())
-
-
-def _schedule_problems(schedule: str, timezone: str | None) -> Iterator[str]:
-    expressions = _split_schedule(schedule)
-    if not expressions:
-        yield "schedule needs at least one cron(...) or rate(...) expression"
-    for expression in expressions:
-        if not SCHEDULE_EXPRESSION.match(expression):
-            yield f"schedule expression {expression!r} must be cron(...) or rate(...)"
-    if len(set(expressions)) != len(expressions):
-        yield f"schedule lists an expression twice: {schedule!r}"
-    if timezone is not None and not is_iana_zone(timezone):
-        yield f"schedule_timezone {timezone!r} is not an IANA time zone (e.g. America/New_York)"
-
-
-def is_iana_zone(name: str) -> bool:
-    """Whether name is an IANA zone (checked against the tz database, or by shape without one)."""
-    if not IANA_ZONE_SHAPE.match(name):
-        return False
-    if not zoneinfo.available_timezones():  # no tz database on this machine: shape only
-        return True
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        catch_up_windows = {c.expression: c.window_seconds for c in self.catch_ups}
+        return {
+            **asdict(self),
+            **{name: getattr(self, name) for name in derived},
+            "catch_up_windows": catch_up_windows,
+        }
 
 
 def _allowed_types(hint: Any) -> tuple[type, ...]:
@@ -233,8 +290,13 @@ def _check_types(settings: StageSettings) -> None:
 STAGE_KEYS = frozenset(f.name for f in fields(StageSettings)) - {"stage", "lambda_asset"}
 
 
-def settings_from_context(node: ContextNode) -> StageSettings:
-    """The chosen stage's settings (``-c stage=NAME``) from ``context.stages`` in cdk.json."""
+def settings_from_context(node: ContextNode, *, deployable: bool = True) -> StageSettings:
+    """The chosen stage's settings (``-c stage=NAME``) from ``context.stages`` in cdk.json.
+
+    Every stage of cdk.json is validated, and the chosen one must share no physical name with
+    another; with deployable, a production stage must also name its account and an alarm
+    destination (``python -m infra.settings`` prints a stage that is not complete yet).
+    """
     stages = node.try_get_context(STAGES_KEY)
     if not isinstance(stages, Mapping) or not stages:
         raise StageError("cdk.json has no stages: add context.stages.<name> with its settings")
@@ -257,7 +319,21 @@ def settings_from_context(node: ContextNode) -> StageSettings:
             f"context.stages.{stage}, not in -c flags or top-level context (a flag would change "
             "this one deploy and be lost on the next)"
         )
-    entry = stages[stage]
+    asset = node.try_get_context(LAMBDA_ASSET_KEY)
+    every = {str(name): stage_from_entry(str(name), entry) for name, entry in stages.items()}
+    settings = every[str(stage)]
+    if asset:
+        settings = replace(settings, lambda_asset=str(asset))
+    problems = collisions(settings, list(every.values()))
+    if deployable:
+        problems = settings.deployment_problems() + problems
+    if problems:
+        raise StageError(f"stage {stage!r}: " + "; ".join(problems))
+    return settings
+
+
+def stage_from_entry(stage: str, entry: object, **overrides: Any) -> StageSettings:
+    """One stage's settings from its cdk.json entry (null means the default)."""
     if not isinstance(entry, Mapping):
         raise StageError(f"context.stages.{stage} in cdk.json must be an object")
     unknown = sorted(set(entry) - STAGE_KEYS)
@@ -270,10 +346,7 @@ def settings_from_context(node: ContextNode) -> StageSettings:
     if missing:
         raise StageError(f"stage {stage!r}: cdk.json must set {', '.join(missing)}")
     values: dict[str, Any] = {k: v for k, v in entry.items() if v is not None}
-    asset = node.try_get_context(LAMBDA_ASSET_KEY)
-    if asset:
-        values["lambda_asset"] = str(asset)
-    return StageSettings(stage=str(stage), **values)
+    return StageSettings(stage=stage, **{**values, **overrides})
 
 
 class JsonContext:
@@ -286,10 +359,13 @@ class JsonContext:
         return self.context.get(key)
 
 
-def load_stage(stage: str, cdk_json: Path = REPO_ROOT / "cdk.json") -> StageSettings:
-    """A stage's settings straight from cdk.json (no CDK app)."""
+def load_stage(
+    stage: str, cdk_json: Path = REPO_ROOT / "cdk.json", *, deployable: bool = False
+) -> StageSettings:
+    """A stage's settings straight from cdk.json (no CDK app; by default also a production
+    stage that does not name its account or alarm destination yet)."""
     context = json.loads(cdk_json.read_text())["context"]
-    return settings_from_context(JsonContext(context, stage))
+    return settings_from_context(JsonContext(context, stage), deployable=deployable)
 
 
 def main(argv: list[str]) -> int:

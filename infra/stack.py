@@ -56,6 +56,7 @@ class AssetSyncStack(cdk.Stack):
             "Dashboard",
             settings=settings,
             sync=self.sync,
+            schedule=self.schedule,
             asset_events=self.events,
             alarms=self.monitoring.alarms,
         )

@@ -59,15 +59,32 @@ def python_function(
     return function
 
 
+def fixed_logical_id(construct: Construct, logical_id: str) -> None:
+    """Pin the logical id of a construct's CloudFormation resource.
+
+    Retained named resources have fixed ids: docs/deploy.md adopts existing ones under these ids
+    (`cdk import`), and a refactor of the construct tree must never turn into "create a second
+    resource of that name".
+    """
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    resource.override_logical_id(logical_id)
+
+
 def retained_log_group(scope: Construct, construct_id: str, function_name: str) -> logs.LogGroup:
-    """The log group a function writes to, created by the stack (90 days) and retained."""
-    return logs.LogGroup(
+    """The log group a function writes to, created by the stack (90 days) and retained.
+
+    Its logical id is fixed: the parent construct's id plus "LogGroup" (SyncLogGroup, ...).
+    """
+    log_group = logs.LogGroup(
         scope,
         construct_id,
         log_group_name=f"/aws/lambda/{function_name}",
         retention=LOG_RETENTION,
         removal_policy=RETAINED,
     )
+    fixed_logical_id(log_group, f"{scope.node.id}LogGroup")
+    return log_group
 
 
 def failure_queue(scope: Construct, construct_id: str, queue_name: str, role: str) -> sqs.Queue:

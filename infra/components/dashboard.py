@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.components.common import METRICS_NAMESPACE
 from infra.components.events import EVENTS_SERVICE_NAME, AssetEvents
 from infra.components.monitoring import DURATION_ALARM_FRACTION, ITERATOR_AGE_ALARM, sync_metric
+from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SyncFunction
 from infra.settings import StageSettings
 
@@ -19,6 +20,7 @@ RUN_OUTCOME_METRICS = (
     "SyncFailed",
     "SyncInterrupted",
     "SyncSkipped",
+    "SyncFresh",  # a catch-up found today's sync already done (wrote nothing)
 )
 ASSET_CHANGE_METRICS = (
     "AssetsCreated",
@@ -29,6 +31,8 @@ ASSET_CHANGE_METRICS = (
     "AssetsRepaired",
 )
 EVENTS_METRICS = ("EventsPublished", "EventsFailed")
+DELIVERY_METRICS = ("Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures")
+QUEUE_LABELS = ("schedule DLQ", "invoke failures", "events failures")
 PERIOD = cdk.Duration.hours(1)
 EVENTS_PERIOD = cdk.Duration.minutes(5)
 WIDTH, HEIGHT = 12, 6
@@ -56,6 +60,7 @@ class SyncDashboard(Construct):
         *,
         settings: StageSettings,
         sync: SyncFunction,
+        schedule: SyncSchedule,
         asset_events: AssetEvents,
         alarms: list[cloudwatch.Alarm],
     ) -> None:
@@ -63,6 +68,8 @@ class SyncDashboard(Construct):
         timeout = settings.timeout_seconds
         consumer = asset_events.function
         zone = settings.schedule_timezone or "UTC"
+        catch_ups = ", ".join(f"`{c.expression}`" for c in settings.catch_ups) or "none"
+        queues = [schedule.dead_letter_queue, sync.failure_queue, asset_events.failure_queue]
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -74,7 +81,9 @@ class SyncDashboard(Construct):
                         markdown=(
                             f"# signal9-asset-sync {settings.stage}\n"
                             f"Sync `{settings.function_name}` on `{settings.schedule}` ({zone}); "
-                            f"change events on bus `{settings.bus_name}`. "
+                            f"catch-ups {catch_ups} sync only if that day's sync has not "
+                            "succeeded (else `SyncFresh`, no write). "
+                            f"Change events on bus `{settings.bus_name}`. "
                             "Runbooks: docs/deploy.md."
                         ),
                         width=24,
@@ -144,6 +153,30 @@ class SyncDashboard(Construct):
                     ),
                 ],
                 [
+                    cloudwatch.GraphWidget(
+                        title="Failure queues: messages arrived (left), waiting (right)",
+                        left=[
+                            q.metric_number_of_messages_sent(period=EVENTS_PERIOD, label=n)
+                            for q, n in zip(queues, QUEUE_LABELS, strict=True)
+                        ],
+                        right=[
+                            q.metric_approximate_number_of_messages_visible(
+                                period=EVENTS_PERIOD, statistic="Maximum", label=n
+                            )
+                            for q, n in zip(queues, QUEUE_LABELS, strict=True)
+                        ],
+                        width=WIDTH,
+                        height=HEIGHT,
+                    ),
+                    self._graph(
+                        "Sync invocations throttled / dropped / not reported (count per 5 min)",
+                        [
+                            sync.function.metric(name, period=EVENTS_PERIOD, statistic="Sum")
+                            for name in DELIVERY_METRICS
+                        ],
+                    ),
+                ],
+                [
                     cloudwatch.AlarmStatusWidget(
                         title="Alarms",
                         alarms=list(alarms),
@@ -156,7 +189,7 @@ class SyncDashboard(Construct):
 
     @staticmethod
     def _graph(
-        title: str, metrics: list[cloudwatch.Metric], *, stacked: bool = False
+        title: str, metrics: list[cloudwatch.IMetric], *, stacked: bool = False
     ) -> cloudwatch.GraphWidget:
         return cloudwatch.GraphWidget(
             title=title,

@@ -13,21 +13,24 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
 from infra.components.common import METRICS_NAMESPACE
 from infra.components.events import AssetEvents, failed_or_quarantined, stalled
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SERVICE_NAME, SyncFunction
 from infra.settings import StageSettings
 
+__all__ = ["ALARM_PERIOD", "GE", "GT", "Monitoring", "sync_metric"]
+
 SYNC_SUCCEEDED_METRIC = "SyncSucceeded"
-# "No successful sync in 26 hours": 26 one-hour periods, all breaching. One-hour periods allow
-# up to 7 days of evaluation range (periods under an hour are limited to one day).
+SYNC_FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync already done
+# "Neither a successful sync nor a catch-up that found the table fresh in 26 hours": 26
+# one-hour periods, all breaching. With catch-ups the last such signal of a healthy day is the
+# last catch-up's, so the alarm fires about two hours after a whole day's attempts failed.
+# One-hour periods allow up to 7 days of evaluation range (shorter periods: one day).
 NO_SUCCESS_WINDOW_HOURS = 26
 DURATION_ALARM_FRACTION = 0.8
 ITERATOR_AGE_ALARM = cdk.Duration.minutes(5)
-ALARM_PERIOD = cdk.Duration.minutes(5)
-GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 
 
 def sync_metric(
@@ -44,7 +47,11 @@ def sync_metric(
 
 
 class Monitoring(Construct):
-    """The alarm topic (optional e-mail subscription) and every alarm, each notifying it."""
+    """The alarm topic and every alarm, each notifying the stage's destinations.
+
+    Destinations: the stage's topic (with ``alarm_email`` subscribed to it) and, when set, the
+    existing topic ``alarm_topic_arn``. The topic's policy admits exactly these alarms.
+    """
 
     def __init__(
         self,
@@ -59,9 +66,15 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings
         self.topic = self._topic()
-        self.alarms: list[cloudwatch.Alarm] = []
+        actions: list[cloudwatch.IAlarmAction] = [cw_actions.SnsAction(self.topic)]
+        if settings.alarm_topic_arn:
+            existing = sns.Topic.from_topic_arn(self, "AlarmDestination", settings.alarm_topic_arn)
+            actions.append(cw_actions.SnsAction(existing))
+        self.factory = AlarmFactory(self, settings.prefix, actions)
+        self.alarms = self.factory.alarms
         self._sync_alarms(sync, schedule)
         self._events_alarms(asset_events)
+        self._admit_alarms()
 
     def _topic(self) -> sns.Topic:
         # Not KMS-encrypted: it carries only alarm notifications (alarm name, state, metric), and
@@ -74,27 +87,26 @@ class Monitoring(Construct):
             display_name=f"signal9-asset-sync {self.settings.stage} alarms",
             enforce_ssl=True,
         )
-        # CloudWatch alarms of this account may publish (the enforce_ssl topic policy replaces
-        # SNS's default policy, so the service principal is allowed explicitly).
-        stack = cdk.Stack.of(self)
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:"
-                        f"{stack.account}:alarm:*"
-                    },
-                },
-            )
-        )
         if self.settings.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
         return topic
+
+    def _admit_alarms(self) -> None:
+        # The enforce_ssl topic policy replaces SNS's default policy, so CloudWatch is admitted
+        # explicitly, and only for this stack's alarms (their ARNs), not any alarm of the account.
+        stack = cdk.Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
+        )
 
     def _alarm(
         self,
@@ -108,33 +120,19 @@ class Monitoring(Construct):
         evaluation_periods: int = 1,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            construct_id,
-            alarm_name=f"{self.settings.prefix}-{name}",
-            alarm_description=description,
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=evaluation_periods,
-            treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-        self.alarms.append(alarm)
-        return alarm
-
-    def _queue_alarm(self, construct_id: str, name: str, queue: sqs.IQueue, what: str) -> None:
-        self._alarm(
+        return self.factory.alarm(
             construct_id,
             name,
-            description=f"Messages are waiting in the {what} ({queue.node.id}).",
-            metric=queue.metric_approximate_number_of_messages_visible(
-                period=ALARM_PERIOD, statistic="Maximum"
-            ),
-            threshold=0,
-            comparison=GT,
+            description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison=comparison,
+            evaluation_periods=evaluation_periods,
+            missing=missing,
         )
+
+    def _queue_alarm(self, construct_id: str, name: str, queue: sqs.IQueue, what: str) -> None:
+        self.factory.new_messages(construct_id, name, queue, what)
 
     def _sync_alarms(self, sync: SyncFunction, schedule: SyncSchedule) -> None:
         self._alarm(
@@ -166,18 +164,56 @@ class Monitoring(Construct):
             sync.failure_queue,
             "sync function's on-failure queue",
         )
+        self._delivery_alarms(sync)
         self._alarm(
             "NoSuccessfulSyncAlarm",
             "no-successful-sync",
             description=(
-                f"No successful sync (metric {SYNC_SUCCEEDED_METRIC}) in the last "
-                f"{NO_SUCCESS_WINDOW_HOURS} hours; missing data counts as failure."
+                f"Neither a successful sync ({SYNC_SUCCEEDED_METRIC}) nor a catch-up that found "
+                f"the table fresh ({SYNC_FRESH_METRIC}) in the last {NO_SUCCESS_WINDOW_HOURS} "
+                "hours; missing data counts as failure."
             ),
-            metric=sync_metric(SYNC_SUCCEEDED_METRIC),
+            metric=cloudwatch.MathExpression(
+                expression="FILL(succeeded, 0) + FILL(fresh, 0)",
+                using_metrics={
+                    "succeeded": sync_metric(SYNC_SUCCEEDED_METRIC),
+                    "fresh": sync_metric(SYNC_FRESH_METRIC),
+                },
+                label="SyncSucceeded + SyncFresh",
+                period=cdk.Duration.hours(1),
+            ),
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=NO_SUCCESS_WINDOW_HOURS,
             missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def _delivery_alarms(self, sync: SyncFunction) -> None:
+        """Invocations Lambda could not run, gave up on, or could not report."""
+        function = sync.function
+        self.factory.lambda_count(
+            "ThrottlesAlarm",
+            "throttles",
+            function,
+            "Throttles",
+            "Lambda throttled an invocation of the sync function (Throttles >= 1 in 5 "
+            "minutes): the account's concurrency is exhausted; Lambda retries for up to 6 hours.",
+        )
+        self.factory.lambda_count(
+            "AsyncEventsDroppedAlarm",
+            "async-events-dropped",
+            function,
+            "AsyncEventsDropped",
+            "Lambda gave up on an event of the sync function (AsyncEventsDropped >= 1): failed "
+            "after its retries, too old, or throttled until too old.",
+        )
+        self.factory.lambda_count(
+            "DestinationDeliveryFailuresAlarm",
+            "destination-delivery-failures",
+            function,
+            "DestinationDeliveryFailures",
+            "Lambda could not put a failed event of the sync function in its on-failure queue "
+            "(DestinationDeliveryFailures >= 1): that failure is recorded nowhere else.",
         )
 
     def _events_alarms(self, asset_events: AssetEvents) -> None:

@@ -13,6 +13,7 @@ from infra.components.common import (
     SendOnlyQueueDestination,
     acknowledge,
     failure_queue,
+    fixed_logical_id,
     function_role,
     python_function,
     retained_log_group,
@@ -24,6 +25,8 @@ HANDLER = "asset_sync.handler.lambda_handler"
 SERVICE_NAME = "asset-sync"
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
+# Fixed, like the tables' (docs/deploy.md imports it): a logical id, no secret value.
+ALPACA_SECRET_LOGICAL_ID = "AlpacaSecret"  # noqa: S105
 
 
 class SyncFunction(Construct):
@@ -52,24 +55,23 @@ class SyncFunction(Construct):
         self.function = self._function(tables, code)
 
     def _alpaca_secret(self) -> secretsmanager.Secret:
-        # External API keys cannot be generated; the secret is created with a placeholder of
-        # empty strings and an operator sets the real keys once after the first deploy
-        # (docs/deploy.md). CloudFormation writes SecretString only when this template value
-        # changes, so later deploys keep the real keys as long as the placeholder stays as it is.
-        # Encrypted with the account's AWS managed key for Secrets Manager (aws/secretsmanager),
-        # which needs no key policy for the function's role to decrypt.
-        placeholder = cdk.SecretValue.unsafe_plain_text("")
+        # External API keys cannot be generated, so the secret is created without a value (no
+        # SecretString, no GenerateSecretString: CloudFormation creates an empty secret) and an
+        # operator puts the keys once after the first deploy (docs/deploy.md). No template value
+        # exists that a later deploy or a replacement could write over the keys. Encrypted with
+        # the account's AWS managed key for Secrets Manager (aws/secretsmanager), which needs no
+        # key policy for the function's role to decrypt.
         secret = secretsmanager.Secret(
             self,
             "AlpacaSecret",
             secret_name=self.settings.secret_name,
-            description="Alpaca API keys for signal9-asset-sync (set by an operator)",
-            secret_object_value={
-                "APCA_API_KEY_ID": placeholder,
-                "APCA_API_SECRET_KEY": placeholder,
-            },
+            description="Alpaca API keys for signal9-asset-sync (put by an operator)",
             removal_policy=RETAINED,
         )
+        resource = secret.node.default_child
+        assert isinstance(resource, secretsmanager.CfnSecret)
+        resource.add_property_deletion_override("GenerateSecretString")  # the L2's default
+        fixed_logical_id(secret, ALPACA_SECRET_LOGICAL_ID)
         acknowledge(
             secret,
             "AwsSolutions::AwsSolutions-SMG4",

@@ -1,4 +1,4 @@
-"""The two DynamoDB tables: signal9_assets (shared with other services) and the run-state table."""
+"""The two DynamoDB tables: the assets table (read by other services) and the run-state table."""
 
 from __future__ import annotations
 
@@ -53,9 +53,11 @@ class Tables(Construct):
             # customer managed key would add cost and key-policy upkeep for nothing needed here
             # (no cross-account readers, no key-level revocation requirement).
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # Off by default so that a failed first deploy can delete the tables it created (a
-            # protected table blocks the rollback); turn it on per stage once the stage exists.
-            deletion_protection=self.settings.table_deletion_protection,
+            # On for production stages: no stack operation or person deletes a table by
+            # mistake. A failed first deploy then cannot roll the new tables back: they stay, and
+            # the next deploy adopts them (docs/deploy.md, "Tables, secret or log groups that
+            # already exist").
+            deletion_protection=self.settings.deletion_protection,
             removal_policy=RETAINED,
         )
         resource = table.node.default_child

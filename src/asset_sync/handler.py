@@ -9,6 +9,9 @@ The invocation's deadline (`context.get_remaining_time_in_millis()`) is the run'
 writing 30 s before it, records `interrupted` and raises, so Lambda's retry runs what is left;
 its lease never outlives the deadline by more than a few seconds. An event with `"full": true`
 runs a full reconciliation (as does any run once the last one is FULL_RECONCILE_DAYS old).
+An event with `"catch_up": {"window_seconds": N}` (the stage's later attempts of the day) first
+reads the state item and, when a sync succeeded within that window, returns `fresh` having
+written nothing (logic/freshness.py).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from asset_sync.config import AlpacaCredentials, ConfigError, SyncSettings, settings_from_env
+from asset_sync.logic.freshness import CatchUp, CatchUpEventError, judge, scheduled_time
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.sync import LeaseHeldError, SyncError
-from asset_sync.wiring import build_run
+from asset_sync.wiring import build_run, tables
 
 # ensure_ascii: every non-ASCII character of catalog text (C1 controls, bidi overrides) reaches
 # the log escaped, never raw (Powertools' default serializer keeps them as they are).
@@ -64,6 +69,18 @@ def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
         value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.TransformParameterError:
         raise ConfigError(f"secret {secret_id} is not a JSON object") from None
+    except parameters.exceptions.GetParameterError as error:
+        cause = error.__context__
+        if isinstance(cause, ClientError) and (
+            cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        ):
+            # The stack creates the secret without a value: nothing to read until an operator
+            # puts the keys (docs/deploy.md).
+            raise ConfigError(
+                f"secret {secret_id} holds no value yet (or does not exist); put the keys "
+                "with `aws secretsmanager put-secret-value` (see docs/deploy.md)"
+            ) from None
+        raise
     if not isinstance(value, dict):
         raise ConfigError(f"secret {secret_id} is not a JSON object")
     key_id, secret_key = value.get("APCA_API_KEY_ID"), value.get("APCA_API_SECRET_KEY")
@@ -85,6 +102,45 @@ OUTCOME_METRICS = {
     "interrupted": "SyncInterrupted",
     "skipped": "SyncSkipped",
 }
+FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync done and wrote nothing
+FRESH_MESSAGE = "sync fresh: today's sync already succeeded, nothing to do"
+
+
+def catch_up_check(
+    settings: SyncSettings, catch_up: CatchUp, event: dict[str, Any]
+) -> dict[str, Any] | None:
+    """For a catch-up: the `fresh` result when a sync succeeded within its window (one read of
+    the state item, no lease, no write), else None and the catch-up syncs."""
+    _, state = tables(settings)
+    view = state.read()
+    state.check_serves(view, settings.assets_table)
+    now = time.time()
+    verdict = judge(
+        catch_up,
+        scheduled_at=scheduled_time(event, now),
+        now=now,
+        last_success_at=view.last_sync_timestamp,
+    )
+    details = {
+        "window_start": verdict.window_start,
+        "last_success_at": verdict.last_success_at,
+        "last_success_run_seq": (view.last_success or {}).get("run_seq"),
+        "reason": verdict.message,
+    }
+    if not verdict.fresh:
+        logger.info("catch-up: syncing", extra={"catch_up": details})
+        return None
+    metrics.add_metric(name=FRESH_METRIC, unit=MetricUnit.Count, value=1)
+    result = {
+        "outcome": "fresh",
+        "message": verdict.message,
+        **details,
+        "dynamodb_requests": state.stats.requests,
+        "dynamodb_write_requests": state.stats.writes,
+        "changed_symbols": 0,
+    }
+    logger.info(FRESH_MESSAGE, extra={"report": result})
+    return result
 
 
 def publish(report: RunReport) -> None:
@@ -116,6 +172,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     try:
         settings = base_settings()
+        try:
+            catch_up = CatchUp.from_event(event)
+        except CatchUpEventError as malformed:
+            raise ConfigError(str(malformed)) from None
+        if catch_up is not None and (fresh := catch_up_check(settings, catch_up, event)):
+            return fresh
         settings = settings.with_overrides(
             credentials=alpaca_credentials(settings),
             full=(isinstance(event, dict) and event.get("full") is True) or None,

@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.node_warning import silence_node_end_of_life
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `infra` and `scripts` live at the repository root
     sys.path.insert(0, str(REPO_ROOT))
 
-# The jsii runtime warns on every start when node is past its end of life; the warning is noise
-# in test output (node's version is the machine's, not the project's).
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+# The jsii runtime warns on every start when node is past its end of life (or deprecated); the
+# warning is noise in test output (node's version is the machine's, not the project's).
+silence_node_end_of_life()
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 

@@ -13,20 +13,36 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 from infra.app import build_app, environment
-from infra.settings import JsonContext, StageSettings, settings_from_context
+from infra.settings import JsonContext, StageSettings, settings_from_context, stage_from_entry
 from infra.stack import AssetSyncStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+# What docs/deploy.md has a first-time deployer add to cdk.json's prod entry (its placeholders).
+PROD_DEPLOYMENT = {"account": "123456789012", "alarm_email": "oncall@example.com"}
 # cfn-lint warnings that CDK itself produces: W3005 is the DependsOn on a function's role, which
 # CDK adds next to the GetAtt (harmless, and not controllable from the L2 construct).
 ALLOWED_CFN_LINT_WARNINGS = {"W3005"}
 
 
+def deployable_context(**prod: Any) -> dict[str, Any]:
+    """cdk.json's context with prod's entry completed as docs/deploy.md says (plus prod)."""
+    stages = dict(CDK_CONTEXT["stages"])
+    stages["prod"] = {**stages["prod"], **PROD_DEPLOYMENT, **prod}
+    return {**CDK_CONTEXT, "stages": stages}
+
+
 def stage_settings(base: str, /, **overrides: Any) -> StageSettings:
-    """Stage base's settings from cdk.json, with overrides (validated again; stage= renames)."""
-    settings = settings_from_context(JsonContext(CDK_CONTEXT, base))
-    return replace(settings, **overrides)
+    """Stage base's cdk.json entry with overrides, validated (stage= renames it, and the names
+    it leaves to the default are the new stage's)."""
+    stage = overrides.pop("stage", base)
+    return stage_from_entry(stage, CDK_CONTEXT["stages"][base], **overrides)
+
+
+def deployable_prod() -> StageSettings:
+    """prod as `make synth STAGE=prod` builds it once cdk.json names its account and alarm
+    destination (every check of the app included: deployability, no shared names)."""
+    return settings_from_context(JsonContext(deployable_context(), "prod"))
 
 
 @dataclass
@@ -71,14 +87,17 @@ def synthesize(
 
 STAGES = ("dev", "prod", "qa")
 QA_TIMEOUT = 900
+QA_ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:ops-pager"
 
 
 def three_stages(outdir: Path, lambda_asset: Path) -> Synth:
-    """dev through infra/app.py, prod from cdk.json, and qa with every optional setting."""
+    """dev through infra/app.py, prod from cdk.json completed as documented, and qa with every
+    optional setting."""
     qa = stage_settings(
         "prod",
         stage="qa",
         alarm_email="ops@example.com",
+        alarm_topic_arn=QA_ALARM_TOPIC,
         memory_mb=2048,
         timeout_seconds=QA_TIMEOUT,
         reserved_concurrency=2,
@@ -89,7 +108,7 @@ def three_stages(outdir: Path, lambda_asset: Path) -> Synth:
         full_reconcile_days=3,
         account="123456789012",
     )
-    return synthesize(outdir, lambda_asset, stage_settings("prod"), qa)
+    return synthesize(outdir, lambda_asset, deployable_prod(), qa)
 
 
 # --- template queries -------------------------------------------------------------------------

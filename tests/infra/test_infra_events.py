@@ -212,11 +212,11 @@ def alarm(template: Template, name: str) -> dict[str, Any]:
 
 def test_failure_destination_alarm(template: Template) -> None:
     props = alarm(template, "events-failure-messages")
-    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["MetricName"] == "NumberOfMessagesSent"  # each newly arrived message
     assert props["Dimensions"] == [
         {"Name": "QueueName", "Value": arn(failure_queue_id(template), "QueueName")}
     ]
-    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
 def test_consumer_errors_alarm(template: Template) -> None:

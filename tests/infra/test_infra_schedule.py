@@ -1,8 +1,10 @@
-"""Schedules: EventBridge Scheduler in a time zone (several expressions), and several UTC rules."""
+"""Schedules: EventBridge Scheduler in a time zone (several expressions, catch-ups, the stage's own
+schedule group), and several UTC rules with catch-ups."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,8 @@ from tests.infra.synth import (
     Synth,
     arn,
     cfn_lint_problems,
-    key,
     logical_id,
     resources,
-    role_grants,
     stage_settings,
     synthesize,
 )
@@ -22,7 +22,9 @@ from tests.infra.synth import (
 pytestmark = pytest.mark.infra
 
 NEW_YORK = ("cron(0 23 * * ? *)", "cron(35 8 * * ? *)")  # nightly, and after the 08:20 refresh
+NEW_YORK_CATCH_UPS = {"cron(0 0 * * ? *)": 3600, "cron(35 9 * * ? *)": 3600}
 UTC_TWICE = ("cron(0 4 * * ? *)", "cron(0 14 * * ? *)")
+UTC_CATCH_UPS = {"cron(0 5 * * ? *)": 3600, "cron(0 6 * * ? *)": 7200, "cron(35 13 * * ? *)": 34500}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,11 @@ def synth(stub_lambda_asset: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         tmp_path_factory.mktemp("cdk.out"),
         stub_lambda_asset,
         stage_settings(
-            "dev", stage="ny", schedule=";".join(NEW_YORK), schedule_timezone="America/New_York"
+            "dev",
+            stage="ny",
+            schedule=";".join(NEW_YORK),
+            catch_up_schedule=";".join(NEW_YORK_CATCH_UPS),
+            schedule_timezone="America/New_York",
         ),
         stage_settings("dev", stage="twice", schedule=" ; ".join(UTC_TWICE)),
         app_stage=None,
@@ -59,22 +65,35 @@ def test_variants_pass_cdk_nag_and_cfn_lint(synth: Synth, tmp_path: Path, stage:
     assert cfn_lint_problems(synth.template(stage), tmp_path) == []
 
 
-def test_time_zone_uses_scheduler_schedules_instead_of_a_rule(synth: Synth) -> None:
+def scheduler_role_id(synth: Synth) -> str:
+    """The ny stage's Scheduler role."""
+    return logical_id(
+        synth.template("ny"), "AWS::IAM::Role", Description=Match.string_like_regexp("Sched")
+    )
+
+
+def test_time_zone_uses_scheduler_schedules_in_the_stages_group(synth: Synth) -> None:
     template = synth.template("ny")
     function_id, dlq_id = ids(synth, "ny")
     template.resource_count_is("AWS::Events::Rule", 0)
     template.resource_count_is("AWS::Lambda::Permission", 0)  # Scheduler invokes via its role
-    role_id = logical_id(template, "AWS::IAM::Role", Description=Match.string_like_regexp("Sched"))
+    group_id, group = next(iter(resources(template, "AWS::Scheduler::ScheduleGroup").items()))
+    template.resource_count_is("AWS::Scheduler::ScheduleGroup", 1)
+    assert group["Properties"]["Name"] == "signal9-asset-sync-ny"
     schedules = sorted(
         (s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values()),
         key=lambda props: props["Name"],
     )
     assert [s["Name"] for s in schedules] == [
+        "signal9-asset-sync-ny-catch-up",
+        "signal9-asset-sync-ny-catch-up-2",
         "signal9-asset-sync-ny-schedule",
         "signal9-asset-sync-ny-schedule-2",
     ]
-    assert [s["ScheduleExpression"] for s in schedules] == list(NEW_YORK)
+    assert [s["ScheduleExpression"] for s in schedules] == [*NEW_YORK_CATCH_UPS, *NEW_YORK]
+    windows = []
     for props in schedules:
+        assert props["GroupName"] == "signal9-asset-sync-ny"
         assert props["ScheduleExpressionTimezone"] == "America/New_York"
         assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
         assert props["State"] == "ENABLED"
@@ -82,41 +101,23 @@ def test_time_zone_uses_scheduler_schedules_instead_of_a_rule(synth: Synth) -> N
         event = json.loads(target.pop("Input"))
         assert target == {
             "Arn": arn(function_id),
-            "RoleArn": arn(role_id),
+            "RoleArn": arn(scheduler_role_id(synth)),
             "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 7200},
             "DeadLetterConfig": {"Arn": arn(dlq_id)},
         }
-        # The handler's correlation id is the event's "id": Scheduler's execution id.
+        # The handler's correlation id is the event's "id": Scheduler's execution id; a
+        # catch-up's window is measured from "time", the scheduled time.
         assert event["id"] == "<aws.scheduler.execution-id>"
+        assert event["time"] == "<aws.scheduler.scheduled-time>"
         assert event["detail-type"] == "Scheduled Event"
-
-
-def test_scheduler_role_may_only_invoke_this_function_and_write_the_dlq(synth: Synth) -> None:
-    template = synth.template("ny")
-    function_id, dlq_id = ids(synth, "ny")
-    role_id = logical_id(template, "AWS::IAM::Role", Description=Match.string_like_regexp("Sched"))
-    role = resources(template, "AWS::IAM::Role")[role_id]["Properties"]
-    assert "ManagedPolicyArns" not in role
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Action": "sts:AssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": "scheduler.amazonaws.com"},
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }
+        windows.append(event.get("catch_up"))
+    assert windows == [
+        *({"window_seconds": w} for w in NEW_YORK_CATCH_UPS.values()),
+        None,
+        None,
     ]
-    assert role_grants(template, role_id) == {
-        key(arn(function_id)): {"lambda:InvokeFunction"},
-        key(arn(dlq_id)): {"sqs:SendMessage"},
-    }
-    # Each schedule waits for the role's policy, so the first invocation is authorised.
-    policy_id = next(
-        logical
-        for logical, policy in resources(template, "AWS::IAM::Policy").items()
-        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
-    )
     for schedule in resources(template, "AWS::Scheduler::Schedule").values():
-        assert policy_id in schedule["DependsOn"]
+        assert group_id in schedule["DependsOn"]
 
 
 def test_several_utc_expressions_make_one_rule_each(synth: Synth) -> None:
@@ -128,12 +129,28 @@ def test_several_utc_expressions_make_one_rule_each(synth: Synth) -> None:
         key=lambda item: item[1]["Properties"]["Name"],
     )
     assert [r["Properties"]["Name"] for _, r in rules] == [
+        "signal9-asset-sync-twice-catch-up",
+        "signal9-asset-sync-twice-catch-up-2",
+        "signal9-asset-sync-twice-catch-up-3",
         "signal9-asset-sync-twice-schedule",
         "signal9-asset-sync-twice-schedule-2",
     ]
-    assert [r["Properties"]["ScheduleExpression"] for _, r in rules] == list(UTC_TWICE)
+    assert [r["Properties"]["ScheduleExpression"] for _, r in rules] == [
+        *UTC_CATCH_UPS,
+        *UTC_TWICE,
+    ]
     for rule_id, rule in rules:
         [target] = rule["Properties"]["Targets"]
+        expression = rule["Properties"]["ScheduleExpression"]
+        if expression in UTC_CATCH_UPS:
+            # The scheduled event's id and time, and the catch-up request with its window.
+            transformer = target["InputTransformer"]
+            assert transformer["InputPathsMap"] == {"id": "$.id", "time": "$.time"}
+            event = json.loads(re.sub(r"<(id|time)>", '"x"', transformer["InputTemplate"]))
+            assert event["catch_up"] == {"window_seconds": UTC_CATCH_UPS[expression]}
+            assert (event["id"], event["time"]) == ("x", "x")
+        else:
+            assert "InputTransformer" not in target and "Input" not in target
         assert target["Arn"] == arn(function_id)
         assert target["DeadLetterConfig"] == {"Arn": arn(dlq_id)}
         assert target["RetryPolicy"] == {

@@ -65,8 +65,8 @@ def test_resource_inventory(template: Template) -> None:
         "AWS::Lambda::Function": 2,
         "AWS::Lambda::EventInvokeConfig": 1,
         "AWS::Lambda::EventSourceMapping": 1,
-        "AWS::Lambda::Permission": 1,
-        "AWS::Events::Rule": 1,
+        "AWS::Lambda::Permission": 4,
+        "AWS::Events::Rule": 4,  # the daily run and three catch-ups
         "AWS::Events::EventBus": 1,
         "AWS::Events::Archive": 1,
         "AWS::SQS::Queue": 3,
@@ -74,7 +74,7 @@ def test_resource_inventory(template: Template) -> None:
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
         "AWS::SNS::Subscription": 0,
-        "AWS::CloudWatch::Alarm": 11,
+        "AWS::CloudWatch::Alarm": 14,  # 11 + the events pipeline's failed, stalled, quarantine
         "AWS::S3::Bucket": 1,  # the events consumer's quarantine
         "AWS::S3::BucketPolicy": 1,
         "AWS::CloudWatch::Dashboard": 1,
@@ -213,7 +213,7 @@ def test_only_stateful_resources_are_retained_and_never_on_a_failed_create(
 def test_assets_table(template: Template) -> None:
     table = resources(template, "AWS::DynamoDB::Table")["AssetsTable"]  # fixed logical id
     props = table["Properties"]
-    assert props["TableName"] == "signal9_assets"
+    assert props["TableName"] == "signal9_assets_dev"
     assert props["KeySchema"] == [{"AttributeName": "symbol", "KeyType": "HASH"}]
     assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": "status", "AttributeType": "S"},
@@ -230,14 +230,14 @@ def test_assets_table(template: Template) -> None:
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}  # KMS, AWS managed key
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert props["DeletionProtectionEnabled"] is False  # so a failed first create rolls back
+    assert props["DeletionProtectionEnabled"] is False  # dev is no production stage
     assert "ProvisionedThroughput" not in props
     assert "TimeToLiveSpecification" not in props
 
 
 def test_sync_state_table_has_ttl_on_expires_at(template: Template) -> None:
     props = resources(template, "AWS::DynamoDB::Table")["SyncStateTable"]["Properties"]
-    assert props["TableName"] == "signal9_assets_sync_state"
+    assert props["TableName"] == "signal9_assets_dev_sync_state"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
@@ -249,19 +249,27 @@ def test_sync_state_table_has_ttl_on_expires_at(template: Template) -> None:
     assert "StreamSpecification" not in props
 
 
-def test_table_names_are_shared_by_stages_unless_overridden(synth: Synth) -> None:
-    def names(stage: str) -> dict[str, str]:
-        tables = resources(synth.template(stage), "AWS::DynamoDB::Table")
-        return {logical: table["Properties"]["TableName"] for logical, table in tables.items()}
+def test_every_stage_has_its_own_tables_and_prod_keeps_the_seeds_names(synth: Synth) -> None:
+    def tables(stage: str) -> dict[str, tuple[str, bool]]:
+        found = resources(synth.template(stage), "AWS::DynamoDB::Table")
+        return {
+            logical: (t["Properties"]["TableName"], t["Properties"]["DeletionProtectionEnabled"])
+            for logical, t in found.items()
+        }
 
-    default = {"AssetsTable": "signal9_assets", "SyncStateTable": "signal9_assets_sync_state"}
-    assert names("dev") == names("prod") == default
-    assert names("qa") == {
-        "AssetsTable": "signal9_assets_qa",
-        "SyncStateTable": "signal9_assets_qa_sync_state",
+    # Deletion protection: on for the production stages, off for dev.
+    assert tables("prod") == {
+        "AssetsTable": ("signal9_assets", True),
+        "SyncStateTable": ("signal9_assets_sync_state", True),
     }
-    qa_tables = resources(synth.template("qa"), "AWS::DynamoDB::Table").values()
-    assert all(t["Properties"]["DeletionProtectionEnabled"] is True for t in qa_tables)
+    assert tables("dev") == {
+        "AssetsTable": ("signal9_assets_dev", False),
+        "SyncStateTable": ("signal9_assets_dev_sync_state", False),
+    }
+    assert tables("qa") == {
+        "AssetsTable": ("signal9_assets_qa", True),
+        "SyncStateTable": ("signal9_assets_qa_sync_state", True),
+    }
 
 
 # --- IAM -------------------------------------------------------------------------------------
@@ -352,6 +360,7 @@ NAME_PROPERTIES = (
     "DashboardName",
     "ArchiveName",
     "TableName",
+    "GroupName",
 )
 
 
@@ -366,16 +375,22 @@ def physical_names(template: Template) -> set[str]:
     return names
 
 
-def test_two_stages_fit_one_account_but_for_the_tables(synth: Synth) -> None:
-    dev, prod = physical_names(synth.template("dev")), physical_names(synth.template("prod"))
-    tables = {"signal9_assets", "signal9_assets_sync_state"}
-    assert dev & prod == tables  # the tables are shared unless a stage overrides their names
-    for name in dev - tables - {"signal9-assets-dev-archive"}:
-        assert "-dev" in name or "/dev/" in name, name
-    assert {"signal9-assets-dev", "signal9-assets"} <= dev | prod  # buses as cdk.json names them
-    qa = physical_names(synth.template("qa"))
-    assert not (qa & (dev | prod)), "an overridden stage shares nothing"
-    assert "signal9-assets-qa" in qa  # the bus is named for the stage unless overridden
+def test_dev_prod_and_qa_share_no_physical_name(synth: Synth) -> None:
+    names = {stage: physical_names(synth.template(stage)) for stage in STAGES}
+    for stage, own in names.items():
+        others = set().union(*(n for s, n in names.items() if s != stage))
+        assert not own & others, f"{stage} shares {sorted(own & others)}"
+    # Every name is the stage's own, but prod's three seed names.
+    seed = {
+        "signal9_assets",
+        "signal9_assets_sync_state",
+        "signal9-assets",
+        "signal9-assets-archive",
+    }
+    assert seed <= names["prod"]
+    for stage, own in names.items():
+        for name in own - seed:
+            assert f"-{stage}" in name or f"/{stage}/" in name or f"_{stage}" in name, name
 
 
 def test_runbook_has_one_entry_per_alarm(template: Template) -> None:
@@ -397,3 +412,57 @@ def test_names_in_the_deploy_doc_exist_in_the_stage(template: Template) -> None:
     assert missing == []
     assert "signal9/asset-sync/$STAGE/alpaca" in doc
     assert "AssetSync-$STAGE" in doc
+
+
+# --- retained resources: the documented way back after `cdk destroy` ---------------------------
+
+IMPORT_IDENTIFIERS = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SecretsManager::Secret": "Id",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+
+
+def documented_import_mapping() -> dict[str, dict[str, str]]:
+    """The `cdk import` mapping of "Tables, secret or log groups that already exist", with the
+    shell variables it uses given the dev stage's values."""
+    doc = DEPLOY_DOC.read_text()
+    section = doc[doc.index("## Tables, secret or log groups that already exist") :]
+    [mapping] = re.findall(r'--resource-mapping-inline "(\{.*?\})"', section, re.DOTALL)
+    text = mapping.replace('\\"', '"')
+    for variable, value in {
+        "$assets": "signal9_assets_dev",
+        "$state": "signal9_assets_dev_sync_state",
+        "$secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+        "$STAGE": "dev",
+    }.items():
+        text = text.replace(variable, value)
+    return dict(json.loads(text))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_retained_resource_has_a_fixed_id_that_the_import_guide_maps(
+    synth: Synth, stage: str
+) -> None:
+    retained = {
+        logical: resource
+        for logical, resource in synth.template(stage).to_json()["Resources"].items()
+        if resource.get("DeletionPolicy", "Delete") != "Delete"
+    }
+    assert set(retained) == {
+        "AssetsTable",
+        "SyncStateTable",
+        "AlpacaSecret",
+        "SyncLogGroup",
+        "EventsLogGroup",
+    }
+    mapping = documented_import_mapping()
+    assert set(mapping) == set(retained)
+    for logical, resource in retained.items():
+        identifier = IMPORT_IDENTIFIERS[resource["Type"]]
+        assert set(mapping[logical]) == {identifier}, logical
+    if stage == "dev":  # the documented names are the stage's
+        for logical, resource in retained.items():
+            identifier = IMPORT_IDENTIFIERS[resource["Type"]]
+            if identifier != "Id":
+                assert mapping[logical][identifier] == resource["Properties"][identifier]

@@ -1,19 +1,24 @@
 """The sync function's own resources on dev, prod and qa: configuration, environment, the
-default schedule, secret, queues, topic, its alarms and its role. Synthesized once per module."""
+daily schedule and its catch-ups, secret, queues, topic and alarm destinations, its alarms, its
+role and what the dashboard draws of them. Synthesized once per module."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
 from tests.infra.synth import (
+    PROD_DEPLOYMENT,
+    QA_ALARM_TOPIC,
     QA_TIMEOUT,
     STAGES,
     Synth,
     alarms,
     arn,
+    dashboard_body,
     key,
     logical_id,
     only,
@@ -111,9 +116,10 @@ def test_async_invocation_retries_then_the_failure_queue(template: Template) -> 
     )
 
 
-def test_default_schedule_is_one_utc_rule_with_retries_and_dlq(template: Template) -> None:
+def test_default_schedule_is_a_utc_rule_with_retries_and_dlq(template: Template) -> None:
     function_id = sync_function_id(template)
-    rule_id, rule = only(template, "AWS::Events::Rule")
+    rule_id = logical_id(template, "AWS::Events::Rule", Name="signal9-asset-sync-dev-schedule")
+    rule = resources(template, "AWS::Events::Rule")[rule_id]
     dlq_id = logical_id(
         template, "AWS::SQS::Queue", QueueName="signal9-asset-sync-dev-schedule-dlq"
     )
@@ -158,16 +164,16 @@ def test_default_schedule_is_one_utc_rule_with_retries_and_dlq(template: Templat
     )
 
 
-def test_alpaca_secret_is_a_placeholder_per_stage(synth: Synth) -> None:
+def test_alpaca_secret_is_created_without_a_value(synth: Synth) -> None:
+    """No SecretString and no GenerateSecretString: CloudFormation creates an empty secret, and
+    no deploy or replacement can write over the keys an operator put (docs/deploy.md)."""
     for stage in STAGES:
         template = synth.template(stage)
-        _, secret = only(template, "AWS::SecretsManager::Secret")
+        secret_id, secret = only(template, "AWS::SecretsManager::Secret")
+        assert secret_id == "AlpacaSecret"  # fixed: docs/deploy.md imports it by this id
         props = secret["Properties"]
         assert props["Name"] == f"signal9/asset-sync/{stage}/alpaca"
-        assert json.loads(props["SecretString"]) == {
-            "APCA_API_KEY_ID": "",
-            "APCA_API_SECRET_KEY": "",
-        }
+        assert "SecretString" not in props
         assert "GenerateSecretString" not in props
         assert "KmsKeyId" not in props  # the AWS managed key, as the code comment says
         template.resource_count_is("AWS::SecretsManager::RotationSchedule", 0)
@@ -202,9 +208,13 @@ def test_queues_encrypted_retained_14_days_and_tls_only(template: Template) -> N
         } in statements, f"{queue_id} does not deny non-TLS access"
 
 
-def test_topic_denies_non_tls_publish_and_admits_cloudwatch(template: Template) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_topic_denies_non_tls_publish_and_admits_only_this_stacks_alarms(
+    synth: Synth, stage: str
+) -> None:
+    template = synth.template(stage)
     topic_id, topic = only(template, "AWS::SNS::Topic")
-    assert topic["Properties"]["TopicName"] == "signal9-asset-sync-dev-alarms"
+    assert topic["Properties"]["TopicName"] == f"signal9-asset-sync-{stage}-alarms"
     _, policy = only(template, "AWS::SNS::TopicPolicy")
     assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -221,17 +231,29 @@ def test_topic_denies_non_tls_publish_and_admits_cloudwatch(template: Template) 
     [allow] = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert allow["Action"] == "sns:Publish"
-    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert set(allow["Condition"]) == {"StringEquals", "ArnEquals"}
+    account = allow["Condition"]["StringEquals"]["aws:SourceAccount"]
+    assert account == ({"Ref": "AWS::AccountId"} if stage == "dev" else "123456789012")
+    admitted = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    alarm_ids = resources(template, "AWS::CloudWatch::Alarm")
+    assert sorted(admitted, key=key) == sorted((arn(a) for a in alarm_ids), key=key)
 
 
-def test_alarm_email_subscription_only_when_configured(synth: Synth) -> None:
+def test_alarm_destinations_per_stage(synth: Synth) -> None:
+    """dev: the topic only; prod: an e-mail subscription (as documented); qa: e-mail and an
+    existing topic that every alarm notifies too."""
     synth.template("dev").resource_count_is("AWS::SNS::Subscription", 0)
-    synth.template("prod").resource_count_is("AWS::SNS::Subscription", 0)
-    topic_id, _ = only(synth.template("qa"), "AWS::SNS::Topic")
-    synth.template("qa").has_resource_properties(
-        "AWS::SNS::Subscription",
-        {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": topic_id}},
-    )
+    for stage, email in (("prod", PROD_DEPLOYMENT["alarm_email"]), ("qa", "ops@example.com")):
+        template = synth.template(stage)
+        topic_id, _ = only(template, "AWS::SNS::Topic")
+        template.has_resource_properties(
+            "AWS::SNS::Subscription",
+            {"Protocol": "email", "Endpoint": email, "TopicArn": {"Ref": topic_id}},
+        )
+    qa = synth.template("qa")
+    topic_id, _ = only(qa, "AWS::SNS::Topic")
+    for name, props in alarms(qa).items():
+        assert props["AlarmActions"] == [{"Ref": topic_id}, QA_ALARM_TOPIC], name
 
 
 # --- CloudWatch alarms on the sync ------------------------------------------------------------
@@ -243,6 +265,9 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         "duration",
         "schedule-dlq-messages",
         "invoke-failure-messages",
+        "throttles",
+        "async-events-dropped",
+        "destination-delivery-failures",
         "no-successful-sync",
         "events-failure-messages",
         "events-errors",
@@ -257,7 +282,7 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         found = alarms(template)
         assert set(found) == {f"signal9-asset-sync-{stage}-{s}" for s in suffixes}
         for name, props in found.items():
-            assert props["AlarmActions"] == [{"Ref": topic_id}], name
+            assert props["AlarmActions"][0] == {"Ref": topic_id}, name
             assert props.get("ActionsEnabled", True) is True
             assert len(props["AlarmDescription"]) > 20, name
 
@@ -288,16 +313,26 @@ def test_duration_alarm_at_80_percent_of_timeout(synth: Synth) -> None:
         assert props["TreatMissingData"] == "notBreaching"
 
 
-def test_each_queue_has_one_messages_visible_alarm(template: Template) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_queue_alarms_on_every_newly_arrived_message(synth: Synth, stage: str) -> None:
+    """NumberOfMessagesSent (every SendMessage of Lambda, EventBridge and Scheduler), not "any
+    message visible", which stays in ALARM while the first failure waits and never notifies of
+    the second."""
+    template = synth.template(stage)
     queue_ids = set(resources(template, "AWS::SQS::Queue"))
     watched = []
     for props in alarms(template).values():
-        if props.get("MetricName") != "ApproximateNumberOfMessagesVisible":
+        if props.get("Namespace") != "AWS/SQS":
             continue
-        assert props["Namespace"] == "AWS/SQS"
-        assert props["Statistic"] == "Maximum"
-        assert props["Threshold"] == 0
-        assert props["ComparisonOperator"] == "GreaterThanThreshold"
+        assert props["MetricName"] == "NumberOfMessagesSent"
+        assert (props["Statistic"], props["Period"]) == ("Sum", 300)
+        assert (props["Threshold"], props["ComparisonOperator"]) == (
+            1,
+            "GreaterThanOrEqualToThreshold",
+        )
+        # One message in any of the last three periods (SQS may report an idle queue's first
+        # metrics late), OK again after 15 minutes without one: the next message notifies.
+        assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (3, 1)
         assert props["TreatMissingData"] == "notBreaching"
         [dimension] = props["Dimensions"]
         assert dimension["Name"] == "QueueName"
@@ -305,20 +340,51 @@ def test_each_queue_has_one_messages_visible_alarm(template: Template) -> None:
     assert sorted(watched) == sorted(queue_ids)
 
 
-def test_no_successful_sync_in_26_hours_alarm(template: Template) -> None:
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [
+        ("throttles", "Throttles"),
+        ("async-events-dropped", "AsyncEventsDropped"),
+        ("destination-delivery-failures", "DestinationDeliveryFailures"),
+    ],
+)
+@pytest.mark.parametrize("stage", STAGES)
+def test_delivery_alarms_on_the_sync_function(
+    synth: Synth, stage: str, name: str, metric: str
+) -> None:
+    template = synth.template(stage)
+    props = alarms(template)[f"signal9-asset-sync-{stage}-{name}"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", metric)
+    assert props["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": sync_function_id(template)}}
+    ]
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Sum", 300, 1)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_no_success_alarm_counts_successes_and_fresh_catch_ups_over_26_hours(
+    template: Template,
+) -> None:
     props = alarms(template)["signal9-asset-sync-dev-no-successful-sync"]
-    assert props["MetricName"] == "SyncSucceeded"
-    assert props["Namespace"] == "Signal9/AssetSync"
-    assert props["Dimensions"] == [{"Name": "service", "Value": "asset-sync"}]
-    assert props["Statistic"] == "Sum"
+    [expression, *inputs] = props["Metrics"]
+    assert expression["Expression"] == "FILL(succeeded, 0) + FILL(fresh, 0)"
+    assert expression.get("ReturnData", True) is True
+    assert {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in inputs} == {
+        "succeeded": "SyncSucceeded",
+        "fresh": "SyncFresh",
+    }
+    for m in inputs:
+        assert m["ReturnData"] is False
+        stat = m["MetricStat"]
+        assert stat["Metric"]["Namespace"] == "Signal9/AssetSync"
+        assert stat["Metric"]["Dimensions"] == [{"Name": "service", "Value": "asset-sync"}]
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 3600)
     assert props["ComparisonOperator"] == "LessThanThreshold"
     assert props["Threshold"] == 1
     assert props["TreatMissingData"] == "breaching"
-    window = props["Period"] * props["EvaluationPeriods"]
-    assert window == 26 * 3600
-    assert props["DatapointsToAlarm"] == props["EvaluationPeriods"]
-    # CloudWatch limits: evaluation range <= 7 days for periods of an hour or more, else 1 day.
-    assert props["Period"] >= 3600 and window <= 7 * 24 * 3600
+    # 26 one-hour periods, all breaching (CloudWatch allows 7 days of range at this period).
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 26
 
 
 # --- IAM ---------------------------------------------------------------------------------------
@@ -354,3 +420,45 @@ def test_sync_role_grants_exactly_the_needed_actions(template: Template) -> None
         key(arn(log_group_id)): {"logs:CreateLogStream", "logs:PutLogEvents"},
         key(arn(queue_id)): {"sqs:SendMessage"},  # the async on-failure destination
     }
+
+
+# --- catch-ups and the dashboard ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_committed_stages_schedule_three_catch_ups_after_the_daily_run(
+    synth: Synth, stage: str
+) -> None:
+    template = synth.template(stage)
+    rules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+    }
+    expected = {
+        f"signal9-asset-sync-{stage}-schedule": ("cron(0 4 * * ? *)", None),
+        f"signal9-asset-sync-{stage}-catch-up": ("cron(0 5 * * ? *)", 3600),
+        f"signal9-asset-sync-{stage}-catch-up-2": ("cron(0 6 * * ? *)", 7200),
+        f"signal9-asset-sync-{stage}-catch-up-3": ("cron(35 13 * * ? *)", 34500),
+    }
+    found = {}
+    for name, props in rules.items():
+        [target] = props["Targets"]
+        transformer = target.get("InputTransformer")
+        window = None
+        if transformer:
+            event = json.loads(re.sub(r"<(id|time)>", '"x"', transformer["InputTemplate"]))
+            window = event["catch_up"]["window_seconds"]
+        found[name] = (props["ScheduleExpression"], window)
+    assert found == expected
+
+
+def test_the_dashboard_shows_fresh_catch_ups_queues_and_dropped_invocations(
+    template: Template,
+) -> None:
+    body = json.dumps(dashboard_body(template))
+    assert '"Signal9/AssetSync", "SyncFresh"' in body
+    for metric in ("NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible"):
+        assert body.count(f'"AWS/SQS", "{metric}"') == 3, metric
+    for metric in ("Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures"):
+        assert f'"AWS/Lambda", "{metric}"' in body, metric
+    assert "catch-ups `cron(0 5 * * ? *)`, `cron(0 6 * * ? *)`, `cron(35 13 * * ? *)`" in body

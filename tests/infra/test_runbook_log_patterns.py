@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +93,11 @@ class Lambda:
         monkeypatch.setenv("APCA_API_BASE_URL", env.stand_in.base_url)
         self.set_keys(CREDENTIALS.key_id, CREDENTIALS.secret_key)
 
+    def set_no_value(self) -> None:
+        """Point the function at a secret as the stack creates it: without a value."""
+        arn = self.secrets.create_secret(Name=f"signal9/asset-sync/test-{uuid.uuid4().hex[:8]}/a")
+        self.monkeypatch.setenv("ALPACA_SECRET_ID", arn["ARN"])
+
     def set_keys(self, key_id: str, secret_key: str) -> None:
         """Point the function at a new secret holding these keys."""
         arn = self.secrets.create_secret(
@@ -100,7 +106,7 @@ class Lambda:
         )["ARN"]
         self.monkeypatch.setenv("ALPACA_SECRET_ID", arn)
 
-    def invoke(self) -> None:
+    def invoke(self, event: dict[str, Any] = SCHEDULED_EVENT) -> None:
         """One invocation; an exception (which Lambda would record) is swallowed."""
         handler.base_settings.cache_clear()
         cold_start.is_cold_start = True
@@ -109,7 +115,7 @@ class Lambda:
         original = log_handler.setStream(logs)  # type: ignore[attr-defined]
         try:
             with contextlib.redirect_stdout(stdout), contextlib.suppress(Exception):
-                handler.lambda_handler(SCHEDULED_EVENT, dev_context())  # type: ignore[arg-type]
+                handler.lambda_handler(event, dev_context())  # type: ignore[arg-type]
         finally:
             log_handler.setStream(original)  # type: ignore[attr-defined]
         text = stdout.getvalue() + logs.getvalue()
@@ -145,8 +151,27 @@ def lease_held(fn: Lambda) -> None:
 
 
 def secret_not_set(fn: Lambda) -> None:
-    fn.set_keys("", "")  # the stack's placeholder, before an operator sets the keys
+    fn.set_no_value()  # the secret as the stack creates it, before an operator puts the keys
     fn.invoke()
+
+
+def catch_up(window_seconds: int = 3600) -> dict[str, Any]:
+    """A catch-up's event, scheduled now, as the stack's catch-up rules deliver it."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": now,
+        "detail": {},
+        "catch_up": {"window_seconds": window_seconds},
+    }
+
+
+def catch_ups(fn: Lambda) -> None:
+    fn.env.stand_in.set_assets(generate_catalog(5, seed=15))
+    fn.invoke(catch_up())  # nothing succeeded yet: the catch-up syncs
+    fn.invoke(catch_up())  # now it has: fresh, nothing written
 
 
 SCENARIOS: dict[str, Callable[[Lambda], None]] = {
@@ -155,6 +180,7 @@ SCENARIOS: dict[str, Callable[[Lambda], None]] = {
     "keys rejected": keys_rejected_by_alpaca,
     "lease held": lease_held,
     "secret not set": secret_not_set,
+    "catch-ups": catch_ups,
 }
 
 
@@ -248,6 +274,8 @@ def test_every_scenario_logs_what_it_is_for(corpus: list[dict[str, Any]]) -> Non
         "sync skipped: another sync holds the lease",
         "sync did not complete [failed] (AlpacaAuthError)",
         "sync failed (ConfigError)",
+        "catch-up: syncing",
+        "sync fresh: today's sync already succeeded, nothing to do [fresh]",
     } <= labels
     emf = [line for line in corpus if "_aws" in line]
     assert emf, "the EMF metric documents are part of the log group too"
