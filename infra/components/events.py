@@ -24,6 +24,7 @@ from infra.components.common import (
     SendOnlyEventSourceDlq,
     acknowledge,
     failure_queue,
+    fixed_logical_id,
     function_role,
     python_function,
     retained_log_group,
@@ -38,6 +39,8 @@ EVENT_SOURCE = "signal9.asset-sync"
 # A year of change events can be replayed: as long as the run history the state table keeps
 # (365 runs), at a few cents (a first load of 35,000 events is some 50 MB).
 ARCHIVE_RETENTION = cdk.Duration.days(365)
+BUS_LOGICAL_ID = "EventsBus45DE4339"
+ARCHIVE_LOGICAL_ID = "EventsArchive5A2DBDD8"
 CONSUMER_MEMORY_MB = 256
 # 100 records -> 10 PutEvents calls; the consumer stops publishing 2 s before the end (15 s
 # earlier when a quarantine write may follow) and reports where to retry.
@@ -134,6 +137,9 @@ class AssetEvents(Construct):
         # from being deleted anyway): a year of events is never deleted by a deploy.
         self.bus = events.EventBus(self, "Bus", event_bus_name=settings.bus_name)
         self.bus.apply_removal_policy(RETAINED)
+        # Pinned to the ids CDK gave them before they were retained, so that a stack deployed
+        # before keeps its bus and archive (docs/deploy.md adopts them under these ids).
+        fixed_logical_id(self.bus, BUS_LOGICAL_ID)
         self.archive = events.Archive(
             self,
             "Archive",
@@ -144,6 +150,7 @@ class AssetEvents(Construct):
             retention=ARCHIVE_RETENTION,
         )
         self.archive.apply_removal_policy(RETAINED)
+        fixed_logical_id(self.archive, ARCHIVE_LOGICAL_ID)
         self.quarantine = self._quarantine()
         self.log_group = retained_log_group(self, "Logs", settings.events_function_name)
         self.failure_queue = failure_queue(

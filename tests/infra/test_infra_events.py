@@ -281,7 +281,8 @@ def test_dashboard_names_every_metric_the_on_call_needs(template: Template) -> N
     changes = ("AssetsCreated", "AssetsUpdated", "AssetsDelisted", "AssetsReactivated")
     expect("Signal9/AssetSync", (*changes, "AssetsRenamed", "AssetsRepaired"), sync)
     expect("Signal9/AssetSync", ("SyncDuration", "DynamoDBWriteRequests", "AlpacaAttempts"), sync)
-    expect("Signal9/AssetSync", ("EventsPublished", "EventsFailed"), {"service": "asset-events"})
+    events = ("EventsPublished", "EventsFailed", "EventsQuarantined")
+    expect("Signal9/AssetSync", events, {"service": "asset-events"})
     consumer = {"FunctionName": f"<Ref:{consumer_id(template)}>"}
     expect("AWS/Lambda", ("Errors", "IteratorAge"), consumer)
 
