@@ -86,7 +86,7 @@ def expected_ids(records: list[dict[str, Any]]) -> set[str]:
     for record in records:
         try:
             entries = events_of(record)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except Exception:  # no event: the pipeline quarantines it
             continue
         ids |= {json.loads(entry["Detail"])["event_id"] for entry in entries}
     return ids

@@ -86,7 +86,7 @@ def process(
     for position, record in enumerate(records):
         try:
             produced = events_of(record)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except Exception as error:  # any transform failure is this record's own
             if keeper.keep(record, UNREADABLE, f"{type(error).__name__}: {error}", None):
                 continue
             outcome.failed += 1
@@ -111,7 +111,11 @@ def process(
             continue
         logger.error(
             "event not published yet; its record is retried",
-            extra={"detail_type": entries[index]["DetailType"], "error": code},
+            extra={
+                "detail_type": entries[index]["DetailType"],
+                "error": code,
+                "stream_event_id": record.get("eventID"),
+            },
         )
         outcome.failed += 1
         retry.add(owners[index])
