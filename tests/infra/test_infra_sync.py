@@ -272,6 +272,9 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         "events-failure-messages",
         "events-errors",
         "events-iterator-age",
+        "events-failed",
+        "events-stalled",
+        "events-quarantine-objects",
     }
     for stage in STAGES:
         template = synth.template(stage)

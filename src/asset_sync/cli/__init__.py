@@ -9,6 +9,7 @@ import click
 
 from asset_sync.cli.common import AssetSyncGroup, echo_json, load_settings, table_options
 from asset_sync.cli.doctor import doctor
+from asset_sync.cli.events_command import events
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.outcomes import CommandFailed, Stopped
 from asset_sync.cli.sync_command import sync
@@ -29,6 +30,7 @@ main.add_command(unlock)
 main.add_command(history)
 main.add_command(show)
 main.add_command(doctor)
+main.add_command(events)
 
 
 @main.command("create-table")
