@@ -47,7 +47,9 @@ DESCRIPTIONS = {
     ASSET_UPDATED: "Owned attributes of a listed item changed: `changes` holds old and new.",
     ASSET_DELISTED: "Status active -> inactive (not part of a rename): `changes` holds old and "
     "new, status included.",
-    ASSET_REACTIVATED: "Status inactive -> active: `changes` holds old and new, status included.",
+    ASSET_REACTIVATED: "Status inactive -> active, or an asset back on the ticker it left (out of "
+    "its archive, from the asset that held it): `changes` holds old and new, status or asset_id "
+    "included.",
     ASSET_RENAMED: "A ticker change: the new item (`symbol`) of the asset that was "
     "`previous_symbol`; `asset` holds the new item's owned attributes.",
     ASSET_REMOVED: "An item the sync wrote was deleted (by hand or by a TTL): `order` is one "
@@ -116,8 +118,10 @@ def change_schema(name: str, old: Any = None, new: Any = None) -> dict[str, Any]
     }
 
 
-def changes_schema(status: tuple[str, str] | None) -> dict[str, Any]:
-    """`changes`: the changed attributes only; `status` pins the status transition.
+def changes_schema(status: tuple[str, str] | None, *, or_holder: bool = False) -> dict[str, Any]:
+    """`changes`: the changed attributes only; `status` pins the status transition (required,
+    or with `or_holder` either it or a change of `asset_id`: an asset back on a ticker another
+    asset held, whose status was already active).
 
     Empty only when the write moved other services' attributes (see `detail_schema`).
     """
@@ -125,7 +129,10 @@ def changes_schema(status: tuple[str, str] | None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
     if status is not None:
         properties["status"] = change_schema("status", {"enum": [status[0]]}, {"enum": [status[1]]})
-        schema["required"] = ["status"]
+        if or_holder:
+            schema["anyOf"] = [{"required": ["status"]}, {"required": ["asset_id"]}]
+        else:
+            schema["required"] = ["status"]
     schema["properties"] = properties
     return schema
 
@@ -155,7 +162,7 @@ def detail_schema(detail_type: str) -> dict[str, Any]:
             ASSET_DELISTED: (ACTIVE, INACTIVE),
             ASSET_REACTIVATED: (INACTIVE, ACTIVE),
         }.get(detail_type)
-        properties["changes"] = changes_schema(status)
+        properties["changes"] = changes_schema(status, or_holder=detail_type == ASSET_REACTIVATED)
         # A write that only moved other services' attributes has no changed owned attribute.
         rules.append(
             {

@@ -83,6 +83,8 @@ def _contradicted(key: str, action: str, old: Image, new: Image) -> bool:
         return False
     if action == "rename":
         return text(new.get("previous_symbol")) is None
+    if action == "reactivate" and _holder_changed(old, new):  # back out of its archive onto
+        return _status(old, new)[1] != ACTIVE  # the ticker it left, which another asset held
     expected = _STATUS_OF_ACTION.get(action)
     return expected is not None and _status(old, new) != expected
 
@@ -101,9 +103,8 @@ def by_action(key: str, action: str, old: Image, new: Image) -> Announcement | N
         return Announcement(ASSET_LISTED, CATALOG, {"asset": asset_state(new), **_replaces(new)})
     if action == "rename":
         previous = text(new.get("previous_symbol"))
-        holder_changed = text(old.get("asset_id")) not in (None, text(new.get("asset_id")))
         body: dict[str, Any] = {"previous_symbol": previous, "asset": asset_state(new)}
-        if holder_changed:
+        if _holder_changed(old, new):
             body |= _replaces(new)
         return Announcement(ASSET_RENAMED, CATALOG, body)
     changes = owned_changes(old, new)
@@ -162,6 +163,11 @@ def moved_attributes(old: Image, new: Image) -> dict[str, list[str]] | None:
     if not arrived and not left:
         return None
     return {"in": arrived, "out": left}
+
+
+def _holder_changed(old: Image, new: Image) -> bool:
+    """Whether the write gave the item to another asset than the one it held."""
+    return text(old.get("asset_id")) not in (None, text(new.get("asset_id")))
 
 
 def _replaces(image: Image) -> dict[str, str]:
