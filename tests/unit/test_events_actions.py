@@ -109,9 +109,7 @@ def test_reactivation_and_delisting_follow_the_action() -> None:
 
 def test_an_asset_back_from_its_archive_onto_a_held_ticker_is_reactivated() -> None:
     other = synced("Y", asset_id="id-2")
-    back = sync_write(
-        other, run=7, action="reactivate", asset_id="id-1", replaces_asset_id="id-2"
-    )
+    back = sync_write(other, run=7, action="reactivate", asset_id="id-1", replaces_asset_id="id-2")
     [(kind, body)] = events(record(other, back))
     assert (kind, body["asset_id"]) == (ASSET_REACTIVATED, "id-1")
     assert body["changes"]["asset_id"] == {"old": "id-2", "new": "id-1"}
