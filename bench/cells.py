@@ -38,7 +38,7 @@ from asset_sync.dal.serialization import serialize_item
 from asset_sync.local.catalog import Asset, CatalogChanges, dumps_catalog, evolve_catalog
 from asset_sync.local.dynamo_proxy import WRITE_OPERATIONS
 from asset_sync.local.stand_in import AlpacaStandIn
-from asset_sync.logic.planning import new_item
+from asset_sync.logic.item_writes import new_item
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import validate_catalog
 from bench.capture import CapturingProxy

@@ -16,18 +16,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from asset_sync.events.classify import ANNOUNCED_ATTRIBUTES, MANUAL, REASONS
 from asset_sync.events.entries import (
     ASSET_DELISTED,
     ASSET_LISTED,
     ASSET_REACTIVATED,
+    ASSET_REMOVED,
     ASSET_RENAMED,
     ASSET_UPDATED,
     DETAIL_TYPES,
     SOURCE,
 )
 from asset_sync.events.schemas import schema_file
-from asset_sync.events.transform import ANNOUNCED_ATTRIBUTES
-from asset_sync.logic.models import ACTIVE, DECIMAL_ATTRIBUTES, INACTIVE
+from asset_sync.logic.models import ACTIVE, ARCHIVE_PREFIX, DECIMAL_ATTRIBUTES, INACTIVE
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "src" / "asset_sync" / "events" / "schemas"
@@ -46,9 +47,38 @@ DESCRIPTIONS = {
     ASSET_UPDATED: "Owned attributes of a listed item changed: `changes` holds old and new.",
     ASSET_DELISTED: "Status active -> inactive (not part of a rename): `changes` holds old and "
     "new, status included.",
-    ASSET_REACTIVATED: "Status inactive -> active: `changes` holds old and new, status included.",
+    ASSET_REACTIVATED: "Status inactive -> active, or an asset back on the ticker it left (out of "
+    "its archive, from the asset that held it): `changes` holds old and new, status or asset_id "
+    "included.",
     ASSET_RENAMED: "A ticker change: the new item (`symbol`) of the asset that was "
     "`previous_symbol`; `asset` holds the new item's owned attributes.",
+    ASSET_REMOVED: "An item the sync wrote was deleted (by hand or by a TTL): `order` is one "
+    "past the deleted item's last write.",
+}
+# Fields every detail type has, with the same meaning (docs/events.md, "The events").
+NAME_LIST = {"type": "array", "items": {"type": "string"}}
+ENVELOPE: dict[str, Any] = {
+    "event_id": {"type": "string", "pattern": UUID},
+    "symbol": {"type": "string", "minLength": 1},
+    "asset_id": {"type": ["string", "null"]},
+    "run_seq": {"type": ["integer", "null"], "minimum": 0},
+    "sync_version": {"type": ["integer", "null"], "minimum": 0},
+    "changed_at": {"type": ["string", "null"], "pattern": UTC_SECONDS},
+    "reason": {"enum": list(REASONS)},
+    "order": {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": 2,
+        "items": {"type": "integer", "minimum": 0},
+    },
+}
+REQUIRED = [*ENVELOPE]
+ARCHIVED_AS = {"type": "string", "pattern": "^" + ARCHIVE_PREFIX}
+MOVED = {
+    "type": "object",
+    "required": ["in", "out"],
+    "additionalProperties": False,
+    "properties": {"in": NAME_LIST, "out": NAME_LIST},
 }
 
 
@@ -88,55 +118,96 @@ def change_schema(name: str, old: Any = None, new: Any = None) -> dict[str, Any]
     }
 
 
-def changes_schema(status: tuple[str, str] | None) -> dict[str, Any]:
-    """`changes`: the changed attributes only; `status` pins the status transition."""
+def changes_schema(status: tuple[str, str] | None, *, or_holder: bool = False) -> dict[str, Any]:
+    """`changes`: the changed attributes only; `status` pins the status transition (required,
+    or with `or_holder` either it or a change of `asset_id`: an asset back on a ticker another
+    asset held, whose status was already active).
+
+    Empty only when the write moved other services' attributes (see `detail_schema`).
+    """
     properties = {name: change_schema(name) for name in ANNOUNCED_ATTRIBUTES}
-    schema: dict[str, Any] = {"type": "object", "minProperties": 1, "additionalProperties": False}
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
     if status is not None:
         properties["status"] = change_schema("status", {"enum": [status[0]]}, {"enum": [status[1]]})
-        schema["required"] = ["status"]
+        if or_holder:
+            schema["anyOf"] = [{"required": ["status"]}, {"required": ["asset_id"]}]
+        else:
+            schema["required"] = ["status"]
     schema["properties"] = properties
     return schema
 
 
 def detail_schema(detail_type: str) -> dict[str, Any]:
     """The `detail` of one detail type, full or truncated (the oversized-detail rule)."""
+    if detail_type == ASSET_REMOVED:
+        return removed_schema()
     payload = "changes"
     properties: dict[str, Any] = {
-        "event_id": {"type": "string", "pattern": UUID},
-        "symbol": {"type": "string", "minLength": 1},
-        "asset_id": {"type": ["string", "null"]},
-        "run_seq": {"type": ["integer", "null"], "minimum": 0},
-        "sync_version": {"type": ["integer", "null"], "minimum": 0},
-        "changed_at": {"type": ["string", "null"], "pattern": UTC_SECONDS},
+        **ENVELOPE,
+        "moved_attributes": MOVED,
         "truncated": {"enum": [True]},
         "changed_attributes": {
             "type": "array",
             "items": {"enum": list(ANNOUNCED_ATTRIBUTES)},
         },
     }
-    required = ["event_id", "symbol", "asset_id", "run_seq", "sync_version", "changed_at"]
+    required = list(REQUIRED)
+    rules: list[dict[str, Any]] = []
     if detail_type in (ASSET_LISTED, ASSET_RENAMED):
         payload = "asset"
         properties["asset"] = asset_schema()
+        properties["replaces_asset_id"] = {"type": "string", "minLength": 1}
     else:
         status = {
             ASSET_DELISTED: (ACTIVE, INACTIVE),
             ASSET_REACTIVATED: (INACTIVE, ACTIVE),
         }.get(detail_type)
-        properties["changes"] = changes_schema(status)
+        properties["changes"] = changes_schema(status, or_holder=detail_type == ASSET_REACTIVATED)
+        # A write that only moved other services' attributes has no changed owned attribute.
+        rules.append(
+            {
+                "anyOf": [
+                    {"required": ["moved_attributes"]},
+                    {"properties": {"changes": {"minProperties": 1}}},
+                ]
+            }
+        )
+    if detail_type == ASSET_DELISTED:
+        properties["archived_as"] = ARCHIVED_AS
     if detail_type == ASSET_RENAMED:
         properties["previous_symbol"] = {"type": "string", "minLength": 1}
         required.append("previous_symbol")
+    rules.append(
+        {
+            "oneOf": [
+                {"required": [payload], "not": {"required": ["truncated"]}},
+                {"required": ["truncated", "changed_attributes"], "not": {"required": [payload]}},
+            ]
+        }
+    )
     return {
         "type": "object",
         "required": required,
         "additionalProperties": False,
         "properties": properties,
-        "oneOf": [
-            {"required": [payload], "not": {"required": ["truncated"]}},
-            {"required": ["truncated", "changed_attributes"], "not": {"required": [payload]}},
-        ],
+        "allOf": rules,
+    }
+
+
+def removed_schema() -> dict[str, Any]:
+    """`Asset Removed`: the envelope, who removed the item, and its archive key if any."""
+    return {
+        "type": "object",
+        "required": [*REQUIRED, "removed_by"],
+        "additionalProperties": False,
+        "properties": {
+            **ENVELOPE,
+            "run_seq": {"type": "null"},
+            "sync_version": {"type": "null"},
+            "reason": {"enum": [MANUAL]},
+            "removed_by": {"type": ["string", "null"]},
+            "archived_as": ARCHIVED_AS,
+        },
     }
 
 

@@ -30,7 +30,7 @@ ASSET_CHANGE_METRICS = (
     "AssetsRenamed",
     "AssetsRepaired",
 )
-EVENTS_METRICS = ("EventsPublished", "EventsFailed")
+EVENTS_METRICS = ("EventsPublished", "EventsFailed", "EventsQuarantined")
 DELIVERY_METRICS = ("Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures")
 QUEUE_LABELS = ("schedule DLQ", "invoke failures", "events failures")
 PERIOD = cdk.Duration.hours(1)
@@ -148,7 +148,7 @@ class SyncDashboard(Construct):
                         height=HEIGHT,
                     ),
                     self._graph(
-                        "Change events published / failed (count per 5 minutes)",
+                        "Change events published / failed / quarantined (count per 5 minutes)",
                         [events_metric(name) for name in EVENTS_METRICS],
                     ),
                 ],

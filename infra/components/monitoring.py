@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
 from infra.components.common import METRICS_NAMESPACE
-from infra.components.events import AssetEvents
+from infra.components.events import AssetEvents, failed_or_quarantined, stalled
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SERVICE_NAME, SyncFunction
 from infra.settings import StageSettings
@@ -217,6 +217,37 @@ class Monitoring(Construct):
         )
 
     def _events_alarms(self, asset_events: AssetEvents) -> None:
+        """The event pipeline's alarms; their runbooks are in docs/events.md ("Runbooks")."""
+        self._alarm(
+            "EventsFailedAlarm",
+            "events-failed",
+            description=(
+                "Change events were not published by the end of an invocation (EventsFailed) or "
+                "stream records were quarantined (EventsQuarantined) in 5 minutes."
+            ),
+            metric=failed_or_quarantined(ALARM_PERIOD),
+            threshold=1,
+            comparison=GE,
+        )
+        self._alarm(
+            "EventsStalledAlarm",
+            "events-stalled",
+            description=(
+                "The sync reported changes in the last hour but the events consumer published "
+                "no event: the event source mapping, its filter or the stream is not working."
+            ),
+            metric=stalled(),
+            threshold=1,
+            comparison=GE,
+        )
+        self._alarm(
+            "EventsQuarantineAlarm",
+            "events-quarantine-objects",
+            description="New stream records arrived in the events consumer's quarantine bucket.",
+            metric=asset_events.quarantine_puts(ALARM_PERIOD),
+            threshold=1,
+            comparison=GE,
+        )
         self._queue_alarm(
             "EventsFailureQueueAlarm",
             "events-failure-messages",

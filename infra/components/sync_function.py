@@ -18,7 +18,7 @@ from infra.components.common import (
     python_function,
     retained_log_group,
 )
-from infra.components.tables import STATUS_INDEX_NAME, Tables
+from infra.components.tables import ASSET_ID_INDEX_NAME, STATUS_INDEX_NAME, Tables
 from infra.settings import StageSettings
 
 HANDLER = "asset_sync.handler.lambda_handler"
@@ -99,6 +99,11 @@ class SyncFunction(Construct):
                 sid="AssetsTableStatusIndex",
                 actions=["dynamodb:Query"],
                 resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX_NAME}"],
+            ),
+            iam.PolicyStatement(  # a Query per asset id, or one Scan of it on a first load
+                sid="AssetsTableAssetIdIndex",
+                actions=["dynamodb:Query", "dynamodb:Scan"],
+                resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX_NAME}"],
             ),
             iam.PolicyStatement(
                 sid="SyncStateTableItems",

@@ -9,6 +9,7 @@ from infra.components.common import RETAINED
 from infra.settings import StageSettings
 
 STATUS_INDEX_NAME = "status-index"
+ASSET_ID_INDEX_NAME = "asset-id-index"  # the identity rule's lookups (docs/identity.md)
 STATE_TTL_ATTRIBUTE = "expires_at"
 # Fixed logical ids: docs/deploy.md imports an existing table under this id (`cdk import`), and
 # a refactor of the construct tree must never turn into "create a second table of that name".
@@ -78,6 +79,11 @@ class Tables(Construct):
             index_name=STATUS_INDEX_NAME,
             partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        table.add_global_secondary_index(  # CloudFormation adds one GSI per stack update
+            index_name=ASSET_ID_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name="asset_id", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         return table
 

@@ -44,11 +44,15 @@ def render_report(report: RunReport) -> str:
         f"{report.outcome} in {report.duration_seconds:.1f} s",
         f"  scope {', '.join(report.scope)}; DynamoDB region {report.region} ({report.endpoint})",
         f"  fetched {report.fetched:,} records: {report.valid:,} valid, {report.invalid:,} "
-        f"invalid, {len(report.duplicates):,} duplicate symbols",
+        f"invalid, {report.duplicate_records:,} of duplicate symbols, "
+        f"{report.id_conflict_records:,} sharing an asset id"
+        + (f"; {report.blocked:,} left out" if report.blocked else ""),
         f"  {'would write' if report.dry_run else 'wrote'}: created {report.created:,}, "
         f"updated {report.updated:,}, reactivated {report.reactivated:,}, "
         f"delisted {report.delisted:,}, renamed {report.renamed:,}, "
-        f"repaired {report.repaired:,}; unchanged {report.unchanged:,}"
+        f"repaired {report.repaired:,}"
+        + (f", archived {report.archived:,}" if report.archived else "")
+        + f"; unchanged {report.unchanged:,}"
         + (f"; superseded {report.superseded:,}" if report.superseded else "")
         + (f"; vanished {report.vanished:,}" if report.vanished else "")
         + (f"; not written {report.not_written:,}" if report.not_written else ""),
@@ -71,6 +75,12 @@ def render_report(report: RunReport) -> str:
         lines.append(f"  {report.message}")
     for rename in report.renames[:MAX_CHANGES_SHOWN]:
         lines.append(f"  renamed: {rename['from']} -> {rename['to']} (asset {rename['asset_id']})")
+    for moved in report.reassignments[:MAX_CHANGES_SHOWN]:
+        lines.append(
+            f"  reassigned: {moved['symbol']} from asset {moved['from']} to asset {moved['to']}"
+        )
+    for symbol, why in sorted(report.blocked_records.items())[:MAX_CHANGES_SHOWN]:
+        lines.append(f"  left out: {symbol}: {why}")
     if report.kept_active:
         lines.append(f"  kept (Alpaca still reports them active): {_first(report.kept_active)}")
     if report.unconfirmed:
@@ -80,11 +90,11 @@ def render_report(report: RunReport) -> str:
             f"  asset id {conflict['asset_id']} on several catalog symbols, left as they are: "
             f"{', '.join(conflict['symbols'])}"
         )
-    created = sorted(s for s, c in report.changes.items() if c.action == "create")
+    created = sorted(s for s, c in report.changes.items() if c.action in ("create", "list"))
     if created:
         more = f" (+{len(created) - 10:,} more)" if len(created) > 10 else ""
         lines.append(f"  created: {', '.join(created[:10])}{more}")
-    changed = sorted(s for s, c in report.changes.items() if c.action != "create")
+    changed = sorted(s for s, c in report.changes.items() if c.action not in ("create", "list"))
     if changed:
         lines.append(f"  changes ({len(changed):,}; first {MAX_CHANGES_SHOWN}):")
         for symbol in changed[:MAX_CHANGES_SHOWN]:
@@ -111,22 +121,28 @@ def _first(symbols: list[str], limit: int = 20) -> str:
 
 
 def render_counts(record: Mapping[str, Any]) -> str:
-    """`fetched 12,000, created 3, ...` for a stored run record."""
+    """`fetched 12,000, valid 11,998, created 3, ..., duplicate records 2` for a stored run
+    record: fetched = valid + invalid + duplicate records + id conflict records."""
     names = (
         "fetched",
+        "valid",
         "created",
         "updated",
         "reactivated",
         "delisted",
         "renamed",
+        "archived",
         "repaired",
         "unchanged",
         "invalid",
+        "duplicate_records",
+        "id_conflict_records",
+        "blocked",
         "failed",
         "not_written",
     )
     return ", ".join(
         f"{name.replace('_', ' ')} {record[name]:,}"
         for name in names
-        if isinstance(record.get(name), int) and (record[name] or name == "fetched")
+        if isinstance(record.get(name), int) and (record[name] or name in ("fetched", "valid"))
     )

@@ -51,21 +51,67 @@ def failure_queue_id(template: Template) -> str:
 # --- bus and archive -------------------------------------------------------------------------
 
 
-def test_bus_named_from_the_stage_settings(template: Template) -> None:
+def test_bus_named_from_the_stage_settings_and_retained(template: Template) -> None:
     _, bus = only(template, "AWS::Events::EventBus")
     assert bus["Properties"]["Name"] == "signal9-assets-dev"  # cdk.json: event_bus_name
     assert "KmsKeyIdentifier" not in bus["Properties"]  # AWS owned key, as the comment says
-    assert bus.get("DeletionPolicy", "Delete") == "Delete"
+    # a deleted stack or a renamed bus leaves the bus and its archive (docs/events.md)
+    assert (bus["DeletionPolicy"], bus["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
-def test_archive_keeps_every_asset_sync_event_for_a_year(template: Template) -> None:
+def test_archive_keeps_every_asset_sync_event_for_a_year_and_outlives_the_stack(
+    template: Template,
+) -> None:
     bus_id, _ = only(template, "AWS::Events::EventBus")
-    _, archive = only(template, "AWS::Events::Archive")
+    archive_id, archive = only(template, "AWS::Events::Archive")
     props = archive["Properties"]
     assert props["ArchiveName"] == "signal9-assets-dev-archive"
     assert props["SourceArn"] == arn(bus_id)
     assert props["EventPattern"] == {"source": ["signal9.asset-sync"]}
     assert props["RetentionDays"] == 365
+    assert (archive["DeletionPolicy"], archive["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
+    outputs = template.to_json()["Outputs"]
+    assert outputs["EventArchiveName"]["Value"] == {"Ref": archive_id}
+
+
+def quarantine_id(template: Template) -> str:
+    return only(template, "AWS::S3::Bucket")[0]
+
+
+def test_the_quarantine_is_private_encrypted_tls_only_and_kept_four_weeks(
+    template: Template,
+) -> None:
+    bucket_id, bucket = only(template, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert "BucketName" not in props  # generated: a stack deployed again never collides
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["LifecycleConfiguration"] == {
+        "Rules": [{"Id": "expire", "ExpirationInDays": 28, "Status": "Enabled"}]
+    }
+    assert props["MetricsConfigurations"] == [{"Id": "quarantined", "Prefix": "pending/"}]
+    [policy] = resources(template, "AWS::S3::BucketPolicy").values()
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    outputs = template.to_json()["Outputs"]
+    assert outputs["EventsQuarantineBucketName"]["Value"] == {"Ref": bucket_id}
 
 
 # --- the consumer ----------------------------------------------------------------------------
@@ -89,6 +135,7 @@ def test_consumer_function(template: Template) -> None:
     assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": log_group_id}}
     assert props["Environment"]["Variables"] == {
         "EVENT_BUS_NAME": {"Ref": bus_id},
+        "EVENTS_QUARANTINE_BUCKET": {"Ref": quarantine_id(template)},
         "POWERTOOLS_SERVICE_NAME": "asset-events",
         "POWERTOOLS_METRICS_NAMESPACE": "Signal9/AssetSync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -112,8 +159,7 @@ def test_stream_mapping(template: Template) -> None:
         "BatchSize": 100,
         "MaximumBatchingWindowInSeconds": 5,
         "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": 5,
-        "MaximumRecordAgeInSeconds": 6 * 3600,
+        "MaximumRecordAgeInSeconds": 23 * 3600,  # no MaximumRetryAttempts: until they expire
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": arn(failure_queue_id(template))}},
     }
@@ -142,6 +188,7 @@ def test_consumer_role_reads_this_stream_and_puts_to_this_bus_only(template: Tem
             "dynamodb:ListStreams",
         },
         key(arn(bus_id)): {"events:PutEvents"},
+        key({"Fn::Join": ["", [arn(quarantine_id(template)), "/pending/*"]]}): {"s3:PutObject"},
         key(arn(failure_queue_id(template))): {"sqs:SendMessage"},
         key(arn(log_group_id)): {"logs:CreateLogStream", "logs:PutLogEvents"},
     }
@@ -231,7 +278,8 @@ def test_dashboard_names_every_metric_the_on_call_needs(template: Template) -> N
     changes = ("AssetsCreated", "AssetsUpdated", "AssetsDelisted", "AssetsReactivated")
     expect("Signal9/AssetSync", (*changes, "AssetsRenamed", "AssetsRepaired"), sync)
     expect("Signal9/AssetSync", ("SyncDuration", "DynamoDBWriteRequests", "AlpacaAttempts"), sync)
-    expect("Signal9/AssetSync", ("EventsPublished", "EventsFailed"), {"service": "asset-events"})
+    events = ("EventsPublished", "EventsFailed", "EventsQuarantined")
+    expect("Signal9/AssetSync", events, {"service": "asset-events"})
     consumer = {"FunctionName": f"<Ref:{consumer_id(template)}>"}
     expect("AWS/Lambda", ("Errors", "IteratorAge"), consumer)
 

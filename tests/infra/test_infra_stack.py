@@ -36,6 +36,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Schedule/Dlq": "AwsSolutions::AwsSolutions-SQS3",
     "Events/FailureQueue": "AwsSolutions::AwsSolutions-SQS3",
     "Events/Function": "AwsSolutions::AwsSolutions-L1",
+    "Events/Quarantine": "AwsSolutions::AwsSolutions-S1",
+    "Events/Role/DefaultPolicy": (
+        "AwsSolutions::AwsSolutions-IAM5[Resource::<EventsQuarantine495FBB34.Arn>/pending/*]"
+    ),
 }
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 
@@ -70,7 +74,9 @@ def test_resource_inventory(template: Template) -> None:
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
         "AWS::SNS::Subscription": 0,
-        "AWS::CloudWatch::Alarm": 11,
+        "AWS::CloudWatch::Alarm": 14,  # 11 + the events pipeline's failed, stalled, quarantine
+        "AWS::S3::Bucket": 1,  # the events consumer's quarantine
+        "AWS::S3::BucketPolicy": 1,
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::SecretsManager::Secret": 1,
         "AWS::Logs::LogGroup": 2,
@@ -186,6 +192,9 @@ def test_only_stateful_resources_are_retained_and_never_on_a_failed_create(
         ("AWS::DynamoDB::Table", *policy),
         ("AWS::SecretsManager::Secret", *policy),
         ("AWS::Logs::LogGroup", *policy),
+        ("AWS::Events::EventBus", *policy),  # the bus and its archive: a year of events
+        ("AWS::Events::Archive", *policy),
+        ("AWS::S3::Bucket", *policy),  # the events quarantine
     }
     counts = {"AWS::DynamoDB::Table": 2, "AWS::SecretsManager::Secret": 1, "AWS::Logs::LogGroup": 2}
     for type_, count in counts.items():
@@ -207,6 +216,7 @@ def test_assets_table(template: Template) -> None:
     assert props["TableName"] == "signal9_assets_dev"
     assert props["KeySchema"] == [{"AttributeName": "symbol", "KeyType": "HASH"}]
     assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "asset_id", "AttributeType": "S"},
         {"AttributeName": "status", "AttributeType": "S"},
         {"AttributeName": "symbol", "AttributeType": "S"},
     ]
@@ -215,7 +225,12 @@ def test_assets_table(template: Template) -> None:
             "IndexName": "status-index",
             "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": "asset-id-index",
+            "KeySchema": [{"AttributeName": "asset_id", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
     ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -306,7 +321,8 @@ def test_iam_has_no_wildcard_actions_or_resources(synth: Synth, stage: str) -> N
         for resource in as_list(statement["Resource"]):
             # Only references to resources of this stack, never a literal wildcard ARN.
             literals = [v for v in walk(resource) if isinstance(v, str)]
-            assert all("*" not in v for v in literals), statement
+            # the one exception: the events quarantine's object keys, under their prefix
+            assert all("*" not in v or v == "/pending/*" for v in literals), statement
             refs = [
                 v["Ref"] if "Ref" in v else v["Fn::GetAtt"][0]
                 for v in walk(resource)
@@ -334,6 +350,8 @@ def test_outputs(template: Template) -> None:
         "ScheduleDlqUrl",
         "InvokeFailureQueueUrl",
         "EventsFailureQueueUrl",
+        "EventsQuarantineBucketName",
+        "EventArchiveName",
     }
     secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     assert outputs["AlpacaSecretArn"]["Value"] == {"Ref": secret_id}
@@ -384,6 +402,8 @@ def test_dev_prod_and_qa_share_no_physical_name(synth: Synth) -> None:
 def test_runbook_has_one_entry_per_alarm(template: Template) -> None:
     doc = DEPLOY_DOC.read_text()
     documented = set(re.findall(r"^### `signal9-asset-sync-STAGE-([a-z-]+)`", doc, re.MULTILINE))
+    events_doc = (REPO_ROOT / "docs" / "events.md").read_text().split("## Runbooks", 1)[1]
+    documented |= set(re.findall(r"^### `(events-[a-z-]+)`", events_doc, re.MULTILINE))
     deployed = {name.removeprefix("signal9-asset-sync-dev-") for name in alarms(template)}
     assert documented == deployed
 
@@ -406,6 +426,8 @@ IMPORT_IDENTIFIERS = {
     "AWS::DynamoDB::Table": "TableName",
     "AWS::SecretsManager::Secret": "Id",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Events::Archive": "ArchiveName",
 }
 
 
@@ -420,6 +442,7 @@ def documented_import_mapping() -> dict[str, dict[str, str]]:
         "$assets": "signal9_assets_dev",
         "$state": "signal9_assets_dev_sync_state",
         "$secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+        "$bus": "signal9-assets-dev",
         "$STAGE": "dev",
     }.items():
         text = text.replace(variable, value)
@@ -434,6 +457,7 @@ def test_every_retained_resource_has_a_fixed_id_that_the_import_guide_maps(
         logical: resource
         for logical, resource in synth.template(stage).to_json()["Resources"].items()
         if resource.get("DeletionPolicy", "Delete") != "Delete"
+        and resource["Type"] != "AWS::S3::Bucket"  # the quarantine: a generated name
     }
     assert set(retained) == {
         "AssetsTable",
@@ -441,6 +465,8 @@ def test_every_retained_resource_has_a_fixed_id_that_the_import_guide_maps(
         "AlpacaSecret",
         "SyncLogGroup",
         "EventsLogGroup",
+        "EventsBus45DE4339",
+        "EventsArchive5A2DBDD8",
     }
     mapping = documented_import_mapping()
     assert set(mapping) == set(retained)

@@ -272,6 +272,9 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         "events-failure-messages",
         "events-errors",
         "events-iterator-age",
+        "events-failed",
+        "events-stalled",
+        "events-quarantine-objects",
     }
     for stage in STAGES:
         template = synth.template(stage)
@@ -396,6 +399,7 @@ def test_sync_role_grants_exactly_the_needed_actions(template: Template) -> None
         template, "AWS::SQS::Queue", QueueName="signal9-asset-sync-dev-invoke-failures"
     )
     index_arn = {"Fn::Join": ["", [arn("AssetsTable"), "/index/status-index"]]}
+    id_index_arn = {"Fn::Join": ["", [arn("AssetsTable"), "/index/asset-id-index"]]}
     granted = role_grants(template, role_of_function(template, sync_function_id(template)))
     assert granted == {
         key(arn("AssetsTable")): {
@@ -405,6 +409,7 @@ def test_sync_role_grants_exactly_the_needed_actions(template: Template) -> None
             "dynamodb:UpdateItem",
         },
         key(index_arn): {"dynamodb:Query"},
+        key(id_index_arn): {"dynamodb:Query", "dynamodb:Scan"},
         # The lease (Get/Update) and the closing TransactWriteItems: Update the state item, Put
         # the run-history item, Delete the one 400 runs older (authorised per item action).
         key(arn("SyncStateTable")): {

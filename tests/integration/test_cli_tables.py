@@ -56,7 +56,7 @@ def test_sync_names_the_missing_index_with_its_fix(env: Env, as_json: bool) -> N
     assert env.assets.client.scan(TableName=table)["Items"] == []
 
 
-def test_create_table_does_not_answer_already_exists_to_a_table_without_its_index(
+def test_create_table_adds_the_indexes_a_table_lacks_instead_of_answering_already_exists(
     env: Env,
 ) -> None:
     table = odd_table(env, "symbol")
@@ -64,12 +64,14 @@ def test_create_table_does_not_answer_already_exists_to_a_table_without_its_inde
 
     created = run_cli("create-table", env=cli_env)
     again = run_cli("create-table", "--json", env=cli_env)
+    env.serve([asset("AAPL")])
+    synced = run_cli("sync", "--dry-run", "--json", env=cli_env)
 
-    assert created.code == again.code == 2, created.stderr
-    assert f"{table}_sync_state: created" in created.stdout  # what it could create, it did
-    line = one_error_line(created)
-    assert "has no index 'status-index'" in line and "update-table" in line
-    assert one_json_object(again)["tables"][table] == "unusable"
+    assert created.code == again.code == 0, created.stderr
+    assert f"{table}: already exists (added status-index, asset-id-index)" in created.stdout
+    assert f"{table}_sync_state: created" in created.stdout
+    assert one_json_object(again)["tables"][table] == "already exists"
+    assert synced.code == 0, synced.stderr  # the table now serves
 
 
 @JSON

@@ -19,8 +19,8 @@ from tests.support.examples import examples
 
 from asset_sync.config import SyncSettings
 from asset_sync.dal.assets import AssetTable
+from asset_sync.logic.item_writes import new_item
 from asset_sync.logic.models import CONTENT_ATTRIBUTES, DECIMAL_ATTRIBUTES, content_hash
-from asset_sync.logic.planning import new_item
 from asset_sync.logic.validation import (
     MAX_DECIMAL_DIGITS,
     MAX_DECIMAL_EXPONENT,

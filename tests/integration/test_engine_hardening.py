@@ -141,7 +141,14 @@ def test_an_owned_attribute_of_a_foreign_type_is_replaced_by_the_next_run(
     assert run(env).unchanged == 2  # and it stays synced
 
 
-_BOOKKEEPING = ("created_at", "updated_at", "last_sync_timestamp", "sync_run_seq", "sync_version")
+_BOOKKEEPING = (
+    "created_at",
+    "updated_at",
+    "last_sync_timestamp",
+    "sync_run_seq",
+    "sync_version",
+    "sync_action",  # an update here, a listing in the reference
+)
 
 
 def fresh_reference(env: Env, moto_url: str, catalog: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
+from botocore.exceptions import ClientError
 from tests.support import Env
 from tests.support import asset_record as asset
-from tests.support.events_proxy import FailurePlan, PutEventsProxy
-from tests.support.lambda_invocation import LambdaContext
+from tests.support.event_bus import Bus, quarantine_bucket
+from tests.support.events_proxy import FailurePlan, Fault, PutEventsProxy
+from tests.support.sim_clock import SimClock, SimLambdaContext
 from tests.support.stream_records import (
     hand_edit,
     record,
@@ -32,7 +33,9 @@ from tests.support.stream_records import (
 )
 
 from asset_sync.events import SOURCE, handler, to_events
-from asset_sync.events.publisher import DEFAULT_MAX_ATTEMPTS
+from asset_sync.events.entries import make_entry
+from asset_sync.events.handler import build_consumer
+from asset_sync.events.publisher import events_client
 from asset_sync.local.stream import TableStream
 from asset_sync.wiring import build_run
 
@@ -40,63 +43,33 @@ LOG_STREAM = io.StringIO()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Bus:
-    """A bus on moto whose rules send events to SQS queues, read back as delivered."""
-
-    name: str
-    endpoint: str
-    queue_url: str = ""  # the queue of the rule that takes every event of this project
-
-    def subscribe(self, pattern: dict[str, Any]) -> str:
-        """A rule with `pattern` targeting a new queue; the queue's URL."""
-        events = boto3.client("events", endpoint_url=self.endpoint, region_name="us-east-1")
-        sqs = boto3.client("sqs", endpoint_url=self.endpoint, region_name="us-east-1")
-        rule = f"rule-{uuid.uuid4().hex[:8]}"
-        queue_url = sqs.create_queue(QueueName=f"{self.name}-{rule}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-        events.put_rule(Name=rule, EventBusName=self.name, EventPattern=json.dumps(pattern))
-        events.put_targets(
-            Rule=rule,
-            EventBusName=self.name,
-            Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
-        )
-        return queue_url
-
-    def delivered(self, queue_url: str | None = None) -> list[dict[str, Any]]:
-        """Every event a queue (default: the catch-all one) received since the last call."""
-        sqs = boto3.client("sqs", endpoint_url=self.endpoint, region_name="us-east-1")
-        events: list[dict[str, Any]] = []
-        for _ in range(1000):  # bounded: a queue that never empties is a failure, not a hang
-            page = sqs.receive_message(QueueUrl=queue_url or self.queue_url, MaxNumberOfMessages=10)
-            messages = page.get("Messages", [])
-            if not messages:
-                return events
-            for message in messages:
-                events.append(json.loads(message["Body"]))
-                sqs.delete_message(
-                    QueueUrl=queue_url or self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        raise AssertionError("the queue did not empty")
-
-
 @pytest.fixture
 def bus(moto_url: str) -> Bus:
-    events = boto3.client("events", endpoint_url=moto_url, region_name="us-east-1")
-    created = Bus(f"signal9-assets-{uuid.uuid4().hex[:8]}", moto_url)
-    events.create_event_bus(Name=created.name)
-    created.queue_url = created.subscribe({"source": [SOURCE]})
-    return created
+    return Bus.create(moto_url)
 
 
 @pytest.fixture
-def proxy(moto_url: str, bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Iterator[PutEventsProxy]:
+def clock() -> SimClock:
+    """The consumer's clock: its backoff sleeps pass at once."""
+    return SimClock()
+
+
+@pytest.fixture
+def proxy(
+    moto_url: str, bus: Bus, clock: SimClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PutEventsProxy]:
     """The consumer's environment as the stack sets it, with EventBridge behind the proxy."""
     with PutEventsProxy(moto_url) as running:
-        monkeypatch.setenv("EVENT_BUS_NAME", bus.name)
+        environ = {
+            "EVENT_BUS_NAME": bus.name,
+            "EVENTS_QUARANTINE_BUCKET": quarantine_bucket(moto_url),
+        }
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", running.url)
-        handler.publisher.cache_clear()
-        handler.publisher().base_delay = 0.001
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+        handler.consumer.cache_clear()
+        monkeypatch.setattr(handler, "consumer", lambda: build_consumer(os.environ, clock))
         cold_start.is_cold_start = True
         log_handler = handler.logger.registered_handler
         original = log_handler.setStream(LOG_STREAM)  # type: ignore[attr-defined]
@@ -104,7 +77,6 @@ def proxy(moto_url: str, bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         LOG_STREAM.truncate()
         yield running
         log_handler.setStream(original)  # type: ignore[attr-defined]
-    handler.publisher.cache_clear()
 
 
 def stream_records(env: Env, symbols: int = 12) -> list[dict[str, Any]]:
@@ -126,10 +98,12 @@ def stream_records(env: Env, symbols: int = 12) -> list[dict[str, Any]]:
 
 
 def invoke(
-    records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+    records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> tuple[dict[str, Any], dict[str, float], list[dict[str, Any]]]:
-    """Run the handler; return its response, its EMF metrics and its log lines."""
-    response = handler.lambda_handler({"Records": records}, LambdaContext())  # type: ignore[arg-type]
+    """Run the handler (60 s on `clock`); return its response, EMF metrics and log lines."""
+    context = SimLambdaContext(clock, timeout_seconds=60)
+    response = handler.lambda_handler({"Records": records}, context)  # type: ignore[arg-type]
+    assert context.elapsed() <= 60
     lines = [
         json.loads(line)
         for line in (capsys.readouterr().out + LOG_STREAM.getvalue()).splitlines()
@@ -167,11 +141,11 @@ def position_of(records: list[dict[str, Any]], symbol: str, event_name: str) -> 
 
 
 def test_every_event_reaches_the_bus_once_with_logs_and_metrics(
-    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     records = stream_records(env)
 
-    response, metrics, logs = invoke(records, capsys)
+    response, metrics, logs = invoke(records, capsys, clock)
     delivered = bus.delivered()
 
     assert response == {"batchItemFailures": []}
@@ -190,12 +164,12 @@ def test_every_event_reaches_the_bus_once_with_logs_and_metrics(
 
 
 def test_entries_failed_once_are_retried_alone_and_delivered_once(
-    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     records = stream_records(env)
     proxy.plan = FailurePlan(once={"S01", "S07", "S11"})
 
-    response, metrics, _ = invoke(records, capsys)
+    response, metrics, _ = invoke(records, capsys, clock)
     delivered = bus.delivered()
 
     assert response == {"batchItemFailures": []}
@@ -207,32 +181,35 @@ def test_entries_failed_once_are_retried_alone_and_delivered_once(
     assert metrics["EventsPublished"] == 13 and metrics["EventsFailed"] == 0
 
 
-def test_an_entry_that_keeps_failing_reports_its_record_and_lambda_retries_from_it(
-    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+def test_an_entry_that_keeps_failing_reports_its_record_in_time_and_lambda_retries_from_it(
+    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     records = stream_records(env)
     stuck = position_of(records, "S05", "INSERT")
     proxy.plan = FailurePlan(always={"S05"}, code="ThrottlingException")
 
-    response, metrics, logs = invoke(records, capsys)
+    response, metrics, logs = invoke(records, capsys, clock)
     first_delivery = bus.delivered()
 
     failing_sequence = records[stuck]["dynamodb"]["SequenceNumber"]
     assert response == {"batchItemFailures": [{"itemIdentifier": failing_sequence}]}
-    assert proxy.plan.failed["S05"] == DEFAULT_MAX_ATTEMPTS  # bounded
+    assert proxy.plan.failed["S05"] > 5  # retried with backoff until the invocation's deadline
+    assert clock.slept < 60
     assert keys(first_delivery) == expected(records) - Counter({("Asset Listed", "S05"): 1})
     assert metrics["EventsFailed"] == 1
     assert metrics["EventsPublished"] == 12
+    assert metrics["EventsQuarantined"] == 0  # throttling is retried, never quarantined
     assert any(
-        line["message"] == "event not published" and line["error"] == "ThrottlingException"
+        line["message"].startswith("event not published yet")
+        and line["error"] == "ThrottlingException"
         for line in logs
     )
     retries = [line for line in logs if line["message"] == "PutEvents failed some entries"]
-    assert len(retries) == DEFAULT_MAX_ATTEMPTS  # the publisher's own log, as JSON lines
+    assert len(retries) == proxy.plan.failed["S05"]  # the publisher's own log, as JSON lines
     assert all(line["service"] == "asset-events" for line in retries)
 
     proxy.plan = FailurePlan()  # EventBridge recovers; Lambda retries from the reported record
-    retry, _, _ = invoke(records[stuck:], capsys)
+    retry, _, _ = invoke(records[stuck:], capsys, clock)
     second_delivery = bus.delivered()
 
     assert retry == {"batchItemFailures": []}
@@ -247,52 +224,78 @@ def test_an_entry_that_keeps_failing_reports_its_record_and_lambda_retries_from_
     assert all(len(kinds) == 1 for kinds in by_id.values())
 
 
-def test_an_unreadable_record_stops_the_batch_there(
-    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+def test_an_unreadable_record_is_quarantined_and_the_batch_goes_on(
+    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     records = stream_records(env)
     bad = position_of(records, "S04", "INSERT")
     del records[bad]["dynamodb"]["NewImage"]  # as a KEYS_ONLY stream would deliver it
 
-    response, metrics, logs = invoke(records, capsys)
+    response, metrics, logs = invoke(records, capsys, clock)
+
+    assert response == {"batchItemFailures": []}
+    assert keys(bus.delivered()) == expected(records[:bad] + records[bad + 1 :])
+    assert (metrics["EventsQuarantined"], metrics["EventsFailed"]) == (1, 0)
+    [kept] = [line for line in logs if line["message"] == "stream record quarantined"]
+    assert kept["reason"] == "unreadable" and "NEW_AND_OLD_IMAGES" in kept["error"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    stored = s3.get_object(Bucket=os.environ["EVENTS_QUARANTINE_BUCKET"], Key=kept["key"])
+    assert json.loads(stored["Body"].read())["record"] == records[bad]
+
+
+def test_without_a_quarantine_an_unreadable_record_stops_the_batch_there(
+    env: Env,
+    bus: Bus,
+    proxy: PutEventsProxy,
+    capsys: pytest.CaptureFixture[str],
+    clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("EVENTS_QUARANTINE_BUCKET")
+    records = stream_records(env)
+    bad = position_of(records, "S04", "INSERT")
+    del records[bad]["dynamodb"]["NewImage"]
+
+    response, metrics, logs = invoke(records, capsys, clock)
 
     assert response == {
         "batchItemFailures": [{"itemIdentifier": records[bad]["dynamodb"]["SequenceNumber"]}]
     }
     assert keys(bus.delivered()) == expected(records[:bad])  # nothing after it is published
     assert metrics["EventsFailed"] == 1
-    assert any("could not be read" in line["message"] for line in logs)
+    assert any("no quarantine configured" in line["message"] for line in logs)
 
 
-def test_a_missing_bus_fails_every_entry_and_reports_the_first_record_with_events(
+def test_a_missing_bus_is_retried_until_the_deadline_and_reports_the_first_record(
     env: Env,
     bus: Bus,
     proxy: PutEventsProxy,
     capsys: pytest.CaptureFixture[str],
+    clock: SimClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     records = stream_records(env, symbols=3)
     monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")
-    handler.publisher.cache_clear()
-    handler.publisher().base_delay = 0.001
 
-    response, metrics, _ = invoke(records, capsys)
+    response, metrics, _ = invoke(records, capsys, clock)
 
     assert response == {
         "batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
     }
+    assert len(proxy.requests) > 3  # a missing bus can be created again: it is retried
     assert metrics["EventsFailed"] == sum(expected(records).values())
+    assert metrics["EventsQuarantined"] == 0
     assert bus.delivered() == []
 
 
 def test_a_batch_without_announced_changes_publishes_nothing(
-    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+    env: Env, bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     records = stream_records(env, symbols=2)
     silent = [r for r in records if not to_events([r])]
     assert silent  # the other service's annotation
 
-    response, metrics, _ = invoke(silent, capsys)
+    response, metrics, _ = invoke(silent, capsys, clock)
 
     assert response == {"batchItemFailures": []}
     assert proxy.requests == []
@@ -308,7 +311,7 @@ def documented_patterns() -> list[dict[str, Any]]:
 
 
 def test_the_documented_rule_patterns_select_what_the_docs_say(
-    bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str]
+    bus: Bus, proxy: PutEventsProxy, capsys: pytest.CaptureFixture[str], clock: SimClock
 ) -> None:
     queues = [bus.subscribe(pattern) for pattern in documented_patterns()]
     assert len(queues) == 3
@@ -322,7 +325,7 @@ def test_the_documented_rule_patterns_select_what_the_docs_say(
         record(f, hand_edit(f, tradable=False)),
     ]
 
-    response, _, _ = invoke(records, capsys)
+    response, _, _ = invoke(records, capsys, clock)
 
     assert response == {"batchItemFailures": []}
     selected = [sorted(keys(bus.delivered(queue))) for queue in queues]
@@ -331,3 +334,13 @@ def test_the_documented_rule_patterns_select_what_the_docs_say(
         [("Asset Delisted", "MSFT"), ("Asset Updated", "AAPL")],
         [("Asset Updated", "GE")],  # not F: a hand edit has no run_seq
     ]
+
+
+def test_the_events_client_makes_one_attempt_per_call(proxy: PutEventsProxy) -> None:
+    proxy.faults = [Fault(request_error="ThrottlingException")]
+    client = events_client("us-east-1")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        client.put_events(Entries=[make_entry("Asset Listed", {"symbol": "A"})])
+
+    assert len(proxy.requests) == 1  # the publisher's budget is the only retry budget

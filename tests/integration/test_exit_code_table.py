@@ -9,6 +9,7 @@ The table's columns must be every command the CLI has.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import boto3
 import click
 import pytest
 from tests.support import CREDENTIALS, CliResult, Env, asset_record, fresh_env
@@ -29,13 +31,20 @@ from tests.support.cli_output import (
     state_table_for,
     unique,
 )
+from tests.support.event_bus import quarantine_bucket
 from tests.support.reliability import REPO_ROOT, child_env, cli_command, finish, wait_until
+from tests.support.stream_records import record, synced
 
 from asset_sync.cli import main
-from asset_sync.local.moto_server import free_port
+from asset_sync.events.quarantine import UNREADABLE, Quarantine
+from asset_sync.local.moto_server import LOCAL_CREDENTIALS, free_port
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
 from asset_sync.wiring import build_run
 
+BOTO_CREDENTIALS = {
+    "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 MARKER = "<!-- exit-code table: parsed by tests/integration/test_exit_code_table.py -->"
 SKIP = "·"
 SIGNALS = "SIGINT / SIGTERM"
@@ -190,6 +199,35 @@ def doctor_check_fails(env: Env, command: str) -> Cell:
     return Cell(base(command))  # no run recorded yet
 
 
+EVENTS = "events replay"
+
+
+def events_setup(moto_url: str, *, bus: bool = True) -> dict[str, str]:
+    """A quarantine bucket and (unless not `bus`) an event bus on moto, as `events replay`
+    finds them in its environment."""
+    boto = {"endpoint_url": moto_url, "region_name": "us-east-1", **BOTO_CREDENTIALS}
+    quarantine = Quarantine(boto3.client("s3", **boto), quarantine_bucket(moto_url))
+    name = unique("bus")
+    if bus:
+        boto3.client("events", **boto).create_event_bus(Name=name)
+    return {
+        "EVENTS_QUARANTINE_BUCKET": quarantine.bucket,
+        "EVENT_BUS_NAME": name,
+        "AWS_ENDPOINT_URL_S3": moto_url,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": moto_url,
+    }
+
+
+def events_missing(env: Env, command: str) -> Cell:
+    return Cell(base(command), {"EVENTS_QUARANTINE_BUCKET": unique("no-such-bucket")})
+
+
+def events_unpublishable(env: Env, command: str) -> Cell:
+    unreadable = record(None, synced("BAD"))
+    del unreadable["dynamodb"]["NewImage"]  # today's code cannot read it either
+    return Cell(base(command), {QUARANTINE_RECORD: json.dumps(unreadable)})
+
+
 SCENARIOS: dict[str, Scenario] = {
     "none": success,
     'bad usage (an unknown flag or command, a value out of range, `show ""`)': bad_usage,
@@ -210,7 +248,12 @@ SCENARIOS: dict[str, Scenario] = {
     "another sync holds the run lease": lease_held,
     "the item is not in the table": no_item,
     "a `doctor` check fails (no run recorded, a dead holder's lease)": doctor_check_fails,
+    "the quarantine bucket or the event bus is missing (not set, or does not exist)": (
+        events_missing
+    ),
+    "a quarantined event cannot be published yet": events_unpublishable,
 }
+QUARANTINE_RECORD = "test: a stream record to quarantine before the command runs"
 
 
 def check(result: CliResult, expected: int) -> str | None:
@@ -238,7 +281,14 @@ def test_each_cell_of_the_readme_table(moto_url: str, row: str) -> None:
             stand_ins.append(api)
             env = fresh_env(moto_url, api)
             cell = SCENARIOS[row](env, command)
-            runs[command] = (cell, {**env.cli_env(), **cell.variables})
+            events = events_setup(moto_url) if command == EVENTS else {}
+            variables = {**env.cli_env(), **events, **cell.variables}
+            if QUARANTINE_RECORD in variables:
+                quarantined = json.loads(variables.pop(QUARANTINE_RECORD))
+                s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+                bucket = variables["EVENTS_QUARANTINE_BUCKET"]
+                Quarantine(s3, bucket).put(quarantined, UNREADABLE, "injected", None, now=1.0)
+            runs[command] = (cell, variables)
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = dict(
                 zip(
@@ -288,6 +338,13 @@ def test_a_signal_stops_every_command_with_its_code(env: Env, command: str, sig:
         variables = env.cli_env()
         if command == "sync":  # it hangs fetching the catalog, after taking the lease
             variables["APCA_API_BASE_URL"] = silent.url
+        elif command == EVENTS:  # it hangs reading the quarantine
+            variables |= {
+                "EVENTS_QUARANTINE_BUCKET": "quarantine",
+                "EVENT_BUS_NAME": "bus",
+                "AWS_ENDPOINT_URL_S3": silent.url,
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": silent.url,
+            }
         elif command != "demo":  # it hangs on its first DynamoDB request
             variables["AWS_ENDPOINT_URL_DYNAMODB"] = silent.url
         process = subprocess.Popen(

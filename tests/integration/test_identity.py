@@ -55,9 +55,7 @@ def run(env: Env) -> RunReport:
         return failed.report
 
 
-def test_a_ticker_change_is_a_rename_that_keeps_the_old_items_foreign_attributes(
-    env: Env,
-) -> None:
+def test_a_ticker_change_is_a_rename_whose_attributes_follow_the_asset(env: Env) -> None:
     day1 = catalog(20)
     env.serve(day1)
     fast(env)
@@ -73,16 +71,18 @@ def test_a_ticker_change_is_a_rename_that_keeps_the_old_items_foreign_attributes
     assert (report["renamed"], report["delisted"], report["created"]) == (1, 0, 0)
     asset_id = day1[3]["id"]
     assert report["renames"] == [{"from": "S003", "to": "NEWCO", "asset_id": asset_id}]
-    assert report["changes"]["S003"]["action"] == "rename"
     assert report["changes"]["NEWCO"]["action"] == "rename"
+    assert report["changes"]["S003"]["action"] == "depart"
+    assert report["dynamodb"]["write_requests"] == 3  # the lease, one transaction, the record
     assert len(env.stand_in.lookups) == lookups_before  # a rename needs no lookup
     old, new = env.raw_item("S003"), env.raw_item("NEWCO")
     assert old is not None and new is not None
     assert old["status"] == {"S": "inactive"} and old["renamed_to"] == {"S": "NEWCO"}
-    assert {k: old[k] for k in FOREIGN} == FOREIGN  # the old item's attributes stay on it
+    assert {k: old[k] for k in FOREIGN} == FOREIGN  # kept on the old item as history
     assert new["status"] == {"S": "active"} and new["previous_symbol"] == {"S": "S003"}
     assert new["asset_id"] == {"S": asset_id}
-    assert not set(FOREIGN) & set(new)  # foreign attributes are neither copied nor moved
+    assert {k: new[k] for k in FOREIGN} == FOREIGN  # and on the asset's item now
+    assert (old["sync_action"], new["sync_action"]) == ({"S": "depart"}, {"S": "rename"})
     assert hash_matches_content(new)
     again = run_cli("sync", "--json", env=env.cli_env()).json()
     assert (again["renamed"], again["dynamodb"]["write_requests"]) == (0, 2)  # nothing left
@@ -102,6 +102,7 @@ def test_a_day_with_12_percent_ticker_changes_is_not_refused_and_delists_nothing
 
     assert report.outcome == "succeeded", report.message  # the 10% guard counts no rename
     assert (report.renamed, report.delisted, report.delist_candidates) == (12, 0, 0)
+    assert report.dynamodb_write_requests == 12 + 2  # one transaction per rename
     snapshot = env.snapshot()
     active_ids = [i["asset_id"]["S"] for i in snapshot.values() if i["status"]["S"] == "active"]
     assert sorted(active_ids) == sorted(r["id"] for r in day1)  # each asset active exactly once
@@ -121,7 +122,7 @@ def test_a_rename_by_cusip_when_the_id_changed_too(env: Env) -> None:
     assert report.renames == [{"from": "S000", "to": "NEWID", "asset_id": "a-brand-new-asset-id"}]
 
 
-def test_a_rename_chain_and_a_return_of_the_old_ticker(env: Env) -> None:
+def test_a_rename_chain_then_a_new_company_on_the_first_ticker(env: Env) -> None:
     day1 = catalog(10)
     env.serve(day1)
     fast(env)
@@ -134,16 +135,23 @@ def test_a_rename_chain_and_a_return_of_the_old_ticker(env: Env) -> None:
 
     assert human.code == 0, human.stderr
     assert f"renamed: MID -> LAST (asset {day1[0]['id']})" in human.stdout
-    mid, last = env.raw_item("MID"), env.raw_item("LAST")
-    assert mid and mid["previous_symbol"] == {"S": "S000"} and mid["renamed_to"] == {"S": "LAST"}
+    first, mid, last = env.raw_item("S000"), env.raw_item("MID"), env.raw_item("LAST")
+    assert first and first["renamed_to"] == {"S": "MID"}
+    assert mid and mid["renamed_to"] == {"S": "LAST"} and "previous_symbol" not in mid
     assert last and last["previous_symbol"] == {"S": "MID"} and "renamed_to" not in last
-    # a new company takes the first ticker: a reactivation that drops the stale link
+    # a new company takes the first ticker: a listing that replaces the asset, which lives on
+    # under LAST, so nothing is archived
     newcomer = asset_record("S000", id="another-company", name="Someone Else")
     env.serve([renamed(day1[0], "LAST"), newcomer, *day1[1:]])
     report = run(env)
     first = env.raw_item("S000")
-    assert report.reactivated == 1
+    assert (report.created, report.archived, report.delisted) == (1, 0, 0)
+    assert report.reassignments == [
+        {"symbol": "S000", "from": day1[0]["id"], "to": "another-company"}
+    ]
     assert first and first["status"] == {"S": "active"} and "renamed_to" not in first
+    assert first["replaces_asset_id"] == {"S": day1[0]["id"]}
+    assert env.raw_item(f"__asset/{day1[0]['id']}") is None
 
 
 def test_two_catalog_symbols_with_one_asset_id_are_a_conflict_left_as_they_are(
@@ -162,10 +170,11 @@ def test_two_catalog_symbols_with_one_asset_id_are_a_conflict_left_as_they_are(
     assert report.outcome == "succeeded"
     assert report.id_conflicts == [{"asset_id": day1[1]["id"], "symbols": ["S001", "TWIN"]}]
     assert (report.renamed, report.delisted, report.created) == (0, 0, 0)
+    assert (report.fetched, report.valid, report.id_conflict_records) == (11, 9, 2)
     assert env.snapshot() == before
 
 
-def test_an_asset_id_moving_between_two_listed_symbols_is_an_update(env: Env) -> None:
+def test_a_new_id_for_the_same_security_on_its_ticker_is_an_update_in_place(env: Env) -> None:
     day1 = catalog(10)
     env.serve(day1)
     fast(env)
@@ -174,7 +183,7 @@ def test_an_asset_id_moving_between_two_listed_symbols_is_an_update(env: Env) ->
 
     report = run(env)
 
-    assert (report.updated, report.renamed, report.delisted) == (1, 0, 0)
+    assert (report.updated, report.renamed, report.delisted, report.archived) == (1, 0, 0, 0)
     assert env.raw_item("S002")["asset_id"] == {"S": "a-new-id-for-S002"}  # type: ignore[index]
 
 

@@ -338,11 +338,13 @@ def test_an_injection_looking_rename_changes_that_name_and_nothing_else(env: Env
         "last_sync_timestamp",
         "sync_version",
         "sync_run_seq",
+        "sync_action",
     }
     for symbol, item in after.items():
         if symbol in renamed:
             assert item["name"] == {"S": renamed[symbol]}
             assert item["sync_version"] == {"N": "2"}
+            assert item["sync_action"] == {"S": "update"}
             assert {k: v for k, v in item.items() if k not in changing} == {
                 k: v for k, v in before[symbol].items() if k not in changing
             }

@@ -12,14 +12,15 @@ absent means absent, and the run-number fence on `sync_run_seq`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Context, Decimal
 from typing import Any
 
 from asset_sync.dal.assets import state_from_item
 from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.dal.serialization import deserialize_item, serialize_item
-from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, OwnedValue, StoredValue
+from asset_sync.logic.item_writes import GroupWrite, NewItem
+from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, StoredValue
 
 PLAN_READ = ("symbol", "status", "sync_hash", "asset_class")  # dal.assets' projection
 KEY = "symbol"
@@ -98,28 +99,78 @@ class MemoryStore:
         item = self.items.get(symbol)
         return copy.deepcopy(item) if item is not None else None
 
-    def get_items(self, symbols: list[str]) -> dict[str, dict[str, StoredValue]]:
+    def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         return {s: copy.deepcopy(self.items[s]) for s in symbols if s in self.items}
 
-    def put_new(self, item: Mapping[str, OwnedValue]) -> None:
+    def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
+        """The asset-id index: the symbols of the items storing each id."""
+        found: dict[str, list[str]] = {}
+        for symbol, item in sorted(self.items.items()):
+            if item.get("asset_id") in asset_ids:
+                found.setdefault(str(item["asset_id"]), []).append(symbol)
+        return found
+
+    def put_new(self, item: Mapping[str, StoredValue]) -> None:
         self.writes += 1
-        stored = _validated(item)
-        symbol = stored.get(KEY)
-        if not isinstance(symbol, str) or not symbol:
-            raise ValidationError("the key `symbol` must be a non-empty string")
-        if symbol in self.items:
-            raise ConditionFailedError(symbol)
-        self.items[symbol] = stored
+        self._put(self.items, item)
 
     def update_owned(
         self,
         symbol: str,
-        set_values: Mapping[str, OwnedValue],
+        set_values: Mapping[str, StoredValue],
         remove: list[str] | tuple[str, ...],
         expected: Mapping[str, StoredValue | None],
         run_seq: int,
     ) -> None:
         self.writes += 1
+        self._update(self.items, symbol, set_values, remove, expected, run_seq)
+
+    def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
+        """All of the writes or none (TransactWriteItems): one item at most once."""
+        self.writes += 1
+        symbols = [write.symbol for write in writes]
+        if len(set(symbols)) != len(symbols):
+            raise ValidationError(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        staged = copy.deepcopy(self.items)
+        try:
+            for write in writes:
+                if isinstance(write, NewItem):
+                    self._put(staged, write.item)
+                else:
+                    change = write.write
+                    self._update(
+                        staged,
+                        write.symbol,
+                        change.set_values,
+                        change.remove,
+                        change.expected,
+                        run_seq,
+                    )
+        except ConditionFailedError:
+            raise ConditionFailedError(", ".join(symbols)) from None
+        self.items = staged
+
+    @staticmethod
+    def _put(items: dict[str, dict[str, StoredValue]], item: Mapping[str, StoredValue]) -> None:
+        stored = _validated(item)
+        symbol = stored.get(KEY)
+        if not isinstance(symbol, str) or not symbol:
+            raise ValidationError("the key `symbol` must be a non-empty string")
+        if symbol in items:
+            raise ConditionFailedError(symbol)
+        items[symbol] = stored
+
+    @staticmethod
+    def _update(
+        items: dict[str, dict[str, StoredValue]],
+        symbol: str,
+        set_values: Mapping[str, StoredValue],
+        remove: list[str] | tuple[str, ...],
+        expected: Mapping[str, StoredValue | None],
+        run_seq: int,
+    ) -> None:
         new_values = _validated(set_values)
         if KEY in new_values or KEY in remove:
             raise ValidationError(
@@ -129,7 +180,7 @@ class MemoryStore:
             raise ValidationError("Two document paths overlap (SET and REMOVE of one attribute)")
         if not new_values:  # the data layer always sends a SET clause
             raise ValidationError("Invalid UpdateExpression: an empty SET")
-        item = self.items.get(symbol)
+        item = items.get(symbol)
         if item is None:
             raise ConditionFailedError(symbol)
         for name, old in expected.items():

@@ -1,8 +1,9 @@
 """Stream records built by hand, shaped as Lambda delivers them, and event checks.
 
 `synced` builds an item image as the sync writes it; `sync_write` and `hand_edit` derive the
-next image the way the sync (bookkeeping bumped, run number set) or a person (only
-`sync_version` bumped, as docs/architecture.md asks) would write it.
+next image the way the sync (bookkeeping bumped, run number set, and `sync_action` when an
+`action` is given, as the identity contract's sync writes it) or a person (only `sync_version`
+bumped, as docs/architecture.md asks) would write it; `archived` builds an archive item.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jsonschema import Draft4Validator
 
 from asset_sync.dal.serialization import serialize
 from asset_sync.events.schemas import load_schema
+from asset_sync.logic.models import ARCHIVE_PREFIX
 
 Image = dict[str, dict[str, Any]]
 _sequence = itertools.count(4200000000000000000001)
@@ -69,18 +71,38 @@ def _apply(image: Image, changes: dict[str, Any]) -> Image:
     return out
 
 
-def sync_write(image: Image, run: int = 8, **changes: Any) -> Image:
-    """The image after a sync write of `changes` (None removes) by run number `run`."""
+def sync_write(image: Image, run: int = 8, action: str | None = None, **changes: Any) -> Image:
+    """The image after a sync write of `changes` (None removes) by run number `run`.
+
+    With `action`, the write records it as `sync_action` (the identity contract); without,
+    it is a write of a version that records none (any `sync_action` stored stays as it was).
+    """
     version = int(image.get("sync_version", {"N": "0"})["N"]) + 1
     stamp = f"2026-12-{run:02d}T04:00:00.000000Z"
-    bookkeeping = {
+    bookkeeping: dict[str, Any] = {
         "updated_at": stamp,
         "last_sync_timestamp": stamp,
         "sync_version": version,
         "sync_hash": f"hash-{uuid.uuid4().hex[:8]}",
         "sync_run_seq": run,
     }
+    if action is not None:
+        bookkeeping["sync_action"] = action
     return _apply(image, {**changes, **bookkeeping})
+
+
+def archived(asset_id: str, ticker: str, run: int = 8, **overrides: Any) -> Image:
+    """The archive item `__asset/<asset_id>` of an asset displaced from `ticker` (inactive)."""
+    image = synced(
+        f"{ARCHIVE_PREFIX}{asset_id}",
+        run=run,
+        asset_id=asset_id,
+        status="inactive",
+        name=f"{ticker} (archived) Inc.",
+        previous_symbol=ticker,
+        sync_action="archive",
+    )
+    return _apply(image, overrides)
 
 
 def hand_edit(image: Image, **changes: Any) -> Image:

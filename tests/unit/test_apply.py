@@ -353,6 +353,7 @@ def test_a_delisting_writes_only_the_status_and_bookkeeping() -> None:
         "status",
         "updated_at",
         "last_sync_timestamp",
+        "sync_action",
         "sync_version",
         "sync_run_seq",
     }
@@ -516,6 +517,7 @@ def test_own_write_detection_needs_this_runs_number_content_status_and_links() -
         "name": "new",
         "sync_hash": asset.asset.content_hash,  # type: ignore[union-attr]
         "sync_run_seq": Decimal(T2),
+        "sync_action": "update",
     }
     runner = applier(store)
     assert runner._is_own_write(asset, mine)
@@ -523,14 +525,14 @@ def test_own_write_detection_needs_this_runs_number_content_status_and_links() -
     assert not runner._is_own_write(asset, {**mine, "sync_run_seq": Decimal(T1)})
     assert not runner._is_own_write(asset, {**mine, "status": INACTIVE})
     assert not runner._is_own_write(asset, {**mine, "sync_hash": "other"})
-    rename = ItemPlan("A", Action.RENAME, asset.asset, partner="OLD")
-    assert runner._is_own_write(rename, {**mine, "previous_symbol": "OLD"})
-    assert not runner._is_own_write(rename, mine)
-    assert not runner._is_own_write(rename, {**mine, "previous_symbol": "X"})
-    assert not runner._is_own_write(rename, {**mine, "previous_symbol": "OLD", "renamed_to": "Y"})
+    assert not runner._is_own_write(asset, {**mine, "sync_action": "repair"})
+    reactivation = ItemPlan("A", Action.REACTIVATE, asset.asset)
+    assert runner._is_own_write(reactivation, {**mine, "sync_action": "reactivate"})
+    stale = {**mine, "sync_action": "reactivate", "renamed_to": "Y"}
+    assert not runner._is_own_write(reactivation, stale)  # its link was to go
     delist = ItemPlan("A", Action.DELIST)
-    assert runner._is_own_write(delist, {**mine, "status": INACTIVE})
-    assert not runner._is_own_write(delist, mine)
+    assert runner._is_own_write(delist, {**mine, "status": INACTIVE, "sync_action": "delist"})
+    assert not runner._is_own_write(delist, {**mine, "sync_action": "delist"})
 
 
 def test_each_write_is_conditioned_on_every_owned_value_it_replaces() -> None:
@@ -568,22 +570,6 @@ def test_a_full_run_repairs_a_drifted_value_the_hash_cannot_show() -> None:
     outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply(plan.writes)
     assert outcome.done == {"A": Action.REPAIR}
     assert store.items["A"]["name"] == "A Corp"
-
-
-def test_a_full_run_re_plans_a_rename_against_stored_values() -> None:
-    store = synced(rec("NEW", id="asset-1"))
-    store.items["NEW"].update(previous_symbol="OLD", name="edited by hand")
-    asset = validate_catalog(json.dumps([rec("NEW", id="asset-1")]).encode()).assets["NEW"]
-    rename = ItemPlan(
-        "NEW", Action.RENAME, asset, state_from_item("NEW", store.items["NEW"]), "OLD"
-    )
-    for full, action, name in (
-        (False, Action.UNCHANGED, "edited by hand"),
-        (True, Action.RENAME, "NEW Corp"),
-    ):
-        run = RunIdentity(T2, ts(T2), full=full)
-        outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply([rename])
-        assert outcome.done == {"NEW": action} and store.items["NEW"]["name"] == name
 
 
 def test_progress_counts_failures_and_conflicts_add_up() -> None:
@@ -653,20 +639,11 @@ def test_a_superseded_item_is_reported_to_the_lease_check_and_an_unchanged_one_i
     assert seen == [("A", 5), ("A", 5)]  # never for an unchanged item
 
 
-def test_a_created_rename_reports_its_previous_symbol_and_a_plain_create_nothing_more() -> None:
+def test_a_plain_create_reports_nothing_more_than_its_action() -> None:
     store = MemoryStore()
-    catalog = catalog_of(rec("NEW"), rec("PLAIN"))
-    writes = [
-        ItemPlan("NEW", Action.RENAME, catalog.assets["NEW"], None, partner="OLD"),
-        ItemPlan("PLAIN", Action.CREATE, catalog.assets["PLAIN"]),
-    ]
-
-    outcome = applier(store).apply(writes)
-
-    assert outcome.changes["NEW"].to_json() == {
-        "action": "rename",
-        "fields": {"previous_symbol": {"old": None, "new": "OLD"}},
-    }
+    outcome = applier(store).apply(
+        [ItemPlan("PLAIN", Action.CREATE, catalog_of(rec("PLAIN")).assets["PLAIN"])]
+    )
     assert outcome.changes["PLAIN"].to_json() == {"action": "create"}
-    assert store.items["NEW"]["previous_symbol"] == "OLD"
     assert "previous_symbol" not in store.items["PLAIN"]
+    assert store.items["PLAIN"]["sync_action"] == "list"

@@ -23,6 +23,7 @@ from asset_sync.events import (
     ASSET_DELISTED,
     ASSET_LISTED,
     ASSET_REACTIVATED,
+    ASSET_REMOVED,
     ASSET_RENAMED,
     ASSET_UPDATED,
     SOURCE,
@@ -234,22 +235,44 @@ class Collect(logging.Handler):
         self.records.append(record)
 
 
-def test_a_hand_delete_makes_no_event_and_logs_a_warning() -> None:
+def test_a_hand_delete_of_a_sync_item_is_announced_as_removed_and_logged() -> None:
     collect = Collect()
     transform_logger = logging.getLogger("asset_sync.events.transform")
     transform_logger.addHandler(collect)
     try:
-        deleted = record(synced("GONE"), None, event_id="e-1")
+        deleted = record(synced("GONE", run=7, version=4), None, event_id="e-1")
         deleted["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-        assert to_events([deleted]) == []
+        kind, body = only_event(deleted)
     finally:
         transform_logger.removeHandler(collect)
 
+    assert kind == ASSET_REMOVED
+    assert body == {
+        "event_id": body["event_id"],
+        "symbol": "GONE",
+        "asset_id": "id-GONE",
+        "run_seq": None,
+        "sync_version": None,
+        "changed_at": "2026-11-30T04:00:00Z",
+        "reason": "manual",
+        "order": [7, 5],  # one past the deleted item's last write
+        "removed_by": "dynamodb.amazonaws.com",
+    }
     [warning] = collect.records
     assert "deleted outside the sync" in warning.getMessage()
     assert warning.__dict__["symbol"] == "GONE"
     assert warning.__dict__["stream_event_id"] == "e-1"
     assert warning.__dict__["deleted_by"] == "dynamodb.amazonaws.com"
+
+
+def test_deleting_an_item_the_sync_never_wrote_makes_no_event() -> None:
+    foreign = values(symbol="ZZZ", sector="x")
+    no_images = record(synced("KEYS"), None)
+    del no_images["dynamodb"]["OldImage"]
+
+    assert to_events([record(foreign, None), no_images]) == []
+    _, body = only_event(record(synced("ANON", run=None, version=2), None))
+    assert (body["order"], body["removed_by"]) == ([0, 3], None)
 
 
 def test_event_ids_are_stable_per_stream_record_and_distinct_between_records() -> None:

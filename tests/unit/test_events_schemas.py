@@ -46,6 +46,30 @@ def test_schemas_refuse_what_the_catalog_does_not_promise() -> None:
     extra = {**body, "surprise": 1}
     number = {**body, "changes": {"min_order_size": {"old": "1", "new": 1.5}}}
     both = {**body, "truncated": True, "changed_attributes": ["status"]}
-    for bad in (wrong_status, missing_id, extra, number, both):
+    bad_order = {**body, "order": [3]}
+    bad_reason = {**body, "reason": "whim"}
+    for bad in (wrong_status, missing_id, extra, number, both, bad_order, bad_reason):
         assert schema_errors({**event, "detail": bad}), bad
     assert schema_errors({**event, "source": "someone.else", "detail": body})
+
+
+def test_an_update_must_change_something_or_say_what_moved() -> None:
+    old = synced("IBM")
+    [entry] = to_events([record(old, sync_write(old, name="IBM Corp."))])
+    event = {"source": entry["Source"], "detail-type": entry["DetailType"]}
+    body = json.loads(entry["Detail"])
+    moved = {"in": ["sector"], "out": []}
+
+    assert schema_errors({**event, "detail": {**body, "changes": {}}})
+    only_moved = {**body, "changes": {}, "moved_attributes": moved}
+    assert schema_errors({**event, "detail": only_moved}) == []
+
+
+def test_a_removal_is_manual_and_names_no_run() -> None:
+    [entry] = to_events([record(synced("GONE"), None)])
+    event = {"source": entry["Source"], "detail-type": entry["DetailType"]}
+    body = json.loads(entry["Detail"])
+    assert schema_errors({**event, "detail": body}) == []
+
+    for bad in ({**body, "reason": "catalog"}, {**body, "run_seq": 3}, {**body, "asset": {}}):
+        assert schema_errors({**event, "detail": bad}), bad

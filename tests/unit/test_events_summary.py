@@ -36,3 +36,9 @@ def test_the_summary_counts_each_detail_type_and_shows_one_example_of_each() -> 
 
 def test_no_records_is_one_line() -> None:
     assert describe_events([]) == "stream: 0 new stream records -> 0 events"
+
+
+def test_a_removal_is_summarised_by_its_reason_and_asset() -> None:
+    lines = describe_events([record(synced("GONE"), None)]).splitlines()
+
+    assert lines[-1] == "  e.g. Asset Removed GONE (run -): manual, asset id-GONE"

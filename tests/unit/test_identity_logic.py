@@ -1,344 +1,330 @@
-"""Renames and delisting confirmation (logic/identity.py), pure: plans in, plans out."""
+"""The identity rule (logic/identity.py), pure: a per-symbol plan and stored items in, groups out.
+
+Each case of docs/identity.md's table, planned against a memory store and applied by the real
+applier; the expected items are written out by hand from the contract.
+"""
 
 from __future__ import annotations
 
 import json
-import random
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
 from asset_sync.logic.apply import PlanApplier, RunIdentity
 from asset_sync.logic.identity import (
-    Confirmation,
-    LookupFailedError,
+    MAX_GROUP_ITEMS,
+    Reassignment,
     Rename,
-    confirm_delistings,
-    pair_renames,
-    replan_rename,
+    Resolution,
+    block_unconfirmed,
+    home_of,
+    needs_lookup,
+    resolve_identity,
 )
+from asset_sync.logic.identity_reads import read_for_identity
 from asset_sync.logic.models import ACTIVE, INACTIVE, ValidatedCatalog
-from asset_sync.logic.planning import Action, ItemPlan, Plan, build_plan
+from asset_sync.logic.planning import Action, Member, Role, build_plan
 from asset_sync.logic.validation import validate_catalog
 
-T1, T2 = 1, 2
+LINKS = ("asset_id", "status", "previous_symbol", "renamed_to", "replaces_asset_id", "sync_action")
 
 
 def catalog_of(*records: dict[str, Any]) -> ValidatedCatalog:
     return validate_catalog(json.dumps(list(records)).encode())
 
 
-def synced(*records: dict[str, Any]) -> MemoryStore:
-    store = MemoryStore()
-    plan = build_plan(catalog_of(*records), store.states(), T1)
-    run = RunIdentity(T1, "2026-11-01T04:00:00.000000Z")
-    outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply(plan.writes)
-    assert not outcome.failures
-    return store
+class Table:
+    """A memory store synced run by run (every delisting confirmed unless told otherwise)."""
+
+    def __init__(self, *records: dict[str, Any]) -> None:
+        self.store = MemoryStore()
+        self.seq = 0
+        self.sync(*records)
+
+    def resolve(self, *records: dict[str, Any]) -> Resolution:
+        catalog = catalog_of(*records)
+        plan = build_plan(catalog, self.store.states(), self.seq + 1)
+        self.items = read_for_identity(self.store, plan)
+        return resolve_identity(plan, catalog, self.items)
+
+    def sync(self, *records: dict[str, Any], confirm: bool = True) -> Resolution:
+        resolution = self.resolve(*records)
+        self.seq += 1
+        plan = resolution.plan
+        confirmed = [i.symbol for i in plan.delists] + [
+            m.source or "" for g in plan.groups for m in g.delistings
+        ]
+        plan = block_unconfirmed(plan, confirmed if confirm else [])
+        run = RunIdentity(self.seq, f"2026-11-{self.seq:02d}T04:00:00.000000Z")
+        applier = PlanApplier(self.store, state_from_item, run, writes_per_second=1e6)
+        self.outcome = applier.apply(plan.writes, self.items, plan.groups)
+        assert not self.outcome.failures
+        resolution.plan = plan
+        return resolution
+
+    def links(self, symbol: str) -> dict[str, Any]:
+        item = self.store.items[symbol]
+        return {name: item[name] for name in LINKS if name in item}
+
+    def foreign(self, symbol: str, **values: str) -> None:
+        self.store.items[symbol].update(values)
 
 
-def planned(store: MemoryStore, *records: dict[str, Any]) -> tuple[Plan, list[Rename]]:
-    plan = build_plan(catalog_of(*records), store.states(), T2)
-    olds = store.get_items([i.symbol for i in plan.delists])
-    return pair_renames(plan, olds)
+def roles(resolution: Resolution) -> list[list[tuple[str, Role, str | None]]]:
+    return [[(m.symbol, m.role, m.source) for m in g.members] for g in resolution.plan.groups]
 
 
-# -- pairing -----------------------------------------------------------------------------------
+def test_a_ticker_change_is_one_group_and_the_attributes_follow_the_asset() -> None:
+    table = Table(rec("OLD", id="a-1"), rec("KEEP"))
+    table.foreign("OLD", sector="Tech")
+    resolution = table.sync(rec("NEW", id="a-1"), rec("KEEP"))
+
+    assert roles(resolution) == [[("NEW", Role.ARRIVE, "OLD"), ("OLD", Role.DEPART, "NEW")]]
+    assert resolution.renames == [Rename("OLD", "NEW", "a-1")]
+    assert resolution.plan.delists == [] and resolution.plan.creates == []
+    assert table.links("NEW") == {
+        "asset_id": "a-1",
+        "status": ACTIVE,
+        "previous_symbol": "OLD",
+        "sync_action": "rename",
+    }
+    assert table.links("OLD") == {
+        "asset_id": "a-1",
+        "status": INACTIVE,
+        "renamed_to": "NEW",
+        "sync_action": "depart",
+    }
+    assert table.store.items["NEW"]["sector"] == table.store.items["OLD"]["sector"] == "Tech"
+    assert table.outcome.done == {"NEW": Action.RENAME, "OLD": Action.DEPART}
+    assert table.store.writes == 2 + 1  # day 1's two creates, then one transaction
 
 
-def test_a_delisting_and_a_creation_of_one_asset_id_are_a_rename() -> None:
-    store = synced(rec("OLD", id="asset-1"), rec("KEEP"))
-    plan, renames = planned(store, rec("NEW", id="asset-1"), rec("KEEP"))
+def test_the_meta_day_is_two_renames_and_sector_etf_stays_with_the_etf() -> None:
+    table = Table(rec("FB", id="meta", name="Meta"), rec("META", id="etf", name="ETF"))
+    table.foreign("FB", sector="Tech", note="meta")
+    table.foreign("META", sector="ETF")
+    resolution = table.sync(rec("META", id="meta", name="Meta"), rec("METV", id="etf", name="ETF"))
 
-    assert renames == [Rename("OLD", "NEW", "asset-1")]
-    assert renames[0].to_json() == {"from": "OLD", "to": "NEW", "asset_id": "asset-1"}
-    assert (plan.creates, plan.delists) == ([], [])
-    assert [(i.symbol, i.action, i.partner) for i in plan.renamed_to] == [
-        ("NEW", Action.RENAME, "OLD")
+    assert roles(resolution) == [
+        [("META", Role.ARRIVE, "FB"), ("METV", Role.ARRIVE, "META"), ("FB", Role.DEPART, "META")]
     ]
-    assert [(i.symbol, i.action, i.partner, i.asset) for i in plan.renamed_from] == [
-        ("OLD", Action.RENAME, "NEW", None)
-    ]
-    assert [i.symbol for i in plan.writes] == ["NEW", "OLD"]  # the new symbol first
-    assert plan.unchanged == 1
+    assert resolution.renames == [Rename("FB", "META", "meta"), Rename("META", "METV", "etf")]
+    assert resolution.reassignments == [Reassignment("META", "etf", "meta")]
+    assert table.links("META")["replaces_asset_id"] == "etf"
+    items = table.store.items
+    assert (items["META"]["sector"], items["META"]["note"]) == ("Tech", "meta")
+    assert items["METV"]["sector"] == "ETF" and "note" not in items["METV"]
+    assert items["FB"]["renamed_to"] == "META" and items["FB"]["sector"] == "Tech"
+    assert resolution.plan.delisting_count == 0
 
 
-def test_a_reactivation_can_be_the_new_side_of_a_rename() -> None:
-    store = synced(rec("OLD", id="asset-1"), rec("BACK", id="b-1", status="inactive"))
-    plan, renames = planned(store, rec("BACK", id="asset-1"))
-    assert renames == [Rename("OLD", "BACK", "asset-1")]
-    assert plan.reactivations == [] and plan.delists == []
+def test_a_swap_is_two_renames_with_the_attributes_swapped() -> None:
+    table = Table(rec("A", id="1"), rec("B", id="2"))
+    table.foreign("A", note="1")
+    table.foreign("B", note="2")
+    resolution = table.sync(rec("A", id="2"), rec("B", id="1"))
+    assert roles(resolution) == [[("A", Role.ARRIVE, "B"), ("B", Role.ARRIVE, "A")]]
+    items = table.store.items
+    assert (items["A"]["asset_id"], items["A"]["note"], items["A"]["previous_symbol"]) == (
+        "2",
+        "2",
+        "B",
+    )
+    assert (items["B"]["asset_id"], items["B"]["note"], items["B"]["replaces_asset_id"]) == (
+        "1",
+        "1",
+        "2",
+    )
+
+
+def test_a_reused_ticker_lists_the_new_asset_and_archives_the_old_one() -> None:
+    table = Table(rec("Z", id="z1"), rec("K"))
+    table.foreign("Z", note="z1")
+    table.sync(rec("K"))  # z1 delisted
+    resolution = table.sync(rec("Z", id="z2"), rec("K"))
+
+    assert roles(resolution) == [[("Z", Role.LIST, None), ("__asset/z1", Role.ARCHIVE, "Z")]]
+    assert resolution.plan.delisting_count == 0  # z1 was already inactive
+    assert table.links("Z") == {
+        "asset_id": "z2",
+        "status": ACTIVE,
+        "replaces_asset_id": "z1",
+        "sync_action": "list",
+    }
+    assert "note" not in table.store.items["Z"]
+    assert table.links("__asset/z1") == {
+        "asset_id": "z1",
+        "status": INACTIVE,
+        "previous_symbol": "Z",
+        "sync_action": "archive",
+    }
+    assert table.store.items["__asset/z1"]["note"] == "z1"
+    assert table.outcome.done == {"Z": Action.CREATE, "__asset/z1": Action.ARCHIVE}
+
+
+def test_a_ticker_reused_the_same_day_is_a_delisting_the_guard_counts_and_alpaca_confirms() -> None:
+    table = Table(rec("Z", id="z1"), rec("K"))
+    resolution = table.resolve(rec("Z", id="z2"), rec("K"))
+    assert resolution.plan.delisting_count == 1
+    [archive] = [m for g in resolution.plan.groups for m in g.delistings]
+    assert (archive.symbol, archive.source) == ("__asset/z1", "Z")
+
+    unconfirmed = block_unconfirmed(resolution.plan, [])
+    assert unconfirmed.groups == []
+    assert unconfirmed.blocked == {"Z": "Alpaca did not confirm that the asset on Z left"}
+
+    table.sync(rec("Z", id="z2"), rec("K"))
+    assert table.links("__asset/z1")["sync_action"] == "delist"
+    assert table.outcome.done["__asset/z1"] == Action.DELIST
+
+
+def test_back_and_forth_moves_the_asset_and_keeps_the_links_true() -> None:
+    table = Table(rec("AAA", id="a"))
+    table.foreign("AAA", note="a")
+    for new, old in (("BBB", "AAA"), ("AAA", "BBB"), ("BBB", "AAA")):
+        resolution = table.sync(rec(new, id="a"))
+        assert resolution.renames == [Rename(old, new, "a")]
+        assert table.links(new) == {
+            "asset_id": "a",
+            "status": ACTIVE,
+            "previous_symbol": old,
+            "sync_action": "rename",
+        }
+        assert table.links(old) == {
+            "asset_id": "a",
+            "status": INACTIVE,
+            "renamed_to": new,
+            "sync_action": "depart",
+        }
+        assert table.store.items[new]["note"] == "a"
+
+
+def test_an_asset_relisted_under_a_new_ticker_is_renamed_from_its_delisted_item() -> None:
+    table = Table(rec("X", id="1"), rec("K"))
+    table.sync(rec("K"))
+    resolution = table.sync(rec("Y", id="1"), rec("K"))
+    assert resolution.renames == [Rename("X", "Y", "1")]
+    assert table.links("X")["renamed_to"] == "Y" and table.links("Y")["previous_symbol"] == "X"
+
+
+def test_an_asset_coming_out_of_its_archive_onto_its_old_ticker_is_a_reactivation() -> None:
+    table = Table(rec("Y", id="1"), rec("K"))
+    table.sync(rec("K"))
+    table.sync(rec("Y", id="2"), rec("K"))  # 1 archived
+    resolution = table.sync(rec("Y", id="1"), rec("K"))  # 2 displaced, 1 back
+    assert resolution.renames == [Rename("Y", "Y", "1")]
+    assert table.links("Y") == {
+        "asset_id": "1",
+        "status": ACTIVE,
+        "replaces_asset_id": "2",
+        "sync_action": "reactivate",
+    }
+    assert table.links("__asset/1")["renamed_to"] == "Y"
+    assert table.links("__asset/2")["previous_symbol"] == "Y"
+
+
+def test_a_rename_half_applied_by_an_older_version_is_completed_as_a_rename() -> None:
+    table = Table(rec("X", id="1"), rec("K"))
+    table.store.items["X"] |= {"status": INACTIVE, "renamed_to": "Y"}  # Y's write never landed
+    resolution = table.sync(rec("Y", id="1"), rec("K"))
+    assert resolution.renames == [Rename("X", "Y", "1")]
+    assert table.links("Y")["previous_symbol"] == "X" and table.links("Y")["status"] == ACTIVE
+
+
+def test_a_stale_active_item_of_a_listed_asset_departs_instead_of_being_delisted() -> None:
+    table = Table(rec("Y", id="1"), rec("K"))
+    table.store.items["X"] = {**table.store.items["Y"], "symbol": "X"}  # old side never written
+    resolution = table.sync(rec("Y", id="1"), rec("K"))
+    assert roles(resolution) == [[("X", Role.DEPART, "Y")]]
+    assert resolution.plan.delists == [] and table.links("X")["renamed_to"] == "Y"
 
 
 def test_different_ids_pair_by_a_cusip_shared_one_to_one() -> None:
-    store = synced(rec("OLD", id="a-1", cusip="C1"), rec("OTHER", id="a-2", cusip="C2"))
-    plan, renames = planned(
-        store, rec("NEW", id="b-1", cusip="C1"), rec("OTHER", id="a-2", cusip="C2")
-    )
-    assert renames == [Rename("OLD", "NEW", "b-1")]
-    assert plan.unchanged == 1 and [i.partner for i in plan.renamed_from] == ["NEW"]
-
-
-def test_a_cusip_shared_by_two_candidates_or_two_newcomers_pairs_nothing() -> None:
-    store = synced(rec("O1", id="a-1", cusip="C"), rec("O2", id="a-2", cusip="C"))
-    plan, renames = planned(store, rec("NEW", id="b-1", cusip="C"))
-    assert renames == [] and sorted(i.symbol for i in plan.delists) == ["O1", "O2"]
-
-    store = synced(rec("OLD", id="a-1", cusip="C"))
-    plan, renames = planned(store, rec("N1", id="b-1", cusip="C"), rec("N2", id="b-2", cusip="C"))
-    assert renames == [] and [i.symbol for i in plan.delists] == ["OLD"]
-    assert sorted(i.symbol for i in plan.creates) == ["N1", "N2"]
-
-
-def test_an_empty_cusip_or_id_pairs_nothing() -> None:
-    store = synced(rec("OLD", id="a-1", cusip=""))
-    plan, renames = planned(store, rec("NEW", id="b-1", cusip=""))
-    assert renames == [] and len(plan.creates) == 1 and len(plan.delists) == 1
-
-
-def test_one_newcomer_takes_at_most_one_old_symbol() -> None:
-    store = synced(rec("O1", id="a-1"), rec("O2", id="x"))
-    store.items["O2"]["asset_id"] = "a-1"  # two stored items claim one id
-    plan, renames = planned(store, rec("NEW", id="a-1"))
-    assert renames == [Rename("O1", "NEW", "a-1")]
-    assert [i.symbol for i in plan.delists] == ["O2"]
+    table = Table(rec("OLD", id="a-1", cusip="C1"), rec("O2", id="a-2", cusip="C2"))
+    resolution = table.resolve(rec("NEW", id="b-1", cusip="C1"), rec("O2", id="a-2", cusip="C2"))
+    assert resolution.renames == [Rename("OLD", "NEW", "b-1")]
+    # a cusip two candidates (or two newcomers) share, or an empty one, pairs nothing
+    for stored, listed in (
+        ([rec("O1", id="a-1", cusip="C"), rec("O2", id="a-2", cusip="C")], [rec("N", cusip="C")]),
+        ([rec("O", id="a-1", cusip="C")], [rec("N1", cusip="C"), rec("N2", cusip="C")]),
+        ([rec("O", id="a-1", cusip="")], [rec("N", cusip="")]),
+    ):
+        assert Table(*stored).resolve(*listed).renames == []
+    mixed = Table(rec("O1", id="a-1", cusip=""), rec("O2", id="a-2", cusip="C"))
+    resolution = mixed.resolve(rec("NEW", id="b-1", cusip="C"))
+    assert resolution.renames == [Rename("O2", "NEW", "b-1")]
+    assert [i.symbol for i in resolution.plan.delists] == ["O1"]
 
 
 def test_an_id_match_wins_over_a_cusip_match() -> None:
-    store = synced(rec("O1", id="a-1", cusip="C"), rec("O2", id="a-2", cusip="D"))
-    _plan, renames = planned(store, rec("N1", id="a-2", cusip="C"), rec("N2", id="z", cusip="C"))
-    assert Rename("O2", "N1", "a-2") in renames
-    assert Rename("O1", "N2", "z") in renames
-    assert len(renames) == 2
+    table = Table(rec("O1", id="a-1", cusip="C"), rec("O2", id="a-2", cusip="D"))
+    resolution = table.resolve(rec("N1", id="a-2", cusip="C"), rec("N2", id="z", cusip="C"))
+    assert sorted(resolution.renames, key=lambda r: r.old) == [
+        Rename("O1", "N2", "z"),
+        Rename("O2", "N1", "a-2"),
+    ]
 
 
-def test_renames_are_sorted_by_old_symbol() -> None:
-    store = synced(*(rec(f"O{i}", id=f"a-{i}") for i in (3, 1, 2)))
-    _plan, renames = planned(store, *(rec(f"N{i}", id=f"a-{i}") for i in (2, 3, 1)))
-    assert [r.old for r in renames] == ["O1", "O2", "O3"]
-    assert [r.new for r in renames] == ["N1", "N2", "N3"]
+def test_a_change_that_touches_a_left_out_record_is_left_out_whole() -> None:
+    table = Table(rec("OLD", id="a-1"), rec("K"))
+    resolution = table.resolve(rec("OLD", id="a-1", tradable="yes"), rec("NEW", id="a-1"), rec("K"))
+    assert resolution.plan.groups == [] and resolution.plan.delists == []
+    assert "OLD" in resolution.plan.blocked["NEW"]
 
 
-def test_applying_a_rename_links_both_items() -> None:
-    store = synced(rec("OLD", id="asset-1"))
-    store.items["OLD"]["sector"] = "Tech"
-    plan, _ = planned(store, rec("NEW", id="asset-1"))
-    run = RunIdentity(T2, "2026-11-02T04:00:00.000000Z")
-    outcome = PlanApplier(store, state_from_item, run, writes_per_second=1e6).apply(plan.writes)
-
-    assert outcome.done == {"NEW": Action.RENAME, "OLD": Action.RENAME}
-    new, old = store.items["NEW"], store.items["OLD"]
-    assert (new["previous_symbol"], new["status"], "renamed_to" in new) == ("OLD", ACTIVE, False)
-    assert (old["renamed_to"], old["status"], old["sector"]) == ("NEW", INACTIVE, "Tech")
-    assert outcome.changes["NEW"].action == "rename"
-    assert outcome.changes["OLD"].fields["renamed_to"].new == "NEW"
+def test_a_change_larger_than_one_transaction_is_left_out() -> None:
+    count = MAX_GROUP_ITEMS + 1
+    table = Table(*(rec(f"T{i:03d}", id=f"i{i}") for i in range(count)))
+    shifted = [rec(f"T{i + 1:03d}", id=f"i{i}") for i in range(count)]
+    resolution = table.resolve(*shifted)
+    assert resolution.plan.groups == []
+    assert len(resolution.plan.blocked) == count
+    assert "more than one transaction" in resolution.plan.blocked["T001"]
 
 
-# -- re-planning one side ----------------------------------------------------------------------
+def test_the_home_is_the_active_item_then_the_one_without_renamed_to() -> None:
+    def item(status: str, seq: int, **extra: Any) -> dict[str, Any]:
+        return {"asset_id": "a", "status": status, "sync_run_seq": Decimal(seq), **extra}
 
-
-def side(item: dict[str, Any] | None, symbol: str) -> Any:
-    return state_from_item(symbol, item) if item is not None else None
-
-
-def test_replanning_the_old_side() -> None:
-    old_side = ItemPlan("OLD", Action.RENAME, None, None, partner="NEW")
-    assert replan_rename(old_side, None, T2) == ItemPlan("OLD", Action.GONE)
-    active = {"symbol": "OLD", "status": ACTIVE, "sync_run_seq": Decimal(T1)}
-    assert replan_rename(old_side, side(active, "OLD"), T2).action == Action.RENAME  # type: ignore[union-attr]
-    done = {**active, "status": INACTIVE, "renamed_to": "NEW"}
-    assert replan_rename(old_side, side(done, "OLD"), T2).action == Action.UNCHANGED  # type: ignore[union-attr]
-    elsewhere = {**done, "renamed_to": "OTHER"}
-    assert replan_rename(old_side, side(elsewhere, "OLD"), T2).action == Action.RENAME  # type: ignore[union-attr]
-    newer = {**active, "sync_run_seq": Decimal(T2 + 1)}
-    assert replan_rename(old_side, side(newer, "OLD"), T2).action == Action.SUPERSEDED  # type: ignore[union-attr]
-    same_run = {**active, "sync_run_seq": Decimal(T2)}
-    assert replan_rename(old_side, side(same_run, "OLD"), T2).action == Action.RENAME  # type: ignore[union-attr]
-
-
-def test_replanning_the_new_side() -> None:
-    asset = catalog_of(rec("NEW", id="asset-1")).assets["NEW"]
-    new_side = ItemPlan("NEW", Action.RENAME, asset, None, partner="OLD")
-    assert replan_rename(new_side, None, T2).action == Action.RENAME  # type: ignore[union-attr]
-    store = synced(rec("NEW", id="asset-1"))
-    item = store.items["NEW"]
-    assert replan_rename(new_side, side(item, "NEW"), T2).action == Action.RENAME  # type: ignore[union-attr]
-    linked = {**item, "previous_symbol": "OLD"}
-    assert replan_rename(new_side, side(linked, "NEW"), T2).action == Action.UNCHANGED  # type: ignore[union-attr]
-    stale = {**linked, "renamed_to": "X"}
-    assert replan_rename(new_side, side(stale, "NEW"), T2).action == Action.RENAME  # type: ignore[union-attr]
-    newer = {**linked, "sync_run_seq": Decimal(T2 + 1)}
-    assert replan_rename(new_side, side(newer, "NEW"), T2).action == Action.SUPERSEDED  # type: ignore[union-attr]
-    changed = {**linked, "sync_hash": "other"}
-    assert replan_rename(new_side, side(changed, "NEW"), T2).action == Action.RENAME  # type: ignore[union-attr]
-
-
-# -- confirmation ------------------------------------------------------------------------------
-
-
-def candidates(*symbols: str) -> list[ItemPlan]:
-    return [ItemPlan(s, Action.DELIST) for s in symbols]
-
-
-class Lookups:
-    def __init__(self, answers: dict[str, Any]) -> None:
-        self.answers = answers
-        self.keys: list[str] = []
-
-    def __call__(self, key: str) -> Any:
-        self.keys.append(key)
-        answer = self.answers.get(key)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-def confirm(
-    symbols: list[str], answers: dict[str, Any], sample: int = 50, listed: tuple[str, ...] = ()
-) -> tuple[Confirmation, Lookups]:
-    olds = {s: {"asset_id": f"id-{s}"} for s in symbols}
-    lookup = Lookups(answers)
-    result = confirm_delistings(
-        candidates(*symbols), olds, lookup, sample_size=sample, listed=listed, rng=random.Random(1)
-    )
-    return result, lookup
-
-
-def test_candidates_alpaca_reports_inactive_or_unknown_are_confirmed() -> None:
-    result, lookup = confirm(
-        ["B", "A"], {"id-A": {"status": "inactive", "symbol": "A"}, "id-B": None}
-    )
-    assert result.confirmed == ["A", "B"] and result.consistent
-    assert (result.kept_active, result.unconfirmed, result.lookups) == ([], [], 2)
-    assert lookup.keys == ["id-A", "id-B"]  # looked up by asset id, in symbol order
-
-
-def test_one_candidate_still_active_leaves_only_those_confirmed_one_by_one() -> None:
-    answers = {"id-A": None, "id-B": {"status": ACTIVE, "symbol": "B"}, "id-C": None}
-    result, _ = confirm(["A", "B", "C"], answers)
-    assert not result.consistent
-    assert (result.confirmed, result.kept_active, result.unconfirmed) == (["A", "C"], ["B"], [])
-
-
-def test_a_failed_lookup_leaves_its_candidate_unconfirmed() -> None:
-    answers = {"id-A": LookupFailedError("timeout"), "id-B": None}
-    result, _ = confirm(["A", "B"], answers)
-    assert (result.confirmed, result.unconfirmed, result.lookups) == (["B"], ["A"], 2)
-
-
-def test_an_asset_active_under_another_listed_symbol_moved_and_is_confirmed() -> None:
-    answers = {"id-A": {"status": ACTIVE, "symbol": "A2"}}
-    result, _ = confirm(["A"], answers, listed=("A2",))
-    assert result.confirmed == ["A"] and result.consistent
-    result, _ = confirm(["A"], answers, listed=())  # active elsewhere but not listed
-    assert result.kept_active == ["A"] and result.confirmed == []
-
-
-def test_a_sample_stands_for_all_when_consistent() -> None:
-    symbols = [f"S{i:02d}" for i in range(20)]
-    result, lookup = confirm(symbols, {}, sample=5)
-    assert result.lookups == 5 and len(lookup.keys) == 5 and len(set(lookup.keys)) == 5
-    assert lookup.keys == sorted(lookup.keys)
-    assert result.confirmed == symbols and result.consistent
-
-
-def test_an_inconsistent_sample_leaves_the_unsampled_unconfirmed() -> None:
-    symbols = [f"S{i:02d}" for i in range(10)]
-    answers = {f"id-{s}": {"status": ACTIVE, "symbol": s} for s in symbols}
-    result, lookup = confirm(symbols, answers, sample=3)
-    sampled = {k.removeprefix("id-") for k in lookup.keys}
-    assert sorted(result.kept_active) == sorted(sampled) and result.confirmed == []
-    assert result.unconfirmed == sorted(set(symbols) - sampled)
-
-
-def test_a_candidate_without_a_stored_id_is_looked_up_by_symbol() -> None:
-    lookup = Lookups({"A": None})
-    result = confirm_delistings(
-        candidates("A"), {}, lookup, sample_size=5, listed=(), rng=random.Random(0)
-    )
-    assert lookup.keys == ["A"] and result.confirmed == ["A"]
-
-
-def test_no_candidates_need_no_lookup() -> None:
-    result, lookup = confirm([], {})
-    assert (result.confirmed, result.lookups, lookup.keys) == ([], 0, [])
-    assert result.consistent and Confirmation().consistent
-
-
-@pytest.mark.parametrize("sample", [1, 2])
-def test_the_sample_size_is_exact(sample: int) -> None:
-    result, lookup = confirm(["A", "B", "C"], {}, sample=sample)
-    assert len(lookup.keys) == result.lookups == sample
-
-
-def test_a_candidate_missing_from_the_read_items_pairs_by_nothing() -> None:
-    store = synced(rec("OLD", id="asset-1", cusip="C"))
-    plan = build_plan(catalog_of(rec("NEW", id="asset-1", cusip="C")), store.states(), T2)
-    new_plan, renames = pair_renames(plan, {})
-    assert renames == [] and [i.symbol for i in new_plan.delists] == ["OLD"]
-
-
-def test_an_empty_cusip_before_a_matching_one_does_not_stop_the_pairing() -> None:
-    store = synced(rec("O1", id="a-1", cusip=""), rec("O2", id="a-2", cusip="C"))
-    plan, renames = planned(store, rec("NEW", id="b-1", cusip="C"))
-    assert [i.symbol for i in plan.delists] == ["O1"]
-    assert renames == [Rename("O2", "NEW", "b-1")]
-
-
-def test_replanning_keeps_the_state_it_was_planned_against() -> None:
-    asset = catalog_of(rec("NEW", id="asset-1")).assets["NEW"]
-    store = synced(rec("NEW", id="asset-1"))
-    item = {**store.items["NEW"], "previous_symbol": "OLD"}
-    new_side = ItemPlan("NEW", Action.RENAME, asset, None, partner="OLD")
-    for variant in (item, {**item, "renamed_to": "X"}, {**item, "sync_run_seq": Decimal(9)}):
-        current = side(variant, "NEW")
-        result = replan_rename(new_side, current, T2)
-        assert result is not None and result.current is current and result.asset == asset
-        assert result.partner == (None if result.action == Action.UNCHANGED else "OLD")
-    old_side = ItemPlan("OLD", Action.RENAME, None, None, partner="NEW")
-    for variant in (
-        {"symbol": "OLD", "status": ACTIVE},
-        {"symbol": "OLD", "status": INACTIVE, "renamed_to": "NEW"},
-        {"symbol": "OLD", "status": ACTIVE, "sync_run_seq": Decimal(9)},
-    ):
-        current = side(variant, "OLD")
-        result = replan_rename(old_side, current, T2)
-        assert result is not None and result.current is current and result.partner == "NEW"
-
-
-def test_replanning_the_new_side_in_a_full_reconciliation_compares_stored_values() -> None:
-    asset = catalog_of(rec("NEW", id="asset-1")).assets["NEW"]
-    store = synced(rec("NEW", id="asset-1"))
-    drifted = {**store.items["NEW"], "previous_symbol": "OLD", "name": "edited by hand"}
-    new_side = ItemPlan("NEW", Action.RENAME, asset, None, partner="OLD")
-    current = state_from_item("NEW", drifted)  # the whole item
-    plain = replan_rename(new_side, current, T2)
-    full = replan_rename(new_side, current, T2, full=True)
-    assert plain is not None and plain.action == Action.UNCHANGED  # the hash still matches
-    assert full is not None and full.action == Action.RENAME  # the value does not
-
-
-def test_a_stored_id_that_is_not_text_is_not_used_as_a_key() -> None:
-    lookup = Lookups({"A": None})
-    result = confirm_delistings(
-        candidates("A"),
-        {"A": {"asset_id": Decimal(5)}},
-        lookup,
-        sample_size=5,
-        listed=(),
-        rng=random.Random(0),
-    )
-    assert lookup.keys == ["A"] and result.confirmed == ["A"]
-
-
-def test_confirmed_one_by_one_names_the_moved_asset() -> None:
-    answers = {
-        "id-A": {"status": ACTIVE, "symbol": "A2"},
-        "id-B": {"status": ACTIVE, "symbol": "B"},
+    items = {
+        "A": item(ACTIVE, 1),
+        "B": item(ACTIVE, 2),
+        "C": item(INACTIVE, 3),
+        "D": item(INACTIVE, 4, renamed_to="X"),
     }
-    result, _ = confirm(["A", "B"], answers, listed=("A2",))
-    assert (result.confirmed, result.kept_active) == (["A"], ["B"])
+    assert home_of("a", "A", items, items) == "A"  # the record's own active item
+    assert home_of("a", "Q", items, items) == "B"  # else the latest active one
+    assert home_of("a", "C", ["C", "D"], items) == "C"
+    assert home_of("a", "Q", ["C", "D"], items) == "C"  # not an old item
+    items["E"] = item(INACTIVE, 5, renamed_to="D")
+    assert home_of("a", "Q", ["D", "E"], items) == "D"  # the rename left unfinished
+    assert home_of("a", "Q", [], items) is None
+
+
+def test_a_lookup_is_needed_unless_the_record_own_item_settles_it() -> None:
+    assert needs_lookup("a", None)
+    assert needs_lookup("a", {"asset_id": "b", "status": ACTIVE})
+    assert needs_lookup("a", {"asset_id": "a", "status": INACTIVE, "renamed_to": "X"})
+    assert not needs_lookup("a", {"asset_id": "a", "status": INACTIVE})
+    assert not needs_lookup("a", {"asset_id": "a", "status": ACTIVE})
+
+
+def test_members_say_what_they_are() -> None:
+    member = Member("A", Role.ARCHIVE, source="B", delisting=True)
+    assert (member.asset, member.replaces) == (None, None)
+
+
+def test_a_new_id_for_the_same_security_on_its_own_ticker_is_an_update_in_place() -> None:
+    table = Table(rec("S", id="old-id", cusip="C1"), rec("K"))
+    resolution = table.sync(rec("S", id="new-id", cusip="C1"), rec("K"))
+    assert resolution.plan.groups == [] and resolution.reassignments == []
+    assert table.outcome.done == {"S": Action.UPDATE}
+    assert table.links("S")["asset_id"] == "new-id"
+    # with another CUSIP it is another security: a reassignment, the old one archived
+    resolution = table.sync(rec("S", id="third-id", cusip="C2"), rec("K"))
+    assert resolution.reassignments == [Reassignment("S", "new-id", "third-id")]
+    assert table.links("__asset/new-id")["sync_action"] == "delist"

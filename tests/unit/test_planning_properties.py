@@ -70,7 +70,7 @@ valid_records = st.builds(
     st.sampled_from(SYMBOLS),
     st.sampled_from(["Alpha", "Beta", "a = b OR attribute_exists(x)"]),
     st.sampled_from(CLASSES),
-    st.sampled_from([ACTIVE, ACTIVE, INACTIVE]),
+    st.just(ACTIVE),  # a record of another status is invalid (below)
     st.sampled_from(["30", "30.00", "50"]),
 )
 
@@ -106,6 +106,8 @@ INVALID_KINDS: list[tuple[Any, Any]] = [
     (lambda s: rec(s, min_trade_increment="1E+31"), str),
     (lambda s: rec(s, margin_requirement_short="1_0"), str),
     (lambda s: rec(s, status=None), str),
+    (lambda s: rec(s, status="inactive"), str),  # not in an active-only response (issue 19)
+    (lambda s: rec(s, status="ACTIVE"), str),
     (lambda s: rec(s + " X"), lambda s: s + " X"),  # invalid symbol, still readable
     (lambda s: rec("__" + s), lambda s: "__" + s),  # reserved prefix, still readable
     (lambda s: rec(s * 40), lambda s: None),  # too long to identify anything

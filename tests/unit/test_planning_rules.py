@@ -4,6 +4,7 @@ decimal-only changes, `created_at` overwritten, timestamps as None, the per-fiel
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from tests.support import minimal_record as rec
 
 from asset_sync.dal.assets import state_from_item
+from asset_sync.logic.item_writes import diff_item, identity_links, new_item, next_version
 from asset_sync.logic.models import (
     ACTIVE,
     CONTENT_ATTRIBUTES,
@@ -25,15 +27,14 @@ from asset_sync.logic.models import (
 )
 from asset_sync.logic.planning import (
     Action,
+    IdentityGroup,
     ItemPlan,
+    Member,
     Plan,
+    Role,
     build_plan,
     check_guard,
-    diff_item,
-    identity_links,
     in_scope,
-    new_item,
-    next_version,
     plan_item,
     stored_content_matches,
 )
@@ -177,7 +178,7 @@ def test_created_at_is_set_only_when_no_text_is_stored(created: StoredValue | No
 
 @pytest.mark.parametrize("action", ["delist", "reactivate", "update", "repair"])
 def test_created_at_survives_every_kind_of_write(action: str) -> None:
-    old = stored(FULL) if action != "reactivate" else stored({**FULL, "status": "inactive"})
+    old = stored(FULL) if action != "reactivate" else {**stored(FULL), "status": INACTIVE}
     asset = None if action == "delist" else asset_of({**FULL, "name": "New"})
     plan = ItemPlan("A", Action(action), asset, state(old))
     values = diff_item(plan, old, TS2, T2).set_values
@@ -194,6 +195,7 @@ def test_a_delisting_sets_only_the_status_and_bookkeeping() -> None:
         "last_sync_timestamp",
         "sync_version",
         "sync_run_seq",
+        "sync_action",
     }
     assert write.set_values["status"] == INACTIVE and write.remove == ()
     assert write.change.fields == {"status": FieldChange(ACTIVE, INACTIVE)}
@@ -201,7 +203,7 @@ def test_a_delisting_sets_only_the_status_and_bookkeeping() -> None:
 
 
 def test_a_reactivation_sets_the_status_and_clears_a_stale_rename_link() -> None:
-    old = stored({**FULL, "status": "inactive"}, renamed_to="B")
+    old = stored(FULL, status=INACTIVE, renamed_to="B")
     item = plan_item(asset_of(FULL), state(old), T2)
     assert item is not None and item.action == Action.REACTIVATE
     write = diff_item(item, old, TS2, T2)
@@ -215,24 +217,36 @@ def test_a_reactivation_sets_the_status_and_clears_a_stale_rename_link() -> None
 
 def test_identity_links_per_action() -> None:
     asset = asset_of(FULL)
-    assert identity_links(ItemPlan("A", Action.RENAME, asset, partner="OLD")) == {
-        "previous_symbol": "OLD",
+    assert identity_links(ItemPlan("A", Action.CREATE, asset)) == {
+        "previous_symbol": None,
         "renamed_to": None,
     }
-    assert identity_links(ItemPlan("OLD", Action.RENAME, None, partner="A")) == {"renamed_to": "A"}
-    for action in (Action.CREATE, Action.REACTIVATE):
-        assert identity_links(ItemPlan("A", action, asset)) == {"renamed_to": None}
+    assert identity_links(ItemPlan("A", Action.REACTIVATE, asset)) == {"renamed_to": None}
     for action in (Action.UPDATE, Action.DELIST, Action.REPAIR, Action.UNCHANGED):
         assert identity_links(ItemPlan("A", action, asset)) == {}
 
 
-def test_a_rename_write_links_the_new_symbol() -> None:
-    old = stored(FULL, renamed_to="X")
-    write = diff_item(ItemPlan("A", Action.RENAME, asset_of(FULL), partner="OLD"), old, TS2, T2)
-    assert write.set_values["previous_symbol"] == "OLD"
-    assert write.remove == ("renamed_to",)
-    assert write.change.action == "rename"
-    assert write.change.fields["previous_symbol"] == FieldChange(None, "OLD")
+def test_every_single_write_records_its_sync_action() -> None:
+    old = stored(FULL, sync_hash="drifted")
+    for action, recorded in (
+        (Action.UPDATE, "update"),
+        (Action.REPAIR, "repair"),
+        (Action.REACTIVATE, "reactivate"),
+        (Action.CREATE, "list"),
+    ):
+        write = diff_item(ItemPlan("A", action, asset_of(FULL)), old, TS2, T2)
+        assert write.set_values["sync_action"] == recorded
+        assert write.expected["sync_action"] == "list"  # conditioned on the value it replaces
+    delist = diff_item(ItemPlan("A", Action.DELIST), old, TS2, T2)
+    assert delist.set_values["sync_action"] == "delist"
+    assert new_item(asset_of(FULL), TS2, T2)["sync_action"] == "list"
+
+
+def test_a_listing_over_an_item_another_service_made_clears_stale_links() -> None:
+    old = {"symbol": "A", "previous_symbol": "X", "renamed_to": "Y", "sector": "Tech"}
+    write = diff_item(ItemPlan("A", Action.CREATE, asset_of(FULL)), old, TS2, T2)
+    assert set(write.remove) == {"previous_symbol", "renamed_to"}
+    assert "sector" not in write.set_values and "sector" not in write.remove
 
 
 def test_a_repair_reports_the_hash_and_an_update_does_not() -> None:
@@ -291,9 +305,8 @@ def test_a_new_item_holds_every_owned_attribute_of_a_create() -> None:
         "sync_hash": asset.content_hash,
         "sync_version": 1,
         "sync_run_seq": 9,
+        "sync_action": "list",
     }
-    assert new_item(asset, TS1, 9, previous_symbol="OLD")["previous_symbol"] == "OLD"
-    assert "previous_symbol" not in new_item(asset, TS1, 9, previous_symbol="")
 
 
 # -- plan_item ----------------------------------------------------------------------------------
@@ -301,7 +314,7 @@ def test_a_new_item_holds_every_owned_attribute_of_a_create() -> None:
 
 def test_plan_item_decisions() -> None:
     asset, old = asset_of(FULL), stored(FULL)
-    inactive = asset_of({**FULL, "status": "inactive"})
+    inactive = replace(asset_of(FULL), status=INACTIVE)
 
     def check(
         a: CatalogAsset | None,
@@ -347,7 +360,7 @@ def test_full_reconciliation_compares_every_stored_value() -> None:
     assert action({**old, "sync_hash": "wrong"}) == Action.REPAIR  # values right, hash wrong
     assert action({**old, "name": "edited", "sync_hash": "wrong"}) == Action.UPDATE
     assert action(old, asset_of({**FULL, "name": "new"})) == Action.UPDATE
-    inactive = asset_of({**FULL, "status": "inactive"})
+    inactive = replace(asset_of(FULL), status=INACTIVE)
     assert action(old, inactive) == Action.UPDATE  # status differs: not a value comparison
     # without the whole item (a plain read) a full run compares hashes only
     plain = plan_item(asset, state({**old, "name": "edited"}), T2, full=True)
@@ -416,16 +429,18 @@ def test_plan_writes_order() -> None:
     def items(tag: str) -> list[ItemPlan]:
         return [ItemPlan(tag, Action.UPDATE)]
 
+    group = IdentityGroup((Member("N", Role.ARRIVE, source="O"), Member("O", Role.DEPART, "N")))
     plan = Plan(
         creates=items("c"),
         updates=items("u"),
         reactivations=items("r"),
         delists=items("d"),
         repairs=items("p"),
-        renamed_to=items("t"),
-        renamed_from=items("f"),
+        groups=[group],
     )
-    assert [i.symbol for i in plan.writes] == ["c", "t", "u", "r", "p", "d", "f"]
+    assert [i.symbol for i in plan.writes] == ["c", "u", "r", "p", "d"]
+    assert group.symbols == ("N", "O") and group.reads == ("N", "O")
+    assert not plan.is_empty and Plan().is_empty and Plan(groups=[group]).writes == []
 
 
 def test_in_scope() -> None:

@@ -20,11 +20,12 @@ def test_only_succeeded_and_dry_run_are_success() -> None:
         assert not report(outcome=outcome).succeeded
 
 
-def test_counts_hold_every_counter_and_the_duplicates() -> None:
+def test_counts_hold_every_counter_the_duplicates_and_the_id_conflicts() -> None:
     values = {name: i + 1 for i, name in enumerate(COUNTERS)}
-    counts = report(**values, duplicates=["A", "B"]).counts()
-    assert counts == {**values, "duplicates": 2}
-    assert list(counts) == [*COUNTERS, "duplicates"]
+    conflicts = [{"asset_id": "x", "symbols": ["A", "B"]}]
+    counts = report(**values, duplicates=["A", "B"], id_conflicts=conflicts).counts()
+    assert counts == {**values, "duplicates": 2, "id_conflicts": 1}
+    assert list(counts) == [*COUNTERS, "duplicates", "id_conflicts"]
 
 
 def test_the_summary_is_the_stored_record() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.support import shared_file
 
-from asset_sync.logic.models import ACTIVE, INACTIVE
+from asset_sync.logic.models import ACTIVE
 from asset_sync.logic.validation import CatalogFormatError, validate_catalog
 
 
@@ -83,10 +83,11 @@ def test_unknown_enum_values_and_fields_are_accepted() -> None:
     assert asset["X"].content["exchange"] == ""
 
 
-def test_non_active_status_is_stored_as_inactive() -> None:
+def test_a_record_that_is_not_active_is_invalid_and_protects_its_item() -> None:
     catalog = validate_catalog(body(record(status="inactive"), record(symbol="B", status="")))
-    assert catalog.assets["AAPL"].status == INACTIVE
-    assert catalog.assets["B"].status == INACTIVE
+    assert catalog.assets == {}
+    assert [r.symbol for r in catalog.invalid] == ["AAPL", "B"]
+    assert catalog.protected_symbols == {"AAPL", "B"}
 
 
 @pytest.mark.parametrize(
@@ -146,10 +147,12 @@ def test_real_nasdaq_sample_validates_completely() -> None:
 
 
 def test_real_otc_inactive_sample_keeps_numbers_and_strings() -> None:
-    catalog = validate_catalog(shared_file("yuelirex_list_otc_inactive.json").read_bytes())
+    raw = shared_file("yuelirex_list_otc_inactive.json").read_bytes()
+    assert len(validate_catalog(raw).invalid) == 2  # inactive: never in an active-only response
+    active = raw.replace(b'"inactive"', b'"active"')
+    catalog = validate_catalog(active)
     assert len(catalog.assets) == 2
     for asset in catalog.assets.values():
-        assert asset.status == INACTIVE
         assert format(asset.content["margin_requirement_long"], "f") == "100"
         assert asset.content["attributes"] == ()
 

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from asset_sync.logic.models import ACTIVE, INACTIVE, content_hash
+from asset_sync.logic.models import ACTIVE, content_hash
 from asset_sync.logic.validation import (
     MAX_ATTRIBUTES,
     MAX_NAME_LENGTH,
@@ -115,15 +115,16 @@ def test_absent_and_null_optional_fields_stay_absent() -> None:
     assert one({**FULL, "attributes": []})[0].content["attributes"] == ()
 
 
-@pytest.mark.parametrize(
-    ("status", "stored"),
-    [("active", ACTIVE), ("inactive", INACTIVE), ("ACTIVE", INACTIVE), ("", INACTIVE)],
-)
-def test_status_is_active_only_for_active(status: str, stored: str) -> None:
-    assert one({**FULL, "status": status})[0].status == stored
-
-
 LONG = repr("x" * 40 + "…")  # an offending value is shown quoted, cut at 40 characters
+
+
+def test_only_an_active_record_is_valid_in_an_active_only_response() -> None:
+    assert one({**FULL, "status": "active"})[0].status == ACTIVE
+    for status, shown in (("inactive", "'inactive'"), ("", "''"), ("x" * 128, LONG)):
+        assert reason({**FULL, "status": status}) == (
+            f"`status` is {shown}, not 'active': a response to ?status=active may hold "
+            "only active records"
+        )
 
 
 @pytest.mark.parametrize(
@@ -133,7 +134,6 @@ LONG = repr("x" * 40 + "…")  # an offending value is shown quoted, cut at 40 c
         ("id", MAX_STRING_LENGTH, "`id` is 129 characters, more than 128: " + LONG),
         ("class", MAX_STRING_LENGTH, "`asset_class` is 129 characters, more than 128: " + LONG),
         ("exchange", MAX_STRING_LENGTH, "`exchange` is 129 characters, more than 128: " + LONG),
-        ("status", MAX_STRING_LENGTH, "`status` is 129 characters, more than 128: " + LONG),
         (
             "borrow_status",
             MAX_STRING_LENGTH,

@@ -9,6 +9,7 @@ import click
 
 from asset_sync.cli.common import AssetSyncGroup, echo_json, load_settings, table_options
 from asset_sync.cli.doctor import doctor
+from asset_sync.cli.events_command import events
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.outcomes import CommandFailed, Stopped
 from asset_sync.cli.sync_command import sync
@@ -29,13 +30,15 @@ main.add_command(unlock)
 main.add_command(history)
 main.add_command(show)
 main.add_command(doctor)
+main.add_command(events)
 
 
 @main.command("create-table")
 @table_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
 def create_table(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
-    """Create the assets table (key symbol, its indexes, stream) and the run-state table."""
+    """Create the assets table (key symbol, its indexes, stream) and the run-state table; add
+    the indexes an assets table made by an older version lacks (the asset-id index)."""
     settings = load_settings(table, endpoint_url)
     assets, state = tables(settings)
     done: dict[str, str] = {}
@@ -46,6 +49,8 @@ def create_table(table: str | None, endpoint_url: str | None, as_json: bool) -> 
     ):
         try:
             done[name] = "created" if create() else "already exists"
+            if name == settings.assets_table and assets.added_indexes:
+                done[name] += f" (added {', '.join(assets.added_indexes)})"
         except TableSchemaError as problem:  # exists, but not as the sync needs it
             done[name] = "unusable"
             problems.append(problem)

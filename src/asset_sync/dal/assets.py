@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -18,37 +19,42 @@ from botocore.exceptions import ClientError
 from asset_sync.dal.errors import (
     ConditionFailedError,
     IncompleteReadError,
+    error_code,
     is_condition_failure,
 )
-from asset_sync.dal.schema import IndexSpec, TableSpec, create_table, raise_table_problem
-from asset_sync.dal.serialization import (
-    AttributeValue,
-    deserialize_item,
-    serialize,
-    serialize_item,
+from asset_sync.dal.item_requests import put_request, update_request
+from asset_sync.dal.schema import (
+    IndexSpec,
+    TableSpec,
+    check_table,
+    create_table,
+    describe,
+    raise_table_problem,
 )
+from asset_sync.dal.serialization import deserialize_item
 from asset_sync.dal.stats import IoStats
-from asset_sync.logic.models import (
-    ACTIVE,
-    CurrentState,
-    OwnedValue,
-    StoredValue,
-    Unrecognized,
-)
+from asset_sync.logic.item_writes import GroupWrite, NewItem
+from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUS_INDEX = "status-index"
+ASSET_ID_INDEX = "asset-id-index"  # key asset_id, keys only: the identity rule's lookups
 # The assets table as the sync needs it: `create-table` makes it so, and a request that fails
 # on a table that is not so is explained from it (every index the sync queries belongs here).
 ASSETS_SPEC = TableSpec(
     role="assets",
     source="--table / ASSETS_TABLE",
     key="symbol",
-    indexes=(IndexSpec(STATUS_INDEX, "status", "ALL"),),
+    indexes=(
+        IndexSpec(STATUS_INDEX, "status", "ALL"),
+        IndexSpec(ASSET_ID_INDEX, "asset_id", "KEYS_ONLY"),
+    ),
     stream=True,
 )
+# Ids to look up one Query each; more (a first load) read the whole index with one paged Scan.
+MAX_ID_QUERIES = 200
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
 PLAN_PROJECTION = ("symbol", "status", "sync_hash", "asset_class", "sync_run_seq")
@@ -81,6 +87,7 @@ class AssetTable:
         self.client = client
         self.table_name = table_name
         self.stats = stats or IoStats()
+        self.added_indexes: list[str] = []  # by the last `create`: indexes an old table lacked
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -198,17 +205,57 @@ class AssetTable:
                 )
         return found
 
+    def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
+        """The symbols of the items storing each asset id (the asset-id index: keys only)."""
+        wanted = set(asset_ids)
+        found: dict[str, list[str]] = {}
+        if not wanted:
+            return found
+        if len(wanted) > MAX_ID_QUERIES:
+            pages = self._index_pages({})
+        else:
+            pages = (
+                page
+                for asset_id in sorted(wanted)
+                for page in self._index_pages(
+                    {
+                        "KeyConditionExpression": "asset_id = :id",
+                        "ExpressionAttributeValues": {":id": {"S": asset_id}},
+                    }
+                )
+            )
+        for raw in pages:
+            asset_id, symbol = raw.get("asset_id", {}).get("S"), raw.get("symbol", {}).get("S")
+            if asset_id in wanted and symbol:
+                found.setdefault(asset_id, []).append(symbol)
+        return found
+
+    def _index_pages(self, query: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every entry of the asset-id index a Query (or, with no key condition, a Scan) returns."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": ASSET_ID_INDEX,
+            **query,
+        }
+        call = self.client.query if query else self.client.scan
+        while True:
+            try:
+                response = call(**request)
+            except ClientError as error:
+                self._raise_table_problem(error)
+                raise
+            yield from response.get("Items", [])
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
     # -- writes ------------------------------------------------------------------------------
 
-    def put_new(self, item: Mapping[str, OwnedValue]) -> None:
+    def put_new(self, item: Mapping[str, StoredValue]) -> None:
         """Create an item; fails (ConditionFailedError) if one with that symbol appeared."""
         try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=serialize_item(item),
-                ConditionExpression="attribute_not_exists(#symbol)",
-                ExpressionAttributeNames={"#symbol": "symbol"},
-            )
+            self.client.put_item(**put_request(self.table_name, item))
         except ClientError as error:
             if is_condition_failure(error):
                 raise ConditionFailedError(str(item.get("symbol"))) from None
@@ -217,68 +264,98 @@ class AssetTable:
     def update_owned(
         self,
         symbol: str,
-        set_values: Mapping[str, OwnedValue],
+        set_values: Mapping[str, StoredValue],
         remove: Iterable[str],
         expected: Mapping[str, StoredValue | None],
         run_seq: int,
     ) -> None:
-        """SET/REMOVE owned attributes if the item still holds exactly `expected`.
-
-        `expected` maps every attribute about to change (`sync_version` and `sync_run_seq`
-        included) to the value read, `None` if it was absent; a value of a type the sync never
-        writes is compared as stored. The run-number fence: a stored `sync_run_seq` higher than
-        `run_seq` (a newer run wrote the item) fails the write.
-        """
-        names: dict[str, str] = {"#symbol": "symbol"}
-        values: dict[str, AttributeValue] = {}
-        sets = []
-        conditions = ["attribute_exists(#symbol)"]
-        for i, (name, value) in enumerate(sorted(set_values.items())):
-            names[f"#s{i}"] = name
-            values[f":s{i}"] = serialize(value)
-            sets.append(f"#s{i} = :s{i}")
-        removes = []
-        for i, name in enumerate(sorted(remove)):
-            names[f"#r{i}"] = name
-            removes.append(f"#r{i}")
-        for i, (name, old) in enumerate(sorted(expected.items())):
-            names[f"#e{i}"] = name
-            if old is None:
-                conditions.append(f"attribute_not_exists(#e{i})")
-            elif isinstance(old, Unrecognized) and old.type_code == "NULL":
-                values[f":e{i}"] = {"S": "NULL"}
-                conditions.append(f"attribute_type(#e{i}, :e{i})")
-            else:
-                values[f":e{i}"] = serialize(old)
-                conditions.append(f"#e{i} = :e{i}")
-        seq = expected.get("sync_run_seq")
-        if seq is None or isinstance(seq, Decimal):  # never compare a number with another type
-            names["#seq"] = "sync_run_seq"
-            values[":run_seq"] = {"N": str(run_seq)}
-            conditions.append("(attribute_not_exists(#seq) OR #seq <= :run_seq)")
-        expression = "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
+        """SET/REMOVE attributes if the item still holds exactly `expected` (see
+        `item_requests.update_request`); ConditionFailedError when it does not."""
+        request = update_request(self.table_name, symbol, set_values, remove, expected, run_seq)
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"symbol": {"S": symbol}},
-                UpdateExpression=expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self.client.update_item(**request)
         except ClientError as error:
             if is_condition_failure(error):
                 raise ConditionFailedError(symbol) from None
             raise
 
+    def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
+        """Apply the writes of one identity change together, or none of them.
+
+        ConditionFailedError when any item no longer holds what was read (or another
+        transaction holds one of them): the caller re-reads and re-plans the group. The token
+        makes boto3's retry of a transaction whose reply was lost a no-op.
+        """
+        items: list[Any] = []
+        for write in writes:
+            if isinstance(write, NewItem):
+                items.append({"Put": put_request(self.table_name, write.item)})
+            else:
+                change = write.write
+                items.append(
+                    {
+                        "Update": update_request(
+                            self.table_name,
+                            write.symbol,
+                            change.set_values,
+                            change.remove,
+                            change.expected,
+                            run_seq,
+                        )
+                    }
+                )
+        try:
+            self.client.transact_write_items(
+                TransactItems=items, ClientRequestToken=str(uuid.uuid4())
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                raise ConditionFailedError(
+                    ", ".join(w.symbol for w in writes) + f": {_reasons(error)}"
+                ) from None
+            raise
+
     # -- schema ------------------------------------------------------------------------------
 
     def create(self) -> bool:
-        """Create the table as specified (key, indexes, stream); False if it already exists
-        as specified, TableSchemaError (with the fix) if it exists otherwise."""
+        """Create the table as specified (key, indexes, stream); False if it already exists as
+        specified, after adding the indexes it lacks (`added_indexes`: a table made before an
+        index existed); TableSchemaError (with the fix) if it exists otherwise."""
+        self.added_indexes = self._add_missing_indexes()
         return create_table(self.client, self.table_name, ASSETS_SPEC)
+
+    def _add_missing_indexes(self) -> list[str]:
+        """Create the indexes of ASSETS_SPEC an existing table lacks, one at a time (DynamoDB
+        adds one per UpdateTable), waiting for each; an index of another shape is left to
+        `create_table`'s TableSchemaError."""
+        table = describe(self.client, self.table_name)
+        if table is None:
+            return []
+        present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+        defined = list(table.get("AttributeDefinitions", []))  # all of them: moto replaces them
+        added = []
+        for index in ASSETS_SPEC.indexes:
+            if index.name in present:
+                continue
+            if all(a["AttributeName"] != index.key for a in defined):
+                defined.append({"AttributeName": index.key, "AttributeType": "S"})
+            self.client.update_table(
+                TableName=self.table_name,
+                AttributeDefinitions=defined,
+                GlobalSecondaryIndexUpdates=[{"Create": index.create_entry()}],  # type: ignore[typeddict-item]
+            )
+            self.client.get_waiter("table_exists").wait(TableName=self.table_name)
+            added.append(index.name)
+        if added:
+            check_table(self.client, self.table_name, ASSETS_SPEC)
+        return added
+
+
+def _reasons(error: ClientError) -> str:
+    """The per-item reasons DynamoDB gives for a cancelled transaction."""
+    reasons = error.response.get("CancellationReasons") or []
+    codes = [str(r.get("Code")) for r in reasons if r.get("Code") not in (None, "None")]
+    return ", ".join(codes) or "TransactionCanceledException"
 
 
 def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:

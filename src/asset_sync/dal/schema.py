@@ -131,7 +131,11 @@ def schema_fix(name: str, table: Mapping[str, Any], spec: TableSpec) -> str:
             f"AttributeName={index.key},AttributeType=S --global-secondary-index-updates "
             f"'{json.dumps(updates, separators=(',', ':'))}'"
         )
-    return "add it: " + " && ".join(steps) if steps else "see docs/deploy.md"
+    if not steps:
+        return "see docs/deploy.md"
+    if not any(index.name in found for index in spec.indexes if _index_problem(table, index)):
+        return "`asset-sync create-table` adds it, or: " + " && ".join(steps)  # only missing
+    return "add it: " + " && ".join(steps)
 
 
 def describe(client: DynamoDBClient, name: str) -> dict[str, Any] | None:

@@ -19,12 +19,14 @@ ASSET_UPDATED = "Asset Updated"
 ASSET_DELISTED = "Asset Delisted"
 ASSET_REACTIVATED = "Asset Reactivated"
 ASSET_RENAMED = "Asset Renamed"
+ASSET_REMOVED = "Asset Removed"
 DETAIL_TYPES: tuple[str, ...] = (
     ASSET_LISTED,
     ASSET_UPDATED,
     ASSET_DELISTED,
     ASSET_REACTIVATED,
     ASSET_RENAMED,
+    ASSET_REMOVED,
 )
 
 MAX_ENTRIES_PER_REQUEST = 10
@@ -54,9 +56,16 @@ def detail_json(detail: Mapping[str, Any]) -> str:
     return json.dumps(detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def make_entry(detail_type: str, detail: Mapping[str, Any]) -> Entry:
-    """A PutEvents entry without `EventBusName` (the publisher adds it)."""
-    return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail_json(detail)}
+def make_entry(detail_type: str, detail: Mapping[str, Any], time: int | None = None) -> Entry:
+    """A PutEvents entry without `EventBusName` (the publisher adds it).
+
+    `time` (epoch seconds) is the event's `Time`: when the change happened, not when it is
+    published, so the archive's replay windows select changes by when they happened.
+    """
+    entry: Entry = {"Source": SOURCE, "DetailType": detail_type, "Detail": detail_json(detail)}
+    if time is not None:
+        entry["Time"] = time
+    return entry
 
 
 def request_batches(

@@ -1,10 +1,14 @@
 """Lambda entry point on the assets table's stream: `to_events`, then PutEvents to the bus.
 
-At least once. The mapping reports batch item failures (`ReportBatchItemFailures`): a stream
-shard is ordered, so the response names the first record whose events could not all be
-published (or that could not be read), and Lambda retries the batch from there. Records after
-it may already be published; they are published again then (consumers dedupe on `event_id`).
-Records after an unreadable one are not published in this invocation.
+At least once, bounded by the stream's retention rather than by an attempt count. The mapping
+reports batch item failures (`ReportBatchItemFailures`); each invocation publishes until its
+remaining time (less a margin) runs out, quarantines what can never be published (and what is
+about to leave the stream), and names the first record it did not finish: Lambda retries
+from there (`asset_sync.events.batch`). Records after it may be published again (consumers
+dedupe on `event_id`).
+
+Configuration: `EVENT_BUS_NAME` (required), `EVENTS_QUARANTINE_BUCKET` (the quarantine; without
+it, records that would be quarantined are retried), Powertools' service and namespace.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,11 +25,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asset_sync.events.entries import Entry
+from asset_sync.events.batch import Consumer, process
+from asset_sync.events.clock import Clock, Deadline, SystemClock
 from asset_sync.events.publisher import Publisher, events_client
-from asset_sync.events.transform import events_of
+from asset_sync.events.quarantine import Quarantine, s3_client
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-events")
+# Time kept at the end of an invocation for the last log line, the metrics and the response.
+END_MARGIN_SECONDS = 2.0
 logger = Logger(  # ensure_ascii: symbols in warnings reach the log escaped, never raw
     service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
 )
@@ -49,70 +55,23 @@ def _route_library_logs() -> None:
 _route_library_logs()
 
 
-@lru_cache(maxsize=1)
-def publisher() -> Publisher:
-    """The publisher for the bus named by EVENT_BUS_NAME (one client per container)."""
-    bus_name = os.environ.get("EVENT_BUS_NAME")
+def build_consumer(environ: Mapping[str, str], clock: Clock) -> Consumer:
+    """The consumer the environment describes, on `clock`."""
+    bus_name = environ.get("EVENT_BUS_NAME")
     if not bus_name:
         raise RuntimeError("EVENT_BUS_NAME (the event bus to publish to) is not set")
-    return Publisher(events_client(), bus_name)
-
-
-@dataclass
-class BatchOutcome:
-    """What one invocation did with its batch of stream records."""
-
-    records: int
-    events: int
-    published: int
-    failed: int
-    ignored: int
-    retry_from: int | None  # position of the first record to retry; None: all done
-
-    def response(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The `ReportBatchItemFailures` response."""
-        if self.retry_from is None:
-            return {"batchItemFailures": []}
-        stream = records[self.retry_from].get("dynamodb") or {}
-        return {"batchItemFailures": [{"itemIdentifier": str(stream.get("SequenceNumber", ""))}]}
-
-
-def process(records: Sequence[Mapping[str, Any]], publisher: Publisher) -> BatchOutcome:
-    """Transform the records in order, publish their events, find where a retry must start."""
-    entries: list[Entry] = []
-    owners: list[int] = []  # owners[i]: position of the record entry i came from
-    ignored = 0
-    unreadable: int | None = None
-    for position, record in enumerate(records):
-        try:
-            produced = events_of(record)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            logger.exception(
-                "stream record could not be read; retrying from it",
-                extra={"stream_event_id": record.get("eventID"), "position": position},
-            )
-            unreadable = position
-            break
-        if not produced:
-            ignored += 1
-        entries.extend(produced)
-        owners.extend([position] * len(produced))
-    outcome = publisher.publish(entries)
-    failed_positions = {owners[index] for index in outcome.failed}
-    for index, code in sorted(outcome.failed.items()):
-        logger.error(
-            "event not published",
-            extra={"detail_type": entries[index]["DetailType"], "error": code},
-        )
-    starts = failed_positions | ({unreadable} if unreadable is not None else set())
-    return BatchOutcome(
-        records=len(records),
-        events=len(entries),
-        published=outcome.published,
-        failed=len(outcome.failed) + (1 if unreadable is not None else 0),
-        ignored=ignored,
-        retry_from=min(starts) if starts else None,
+    bucket = environ.get("EVENTS_QUARANTINE_BUCKET")
+    return Consumer(
+        publisher=Publisher(events_client(), bus_name, sleep=clock.sleep),
+        quarantine=Quarantine(s3_client(), bucket) if bucket else None,
+        clock=clock,
     )
+
+
+@lru_cache(maxsize=1)
+def consumer() -> Consumer:
+    """The consumer of this container (one set of clients), on the real clock."""
+    return build_consumer(os.environ, SystemClock())
 
 
 @logger.inject_lambda_context
@@ -120,9 +79,13 @@ def process(records: Sequence[Mapping[str, Any]], publisher: Publisher) -> Batch
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish the events of a batch of stream records; report where to retry from."""
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
-    outcome = process(records, publisher())
+    current = consumer()
+    remaining = context.get_remaining_time_in_millis() / 1000
+    deadline = Deadline.after(current.clock, remaining - END_MARGIN_SECONDS)
+    outcome = process(records, current, deadline)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=outcome.published)
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=outcome.failed)
+    metrics.add_metric(name="EventsQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
     metrics.add_metric(name="StreamRecordsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
     response = outcome.response(records)
     logger.info(
@@ -132,6 +95,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "events": outcome.events,
             "published": outcome.published,
             "failed": outcome.failed,
+            "quarantined": outcome.quarantined,
             "ignored": outcome.ignored,
             "retry_from": response["batchItemFailures"],
         },

@@ -1,24 +1,27 @@
-"""PutEvents with bounded retries of exactly the entries EventBridge reports as failed.
+"""PutEvents within a deadline: the publisher owns every retry, boto3 makes one attempt.
 
-boto3's standard retry mode already retries a whole request on throttling, 5xx and connection
-errors. A request that succeeds can still fail some of its entries (`FailedEntryCount`, an
-`ErrorCode` on `Entries[i]`): those entries, and only those, are sent again with full-jitter
-exponential backoff, up to `max_attempts` times in all.
+A request can fail whole (throttling, 5xx, a timeout, a missing bus, a lost permission): all
+its entries are retried, as an operator can fix each of these. A request that succeeds can
+still fail some entries (`FailedEntryCount`, an `ErrorCode` on `Entries[i]`): entries with a
+code EventBridge documents as retryable (`InternalFailure`, `ThrottlingException`) or an
+unknown one are retried; the documented non-retryable codes end the entry (`refused`).
+Retries use full-jitter exponential backoff, and no request or sleep starts unless it ends
+before the deadline: what is left is `pending`, for the caller to report.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from asset_sync.events.clock import Deadline
 from asset_sync.events.entries import request_batches
 
 if TYPE_CHECKING:
@@ -26,16 +29,45 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_ATTEMPTS = 4
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
+# The longest one PutEvents request can take with boto3 making a single attempt.
+REQUEST_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 0.5
+BASE_DELAY = 0.5
+MAX_DELAY = 20.0
+# Per-entry codes EventBridge documents as non-retryable (PutEventsResultEntry, API reference).
+FINAL_ENTRY_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "InvalidAccountIdException",
+        "InvalidArgument",
+        "MalformedDetail",
+        "RedactionFailure",
+        "NotAuthorizedForSourceException",
+        "NotAuthorizedForDetailTypeException",
+    }
+)
+# Request-level codes that blame the request's content, not the service: the entries are sent
+# again one per request, and an entry that fails alone with one of them is refused.
+INVALID_REQUEST_CODES = frozenset(
+    {"ValidationException", "ValidationError", "SerializationException", "ParamValidationError"}
+)
 
 
-def events_client(region: str | None = None, max_attempts: int = 5) -> EventBridgeClient:
-    """An EventBridge client in standard retry mode (AWS_ENDPOINT_URL_EVENTBRIDGE is honoured)."""
+def events_client(
+    region: str | None = None,
+    *,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> EventBridgeClient:
+    """An EventBridge client that makes one attempt per call (AWS_ENDPOINT_URL_EVENTBRIDGE is
+    honoured): the publisher retries, so its budget is the only one."""
     config = Config(
         region_name=region,
-        retries={"mode": "standard", "max_attempts": max_attempts},
-        connect_timeout=5,
-        read_timeout=20,
+        # total_max_attempts counts the first attempt; botocore's max_attempts counts retries
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
     client: EventBridgeClient = boto3.session.Session().client("events", config=config)
     return client
@@ -43,66 +75,102 @@ def events_client(region: str | None = None, max_attempts: int = 5) -> EventBrid
 
 @dataclass
 class PublishOutcome:
-    """Which entries could not be published after every attempt, and what it took."""
+    """What became of each entry: published, refused for good, or still pending."""
 
-    failed: dict[int, str] = field(default_factory=dict)  # entry index -> last error code
-    published: int = 0
+    published: set[int] = field(default_factory=set)
+    refused: dict[int, str] = field(default_factory=dict)  # entry index -> final error code
+    pending: dict[int, str] = field(default_factory=dict)  # entry index -> last error code
     requests: int = 0
-    attempts: int = 0
+    rounds: int = 0
 
 
 @dataclass
 class Publisher:
-    """Sends entries to one bus; retries failed entries with backoff, a bounded number of times."""
+    """Sends entries to one bus until each is published or refused, or the deadline comes."""
 
     client: EventBridgeClient
     bus_name: str
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    base_delay: float = 0.1
-    max_delay: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None]
+    request_seconds: float = REQUEST_SECONDS
+    base_delay: float = BASE_DELAY
+    max_delay: float = MAX_DELAY
+    jitter: random.Random = field(default_factory=random.Random)
 
-    def publish(self, entries: Sequence[Mapping[str, Any]]) -> PublishOutcome:
-        """Publish every entry; the outcome names those that still failed at the end."""
+    def publish(self, entries: Sequence[Mapping[str, Any]], deadline: Deadline) -> PublishOutcome:
+        """Publish every entry it can before `deadline`."""
         outcome = PublishOutcome()
-        pending: dict[int, str] = dict.fromkeys(range(len(entries)), "")
-        while pending and outcome.attempts < self.max_attempts:
-            if outcome.attempts:
-                delay = min(self.max_delay, self.base_delay * 2 ** (outcome.attempts - 1))
-                self.sleep(random.uniform(0, delay))  # noqa: S311 - jitter, not crypto
-            outcome.attempts += 1
-            still_failed: dict[int, str] = {}
-            for batch in request_batches((i, entries[i]) for i in pending):
-                outcome.requests += 1
-                still_failed |= self._send(batch)
-            outcome.published += len(pending) - len(still_failed)
-            pending = still_failed
-        outcome.failed = pending
+        pending: dict[int, str] = dict.fromkeys(range(len(entries)), "NotSent")
+        alone: set[int] = set()  # entries to send one per request (their request was invalid)
+        while pending:
+            if outcome.rounds:
+                delay = self.jitter.uniform(0, self._cap(outcome.rounds))
+                if not deadline.allows(delay + self.request_seconds):
+                    break
+                self.sleep(delay)
+            outcome.rounds += 1
+            pending = self._round(entries, pending, alone, deadline, outcome)
+        outcome.pending = pending
         return outcome
 
-    def _send(self, batch: list[tuple[int, Mapping[str, Any]]]) -> dict[int, str]:
-        """One PutEvents request; the indices of its entries that failed, with their codes."""
+    def _cap(self, rounds: int) -> float:
+        return min(self.max_delay, self.base_delay * 2.0 ** (rounds - 1))
+
+    def _round(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        pending: dict[int, str],
+        alone: set[int],
+        deadline: Deadline,
+        outcome: PublishOutcome,
+    ) -> dict[int, str]:
+        """One pass over the pending entries; the ones still pending after it."""
+        still: dict[int, str] = {}
+        together = [(i, entries[i]) for i in pending if i not in alone]
+        batches = [*request_batches(together), *([(i, entries[i])] for i in pending if i in alone)]
+        for batch in batches:
+            if not deadline.allows(self.request_seconds):
+                still |= {index: pending[index] for index, _ in batch}
+                continue
+            outcome.requests += 1
+            failed, whole_request = self._send(batch)
+            outcome.published |= {index for index, _ in batch if index not in failed}
+            for index, code in failed.items():
+                if code in INVALID_REQUEST_CODES and index not in alone:
+                    alone.add(index)  # which entry made the request invalid? send each alone
+                if (code in FINAL_ENTRY_CODES and not whole_request) or (
+                    code in INVALID_REQUEST_CODES and len(batch) == 1
+                ):
+                    outcome.refused[index] = code
+                else:
+                    still[index] = code
+        return still
+
+    def _send(self, batch: list[tuple[int, Mapping[str, Any]]]) -> tuple[dict[int, str], bool]:
+        """One PutEvents request: its entries that failed, with their codes, and whether the
+        request failed whole (then a code is the request's, never an entry's)."""
         request: list[Any] = [{**entry, "EventBusName": self.bus_name} for _, entry in batch]
         try:
             response = self.client.put_events(Entries=request)
-        except (ClientError, BotoCoreError) as error:
-            code = (
-                str(error.response.get("Error", {}).get("Code", "ClientError"))
-                if isinstance(error, ClientError)
-                else type(error).__name__
-            )
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code") or "ClientError")
             logger.warning("PutEvents request failed", extra={"error": code, "entries": len(batch)})
-            return {index: code for index, _ in batch}
-        if not response.get("FailedEntryCount"):
-            return {}
-        failed: dict[int, str] = {}
-        for (index, _), result in zip(batch, response.get("Entries", []), strict=False):
-            if result.get("ErrorCode"):
-                failed[index] = str(result["ErrorCode"])
-        if len(response.get("Entries", [])) < len(batch):  # never seen; fail safe
-            failed |= {index: "MissingResult" for index, _ in batch[len(response["Entries"]) :]}
-        logger.warning(
-            "PutEvents failed some entries",
-            extra={"failed": len(failed), "codes": sorted(set(failed.values()))},
-        )
-        return failed
+            return {index: code for index, _ in batch}, True
+        except (BotoCoreError, OSError) as error:
+            name = type(error).__name__
+            code = "ParamValidationError" if isinstance(error, ParamValidationError) else name
+            logger.warning("PutEvents request failed", extra={"error": code, "entries": len(batch)})
+            return {index: code for index, _ in batch}, True
+        results = response.get("Entries", [])
+        failed = {
+            index: str(result["ErrorCode"])
+            for (index, _), result in zip(batch, results, strict=False)
+            if result.get("ErrorCode")
+        }
+        if len(results) < len(batch):  # never seen; fail safe
+            failed |= {index: "MissingResult" for index, _ in batch[len(results) :]}
+        if failed:
+            logger.warning(
+                "PutEvents failed some entries",
+                extra={"failed": len(failed), "codes": sorted(set(failed.values()))},
+            )
+        return failed, False

@@ -1,17 +1,10 @@
 """Stream records of `signal9_assets` to EventBridge entries: one event per real change.
 
-Pure (no I/O but a warning log for deletes). A record yields at most one event; when one write
-does several things, the first rule that matches decides its type (docs/events.md):
-
-1. `previous_symbol` newly set: the new item of a rename -> `Asset Renamed`.
-2. `renamed_to` newly set: the old item of a rename -> nothing (rule 1 announces the rename).
-3. First write of the sync on the item (no `sync_hash` before) -> `Asset Listed`.
-4. No owned attribute changed (other services' attributes, bookkeeping) -> nothing.
-5. status inactive -> active -> `Asset Reactivated`; 6. active -> inactive -> `Asset Delisted`.
-7. Any other change of owned state -> `Asset Updated`.
-
-Items without `sync_hash` belong to other services until the sync first writes them: no event.
-Events of rules 5-7 carry every changed owned attribute in `changes`, status included.
+Pure (no I/O but a warning log for deletes). A record yields at most one entry; which one is
+decided by `asset_sync.events.classify` (docs/events.md, "Which write makes which event").
+Every detail carries the envelope (`event_id`, `symbol`, `asset_id`, `run_seq`,
+`sync_version`, `changed_at`, `reason`, `order`); each entry's `Time` is when the change was
+recorded on the stream.
 """
 
 from __future__ import annotations
@@ -22,32 +15,30 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from asset_sync.events.classify import (
+    ANNOUNCED_ATTRIBUTES,
+    MANUAL,
+    SYNC_MARKER,
+    Announcement,
+    classify,
+    is_archive_key,
+    moved_attributes,
+)
 from asset_sync.events.entries import (
-    ASSET_DELISTED,
-    ASSET_LISTED,
-    ASSET_REACTIVATED,
-    ASSET_RENAMED,
-    ASSET_UPDATED,
+    ASSET_REMOVED,
     MAX_ENTRY_BYTES,
     Entry,
     entry_size,
     make_entry,
 )
-from asset_sync.events.values import Image, JsonValue, integer, same_value, text, to_json
-from asset_sync.logic.models import (
-    ACTIVE,
-    CONTENT_ATTRIBUTES,
-    IDENTITY_ATTRIBUTES,
-    INACTIVE,
-)
+from asset_sync.events.values import Image, integer, same_value, text
+
+__all__ = ["ANNOUNCED_ATTRIBUTES", "StreamRecordError", "events_of", "to_events"]
 
 logger = logging.getLogger(__name__)
 
-# The owned state events announce: `symbol` is the key, bookkeeping is never announced.
-ANNOUNCED_ATTRIBUTES: tuple[str, ...] = ("status", *CONTENT_ATTRIBUTES, *IDENTITY_ATTRIBUTES)
 # Fixed forever: event ids are UUIDv5 of the stream record's eventID in this namespace.
 EVENT_ID_NAMESPACE = uuid.UUID("9f3c2d57-6a41-4f0e-8b1d-3c5e7a2b9d10")
-SYNC_MARKER = "sync_hash"  # every sync write sets it; other writers never do
 
 
 class StreamRecordError(ValueError):
@@ -66,8 +57,7 @@ def events_of(record: Mapping[str, Any]) -> list[Entry]:
         raise StreamRecordError(f"stream record {record.get('eventID')!r} has no `dynamodb`")
     name = record.get("eventName")
     if name == "REMOVE":
-        _warn_delete(record, stream)
-        return []
+        return _removal(record, stream)
     if name not in ("INSERT", "MODIFY"):
         raise StreamRecordError(f"stream record {record.get('eventID')!r}: eventName {name!r}")
     new = stream.get("NewImage")
@@ -77,55 +67,17 @@ def events_of(record: Mapping[str, Any]) -> list[Entry]:
             f"stream record {record.get('eventID')!r} lacks its images: the table's stream "
             "must be NEW_AND_OLD_IMAGES"
         )
-    classified = classify(old, new)
-    if classified is None:
+    key = _key(record, stream, new)
+    seq = run_seq(old, new)
+    announced = classify(key, old, new, sync_write=seq is not None)
+    if announced is None:
         return []
-    detail_type, body = classified
-    detail: dict[str, Any] = {**_envelope(record, stream, old, new), **body}
-    entry = make_entry(detail_type, detail)
-    if entry_size(entry) > MAX_ENTRY_BYTES:
-        entry = make_entry(detail_type, truncate(detail))
-    if entry_size(entry) > MAX_ENTRY_BYTES:  # only a hand-written giant id or symbol gets here
-        raise StreamRecordError(f"the event of {detail['symbol']!r} cannot fit in 256 KiB")
-    return [entry]
-
-
-def classify(old: Image, new: Image) -> tuple[str, dict[str, Any]] | None:
-    """The detail type and type-specific detail of one write (old: {} for an insert)."""
-    if SYNC_MARKER not in new:
-        return None  # another service's item, not (yet) written by the sync
-    if _newly_set(old, new, "previous_symbol"):
-        return ASSET_RENAMED, {
-            "previous_symbol": text(new["previous_symbol"]),
-            "asset": asset_state(new),
-        }
-    if _newly_set(old, new, "renamed_to"):
-        return None
-    if SYNC_MARKER not in old:
-        return ASSET_LISTED, {"asset": asset_state(new)}
-    changes = owned_changes(old, new)
-    if not changes:
-        return None
-    status = (text(old.get("status")), text(new.get("status")))
-    if status == (INACTIVE, ACTIVE):
-        return ASSET_REACTIVATED, {"changes": changes}
-    if status == (ACTIVE, INACTIVE):
-        return ASSET_DELISTED, {"changes": changes}
-    return ASSET_UPDATED, {"changes": changes}
-
-
-def owned_changes(old: Image, new: Image) -> dict[str, dict[str, JsonValue]]:
-    """Announced attributes whose value differs, as {name: {"old", "new"}} (absent: null)."""
-    return {
-        name: {"old": to_json(old.get(name)), "new": to_json(new.get(name))}
-        for name in ANNOUNCED_ATTRIBUTES
-        if not same_value(old.get(name), new.get(name))
-    }
-
-
-def asset_state(image: Image) -> dict[str, JsonValue]:
-    """Every announced attribute of an item (absent: null)."""
-    return {name: to_json(image.get(name)) for name in ANNOUNCED_ATTRIBUTES}
+    detail = _envelope(record, stream, announced, key, (old, new), seq)
+    if seq is not None:
+        moved = moved_attributes(old, new)
+        if moved is not None:
+            detail["moved_attributes"] = moved
+    return [_fitting_entry(announced.detail_type, detail, stream)]
 
 
 def run_seq(old: Image, new: Image) -> int | None:
@@ -141,6 +93,14 @@ def run_seq(old: Image, new: Image) -> int | None:
         if not same_value(old.get(name), new.get(name)):
             return seq
     return None
+
+
+def order_key(image: Image, version_step: int = 0) -> list[int]:
+    """THE order key of an item's events: [`sync_run_seq` (0 if absent), `sync_version`]."""
+    return [
+        integer(image.get("sync_run_seq")) or 0,
+        (integer(image.get("sync_version")) or 0) + version_step,
+    ]
 
 
 def event_id(record: Mapping[str, Any], stream: Mapping[str, Any]) -> str:
@@ -160,48 +120,90 @@ def truncate(detail: Mapping[str, Any]) -> dict[str, Any]:
     return {**kept, "truncated": True, "changed_attributes": sorted(payload)}
 
 
+def _fitting_entry(detail_type: str, detail: dict[str, Any], stream: Mapping[str, Any]) -> Entry:
+    """The entry, truncated if it is too large; an error if even that does not fit."""
+    time = _epoch_seconds(stream.get("ApproximateCreationDateTime"))
+    entry = make_entry(detail_type, detail, time)
+    if entry_size(entry) > MAX_ENTRY_BYTES:
+        entry = make_entry(detail_type, truncate(detail), time)
+    if entry_size(entry) > MAX_ENTRY_BYTES:  # only a hand-written giant id or symbol gets here
+        raise StreamRecordError(f"the event of {detail['symbol']!r} cannot fit in 256 KiB")
+    return entry
+
+
 def _envelope(
-    record: Mapping[str, Any], stream: Mapping[str, Any], old: Image, new: Image
+    record: Mapping[str, Any],
+    stream: Mapping[str, Any],
+    announced: Announcement,
+    key: str,
+    images: tuple[Image, Image],
+    seq: int | None,
 ) -> dict[str, Any]:
-    """What every detail has."""
-    keys = stream.get("Keys") or {}
-    symbol = text(keys.get("symbol")) or text(new.get("symbol"))
-    if symbol is None:
-        raise StreamRecordError(f"stream record {record.get('eventID')!r} has no symbol key")
+    """What every detail has, then the announcement's own fields."""
+    old, new = images
     return {
         "event_id": event_id(record, stream),
-        "symbol": symbol,
+        "symbol": announced.symbol or key,
         "asset_id": text(new.get("asset_id")) or text(old.get("asset_id")),
-        "run_seq": run_seq(old, new),
+        "run_seq": seq,
         "sync_version": integer(new.get("sync_version")),
         "changed_at": _timestamp(stream.get("ApproximateCreationDateTime")),
+        "reason": announced.reason,
+        "order": order_key(new),
+        **announced.body,
     }
 
 
-def _newly_set(old: Image, new: Image, name: str) -> bool:
-    return text(new.get(name)) is not None and not same_value(old.get(name), new.get(name))
+def _removal(record: Mapping[str, Any], stream: Mapping[str, Any]) -> list[Entry]:
+    """A delete: `Asset Removed` for an item the sync wrote, nothing for another's."""
+    old = stream.get("OldImage")
+    key = _key(record, stream, old or {})
+    identity = record.get("userIdentity")
+    removed_by = identity.get("principalId") if isinstance(identity, Mapping) else None
+    logger.warning(
+        "item deleted outside the sync (writers must not delete items: the sync marks them "
+        "inactive)",
+        extra={"symbol": key, "stream_event_id": record.get("eventID"), "deleted_by": removed_by},
+    )
+    if not isinstance(old, Mapping) or SYNC_MARKER not in old:
+        return []  # another service's item, or a KEYS_ONLY stream: nothing the sync announced
+    archived = {"archived_as": key} if is_archive_key(key) else {}
+    symbol = (text(old.get("previous_symbol")) or key) if archived else key
+    detail = {
+        "event_id": event_id(record, stream),
+        "symbol": symbol,
+        "asset_id": text(old.get("asset_id")),
+        "run_seq": None,
+        "sync_version": None,
+        "changed_at": _timestamp(stream.get("ApproximateCreationDateTime")),
+        "reason": MANUAL,
+        "order": order_key(old, version_step=1),
+        "removed_by": str(removed_by) if removed_by is not None else None,
+        **archived,
+    }
+    return [_fitting_entry(ASSET_REMOVED, detail, stream)]
+
+
+def _key(record: Mapping[str, Any], stream: Mapping[str, Any], image: Image) -> str:
+    keys = stream.get("Keys") or {}
+    symbol = text(keys.get("symbol")) or text(image.get("symbol"))
+    if symbol is None:
+        raise StreamRecordError(f"stream record {record.get('eventID')!r} has no symbol key")
+    return symbol
+
+
+def _epoch_seconds(value: object) -> int | None:
+    """The record's approximate creation time (Lambda: epoch seconds) as whole seconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _timestamp(value: object) -> str | None:
-    """ISO 8601 UTC of the record's approximate creation time (Lambda: epoch seconds)."""
-    if isinstance(value, datetime):
-        moment = value.astimezone(UTC)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(value, UTC)
-    else:
+    """ISO 8601 UTC of the record's approximate creation time."""
+    seconds = _epoch_seconds(value)
+    if seconds is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _warn_delete(record: Mapping[str, Any], stream: Mapping[str, Any]) -> None:
-    keys = stream.get("Keys") or {}
-    identity = record.get("userIdentity") or {}
-    logger.warning(
-        "item deleted outside the sync; no event (writers must not delete items: the sync "
-        "marks them inactive)",
-        extra={
-            "symbol": text(keys.get("symbol")),
-            "stream_event_id": record.get("eventID"),
-            "deleted_by": identity.get("principalId") if isinstance(identity, Mapping) else None,
-        },
-    )
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

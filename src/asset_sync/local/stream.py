@@ -136,7 +136,9 @@ def example_line(entry: Entry) -> str:
             for name, change in sorted(detail["changes"].items())
         ]
         return f"{head}: " + ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
-    asset = detail.get("asset") or {}
+    if "asset" not in detail:  # a removal, or a truncated detail
+        return f"{head}: {detail.get('reason')}, asset {detail.get('asset_id')}"
+    asset = detail["asset"] or {}
     return f"{head}: {_short(asset.get('name'))} on {asset.get('exchange')}"
 
 

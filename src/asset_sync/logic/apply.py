@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,24 +26,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.dal.run_state import LeaseLostError
-from asset_sync.logic.identity import replan_rename
-from asset_sync.logic.models import (
-    INACTIVE,
-    OWNED_ATTRIBUTES,
-    CurrentState,
-    FieldChange,
-    ItemChange,
-    OwnedValue,
-    StoredValue,
-)
-from asset_sync.logic.planning import (
-    Action,
-    ItemPlan,
+from asset_sync.logic.apply_groups import apply_group
+from asset_sync.logic.item_writes import (
+    SYNC_ACTION_OF,
+    GroupWrite,
     diff_item,
     identity_links,
     new_item,
-    plan_item,
 )
+from asset_sync.logic.models import INACTIVE, CurrentState, ItemChange, StoredValue
+from asset_sync.logic.planning import Action, IdentityGroup, ItemPlan, plan_item
 
 MAX_ATTEMPTS_PER_ITEM = 8
 # Plans that need no write (any more): recorded as they are.
@@ -62,16 +54,18 @@ class AssetStore(Protocol):
 
     def get_items(self, symbols: list[str]) -> dict[str, dict[str, StoredValue]]: ...
 
-    def put_new(self, item: Mapping[str, OwnedValue]) -> None: ...
+    def put_new(self, item: Mapping[str, StoredValue]) -> None: ...
 
     def update_owned(
         self,
         symbol: str,
-        set_values: Mapping[str, OwnedValue],
+        set_values: Mapping[str, StoredValue],
         remove: list[str] | tuple[str, ...],
         expected: Mapping[str, StoredValue | None],
         run_seq: int,
     ) -> None: ...
+
+    def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None: ...
 
 
 StateReader = Callable[[str, Mapping[str, StoredValue]], CurrentState]
@@ -120,6 +114,10 @@ class WritePacer:
             self._sleep(delay)
 
 
+def _symbols(unit: ItemPlan | IdentityGroup) -> tuple[str, ...]:
+    return unit.symbols if isinstance(unit, IdentityGroup) else (unit.symbol,)
+
+
 def _no_check() -> None:
     """Used where no lease or stop applies (tests of the applier alone)."""
 
@@ -130,6 +128,11 @@ def _no_lease(_symbol: str, _run_seq: int) -> None:
 
 class PlanApplier:
     """Writes one plan's items concurrently (bounded), paced, with per-item conflict handling.
+
+    Identity changes (renames, shifts, swaps, reuses: one transaction each) are applied first,
+    one at a time: they are few, each is all-or-nothing, and no single write of this run runs
+    beside them (moto's server copies and restores whole tables around a transaction). The
+    single writes then run concurrently.
 
     Every write whose outcome is uncertain — a lost race (condition failure), or a transient
     error boto3 gave up on (throttling, 5xx, a dropped connection, its retry quota spent) — is
@@ -166,20 +169,23 @@ class PlanApplier:
         self.in_flight = 0
 
     def apply(
-        self, items: list[ItemPlan], olds: Mapping[str, dict[str, StoredValue]] | None = None
+        self,
+        items: list[ItemPlan],
+        olds: Mapping[str, dict[str, StoredValue]] | None = None,
+        groups: Sequence[IdentityGroup] = (),
     ) -> ApplyOutcome:
-        """Write every item plan; failures are collected, never silently dropped.
+        """Write every item plan and every identity change (one transaction each); failures
+        are collected, never silently dropped.
 
         `olds`: whole current items the caller read already; the others are read here.
         """
         known = dict(olds or {})
-        known.update(
-            self.store.get_items(
-                [i.symbol for i in items if i.current is not None and i.symbol not in known]
-            )
-        )
-        olds = known
-        pending = iter(items)
+        wanted = [i.symbol for i in items if i.current is not None]
+        wanted += [symbol for group in groups for symbol in group.reads]
+        known.update(self.store.get_items([s for s in dict.fromkeys(wanted) if s not in known]))
+        for group in groups:  # one at a time, before the rest (see the class docstring)
+            self._work(group, known)
+        pending: Iterator[ItemPlan] = iter(items)
         take = threading.Lock()
 
         def work() -> None:  # each worker pulls the next item: at most `concurrency` in flight
@@ -188,10 +194,7 @@ class PlanApplier:
                     item = next(pending, None)
                 if item is None:
                     return
-                try:
-                    self._apply_one(item, olds.get(item.symbol))
-                except Exception as error:  # never lose an item silently
-                    self._record(item.symbol, failure=f"{type(error).__name__}: {error}")
+                self._work(item, known)
 
         workers = max(1, min(self.concurrency, len(items)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -199,21 +202,38 @@ class PlanApplier:
                 future.result()
         return self.outcome
 
-    def _apply_one(self, item: ItemPlan, old: dict[str, StoredValue] | None) -> None:
+    def _work(
+        self, unit: ItemPlan | IdentityGroup, known: Mapping[str, dict[str, StoredValue]]
+    ) -> None:
+        try:
+            self._apply_unit(unit, known)
+        except Exception as error:  # never lose an item silently
+            for symbol in _symbols(unit):
+                self._record(symbol, failure=f"{type(error).__name__}: {error}")
+
+    def _apply_unit(
+        self, unit: ItemPlan | IdentityGroup, known: Mapping[str, dict[str, StoredValue]]
+    ) -> None:
         if self.outcome.aborted or self.outcome.stopped:
-            self._skip(item.symbol)
+            for symbol in _symbols(unit):
+                self._skip(symbol)
             return
         try:
-            self._write_converging(item, old)
+            if isinstance(unit, IdentityGroup):
+                apply_group(self, unit, known)
+            else:
+                self._write_converging(unit, known.get(unit.symbol))
         except StopRequested:
             with self._lock:
                 self.outcome.stopped = True
-            self._skip(item.symbol)
+            for symbol in _symbols(unit):
+                self._skip(symbol)
         except LeaseLostError as lost:
             with self._lock:
                 self.outcome.aborted = True
                 self.outcome.abort_reason = str(lost)
-            self._skip(item.symbol)
+            for symbol in _symbols(unit):
+                self._skip(symbol)
 
     def _skip(self, symbol: str) -> None:
         """Not written because the run stopped or lost its lease: the next run writes it.
@@ -286,6 +306,8 @@ class PlanApplier:
         """Whether the item already holds exactly what this run meant to write."""
         if fresh is None or fresh.get("sync_run_seq") != self.run.run_seq:
             return False
+        if fresh.get("sync_action") != SYNC_ACTION_OF.get(plan.action):
+            return False
         links = identity_links(plan)
         if any(fresh.get(name) != value for name, value in links.items()):
             return False
@@ -305,10 +327,7 @@ class PlanApplier:
         """
         current = self.state_of(item.symbol, old) if old is not None else None
         run = self.run
-        if item.action == Action.RENAME:
-            plan = replan_rename(item, current, run.run_seq, full=run.full)
-        else:
-            plan = plan_item(item.asset, current, run.run_seq, full=run.full)
+        plan = plan_item(item.asset, current, run.run_seq, full=run.full)
         if plan is None:
             return ItemPlan(item.symbol, Action.GONE if old is None else Action.UNCHANGED)
         return plan
@@ -321,23 +340,15 @@ class PlanApplier:
         if old is None:
             asset = plan.asset
             assert asset is not None
-            previous = plan.partner if plan.action == Action.RENAME else None
-            item = new_item(asset, run.timestamp, run.run_seq, previous_symbol=previous)
-            change = ItemChange(Action.CREATE.value)
-            if previous:
-                change = ItemChange(
-                    Action.RENAME.value, {"previous_symbol": FieldChange(None, previous)}
-                )
-            return change, lambda: self._send(self.store.put_new, item)
+            item = new_item(asset, run.timestamp, run.run_seq)
+            return ItemChange(Action.CREATE.value), lambda: self._send(self.store.put_new, item)
         write = diff_item(plan, old, run.timestamp, run.run_seq)
-        touched = [*write.set_values, *write.remove]
-        expected = {name: old.get(name) for name in touched if name in OWNED_ATTRIBUTES}
         return write.change, lambda: self._send(
             self.store.update_owned,
             plan.symbol,
             write.set_values,
             write.remove,
-            expected,
+            write.expected,
             run.run_seq,
         )
 

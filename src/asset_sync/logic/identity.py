@@ -1,30 +1,31 @@
-"""An asset is its `asset_id`, not its ticker: renames and confirmed delistings (pure).
+"""An asset is its `asset_id`, not its ticker: one rule for every identity change (pure).
 
-Renames. When one run would delist symbol X and create (or reactivate) symbol Y, and both carry
-the same asset id (or, when their ids differ, the same non-empty CUSIP, matched one to one), it
-is a ticker change: Y is written with `previous_symbol = X` and X is marked inactive with
-`renamed_to = Y`. A rename is not a delisting (the guard does not count it) and needs no lookup.
-
-Confirmation. Any other active item missing from the list is only a delisting *candidate*: a
-sample of them is looked up by id, and they are delisted only if Alpaca confirms it (inactive or
-unknown). If any looked-up candidate is still active the list is inconsistent, and only the
-candidates confirmed one by one are delisted. The lookups themselves are I/O: they are passed in.
+docs/identity.md is the contract. Every catalog record that is not unchanged gets a *home*: the
+item that represents its asset now (the active item holding its id, else the one without
+`renamed_to`, else the one an unfinished rename left; the CUSIP of a delisting candidate as the
+fallback). A record whose home is another item is a rename; one with no home is a listing; a
+record on an item that holds another asset is a reassignment, whose displaced asset moves to its
+own new home (its catalog ticker, or its archive item). The writes of one identity change form a
+group, applied as one transaction (logic.apply_groups).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
-from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue
-from asset_sync.logic.planning import Action, ItemPlan, Plan, plan_item
+from asset_sync.logic.item_writes import archive_key, holder
+from asset_sync.logic.models import ACTIVE, StoredValue, ValidatedCatalog
+from asset_sync.logic.planning import IdentityGroup, ItemPlan, Member, Plan, Role
+
+Item = Mapping[str, StoredValue]
+MAX_GROUP_ITEMS = 100  # DynamoDB's TransactWriteItems limit
 
 
 @dataclass(frozen=True)
 class Rename:
-    """One ticker change."""
+    """One ticker change of one asset."""
 
     old: str
     new: str
@@ -35,157 +36,258 @@ class Rename:
         return {"from": self.old, "to": self.new, "asset_id": self.asset_id}
 
 
+@dataclass(frozen=True)
+class Reassignment:
+    """A ticker whose item passes from one asset to another."""
+
+    symbol: str
+    from_asset_id: str
+    to_asset_id: str
+
+    def to_json(self) -> dict[str, str]:
+        """The report form."""
+        return {"symbol": self.symbol, "from": self.from_asset_id, "to": self.to_asset_id}
+
+
 def _text(value: StoredValue | None) -> str:
     return value if isinstance(value, str) else ""
 
 
-def pair_renames(
-    plan: Plan, olds: Mapping[str, Mapping[str, StoredValue]]
-) -> tuple[Plan, list[Rename]]:
-    """Turn each delisting + creation (or reactivation) of one asset into a rename.
+def _number(value: StoredValue | None) -> Decimal:
+    return value if isinstance(value, Decimal) and value.is_finite() else Decimal(0)
 
-    `olds`: the whole stored items of the delisting candidates (their `asset_id`, `cusip`).
-    Matched by asset id first, then by a CUSIP that exactly one candidate and exactly one
-    incoming symbol share. Returns the new plan and the renames, sorted by old symbol.
-    """
-    incoming = [*plan.creates, *plan.reactivations]
-    by_id = {str(item.asset.content["asset_id"]): item for item in incoming if item.asset}
-    pairs: dict[str, ItemPlan] = {}  # old symbol -> the incoming item it becomes
-    for candidate in plan.delists:
-        asset_id = _text(olds.get(candidate.symbol, {}).get("asset_id"))
-        target = by_id.get(asset_id) if asset_id else None
-        if target is not None and target not in pairs.values():
-            pairs[candidate.symbol] = target
-    unpaired = [c for c in plan.delists if c.symbol not in pairs]
-    taken = set(map(id, pairs.values()))
-    candidates_by_cusip = _one_each(
-        (_text(olds.get(c.symbol, {}).get("cusip")), c) for c in unpaired
+
+def _latest(symbols: Iterable[str], items: Mapping[str, Item]) -> str:
+    """The most recently written of several items (run number, then version, then key)."""
+    return max(
+        symbols,
+        key=lambda s: (
+            _number(items[s].get("sync_run_seq")),
+            _number(items[s].get("sync_version")),
+            s,
+        ),
     )
-    incoming_by_cusip = _one_each(
-        (_text(item.asset.content.get("cusip")) if item.asset else "", item)
-        for item in incoming
-        if id(item) not in taken
-    )
-    for cusip, candidate in candidates_by_cusip.items():
-        if cusip in incoming_by_cusip:
-            pairs[candidate.symbol] = incoming_by_cusip[cusip]
-
-    renames: list[Rename] = []
-    renamed_to: list[ItemPlan] = []
-    renamed_from: list[ItemPlan] = []
-    for old_symbol, target in sorted(pairs.items()):
-        assert target.asset is not None
-        old_item = next(c for c in plan.delists if c.symbol == old_symbol)
-        renames.append(Rename(old_symbol, target.symbol, str(target.asset.content["asset_id"])))
-        renamed_from.append(replace(old_item, action=Action.RENAME, partner=target.symbol))
-        renamed_to.append(replace(target, action=Action.RENAME, partner=old_symbol))
-    moved = set(pairs) | {item.symbol for item in pairs.values()}
-    new_plan = replace(
-        plan,
-        creates=[i for i in plan.creates if i.symbol not in moved],
-        reactivations=[i for i in plan.reactivations if i.symbol not in moved],
-        delists=[i for i in plan.delists if i.symbol not in moved],
-        renamed_to=renamed_to,
-        renamed_from=renamed_from,
-    )
-    return new_plan, renames
 
 
-def _one_each(pairs: Any) -> dict[str, ItemPlan]:
-    """Non-empty keys that occur exactly once, with their item."""
-    seen: dict[str, ItemPlan] = {}
-    repeated: set[str] = set()
-    for key, item in pairs:
-        if not key:
-            continue
-        if key in seen:
-            repeated.add(key)
-        seen[key] = item
-    return {key: item for key, item in seen.items() if key not in repeated}
+def _is_old_item(item: Item) -> bool:
+    return bool(_text(item.get("renamed_to")))
 
 
-def replan_rename(
-    item: ItemPlan, current: CurrentState | None, run_seq: int, *, full: bool = False
-) -> ItemPlan | None:
-    """Plan one side of a rename again against the item as it is now (after a lost race)."""
-    if current is not None and current.sync_run_seq > run_seq:
-        return replace(item, action=Action.SUPERSEDED, current=current)
-    values = current.values if current is not None and current.values is not None else {}
-    if item.asset is None:  # the old symbol: inactive, naming the new one
-        if current is None:
-            return ItemPlan(item.symbol, Action.GONE)
-        done = current.status != ACTIVE and values.get("renamed_to") == item.partner
-        action = Action.UNCHANGED if done else Action.RENAME
-        return replace(item, action=action, current=current)
-    base = plan_item(item.asset, current, run_seq, full=full)
-    if base is None or base.action == Action.SUPERSEDED:
-        return base
-    linked = values.get("previous_symbol") == item.partner and "renamed_to" not in values
-    if base.action == Action.UNCHANGED and linked:
-        return base
-    return replace(item, action=Action.RENAME, current=current)
+def home_of(
+    asset_id: str, symbol: str, holders: Iterable[str], items: Mapping[str, Item]
+) -> str | None:
+    """The item that represents `asset_id` now, for its catalog ticker `symbol` (rule 1)."""
+    candidates = list(holders)
+    if not candidates:
+        return None
+    active = [c for c in candidates if items[c].get("status") == ACTIVE]
+    if symbol in active:
+        return symbol
+    if active:
+        return _latest(active, items)
+    homes = [c for c in candidates if not _is_old_item(items[c])]
+    if symbol in homes:
+        return symbol
+    if homes:
+        return _latest(homes, items)
+    unfinished = [c for c in candidates if _text(items[c].get("renamed_to")) not in candidates]
+    return _latest(unfinished or candidates, items)
+
+
+def needs_lookup(asset_id: str, stored: Item | None) -> bool:
+    """Whether finding `asset_id`'s home needs the asset-id index: the record's own item does
+    not settle it (absent, another holder, or an old item of this asset)."""
+    return stored is None or holder(stored) != asset_id or _is_old_item(stored)
 
 
 @dataclass
-class Confirmation:
-    """What Alpaca said about the delisting candidates."""
+class Resolution:
+    """The plan with its identity changes, and what the report says about them."""
 
-    confirmed: list[str] = field(default_factory=list)  # to delist
-    kept_active: list[str] = field(default_factory=list)  # Alpaca still reports them active
-    unconfirmed: list[str] = field(default_factory=list)  # not looked up, or the lookup failed
-    lookups: int = 0
-
-    @property
-    def consistent(self) -> bool:
-        """True when the list can be trusted for every candidate."""
-        return not self.kept_active and not self.unconfirmed
+    plan: Plan
+    renames: list[Rename]
+    reassignments: list[Reassignment]
 
 
-class LookupFailedError(Exception):
-    """A lookup still failed after its retries."""
+def resolve_identity(
+    plan: Plan, catalog: ValidatedCatalog, items: Mapping[str, Item]
+) -> Resolution:
+    """Apply the identity rule to a per-symbol plan (docs/identity.md).
 
-
-Lookup = Callable[[str], Mapping[str, Any] | None]  # the asset, None for 404; LookupFailedError
-
-
-def confirm_delistings(
-    candidates: Sequence[ItemPlan],
-    olds: Mapping[str, Mapping[str, StoredValue]],
-    lookup: Lookup,
-    *,
-    sample_size: int,
-    listed: Collection[str],
-    rng: random.Random,
-) -> Confirmation:
-    """Look candidates up (all of them, or a random sample of `sample_size`) and decide.
-
-    A candidate is confirmed when Alpaca reports its asset inactive or unknown, or active
-    under another symbol that is in the list (the asset moved). If every looked-up candidate
-    is confirmed, every candidate is; otherwise only those confirmed one by one.
+    `items`: the whole stored items of every symbol the rule may touch: the catalog symbols the
+    plan writes, the delisting candidates, and the items the asset-id index names for the ids
+    still unmatched. Single writes stay single; renames, shifts, swaps and reuses become groups.
     """
-    symbols = sorted(c.symbol for c in candidates)
-    sample = symbols if len(symbols) <= sample_size else sorted(rng.sample(symbols, sample_size))
-    result = Confirmation()
-    confirmed: list[str] = []
-    for symbol in sample:
-        key = _text(olds.get(symbol, {}).get("asset_id")) or symbol
-        result.lookups += 1
-        try:
-            asset = lookup(key)
-        except LookupFailedError:
-            result.unconfirmed.append(symbol)
-            continue
-        if asset is None or asset.get("status") != ACTIVE:
-            confirmed.append(symbol)
-        elif asset.get("symbol") != symbol and asset.get("symbol") in listed:
-            confirmed.append(symbol)  # the asset lives on under a listed symbol
+    incoming = {
+        i.symbol: i for i in (*plan.creates, *plan.updates, *plan.reactivations, *plan.repairs)
+    }
+    holders: dict[str, list[str]] = {}
+    for symbol, item in items.items():
+        if (asset_id := holder(item)) is not None:
+            holders.setdefault(asset_id, []).append(symbol)
+    homes = {s: home_of(_id(i), s, holders.get(_id(i), ()), items) for s, i in incoming.items()}
+    listed = {str(asset.content["asset_id"]): symbol for symbol, asset in catalog.assets.items()}
+    _pair_by_cusip(homes, incoming, plan.delists, items, listed)
+
+    members: dict[str, Member] = {}
+    renames: list[Rename] = []
+    reassignments: list[Reassignment] = []
+    for symbol, home in sorted(homes.items()):
+        asset = incoming[symbol].asset
+        assert asset is not None
+        stored_holder = holder(items.get(symbol))
+        replaces = stored_holder if stored_holder not in (None, _id(incoming[symbol])) else None
+        if home is not None and home != symbol:
+            members[symbol] = Member(symbol, Role.ARRIVE, asset, source=home, replaces=replaces)
+            renames.append(Rename(_came_from(home, items), symbol, _id(incoming[symbol])))
+        elif home is None and replaces is not None:
+            members[symbol] = Member(symbol, Role.LIST, asset, replaces=replaces)
+        if replaces is not None:
+            reassignments.append(Reassignment(symbol, replaces, _id(incoming[symbol])))
+    for member in list(members.values()):
+        if member.role == Role.ARRIVE and member.source not in members:
+            assert member.source is not None
+            members[member.source] = Member(member.source, Role.DEPART, source=member.symbol)
+    for candidate in plan.delists:  # an active item of a listed id is an old item, not a delisting
+        target = listed.get(holder(items.get(candidate.symbol)) or "")
+        if target is not None and candidate.symbol not in members:
+            members[candidate.symbol] = Member(candidate.symbol, Role.DEPART, source=target)
+    for member in list(members.values()):
+        displaced = member.replaces
+        if displaced is None or displaced in listed or _is_old_item(items[member.symbol]):
+            continue  # it moves to its own ticker, or this item only kept a history copy
+        active = items[member.symbol].get("status") == ACTIVE
+        key = archive_key(displaced)
+        members[key] = Member(key, Role.ARCHIVE, source=member.symbol, delisting=active)
+
+    groups, blocked = _groups(members, catalog.protected_symbols)
+    written = {symbol for group in groups for symbol in group.symbols}
+    new_plan = replace(
+        plan,
+        creates=[i for i in plan.creates if i.symbol not in members],
+        updates=[i for i in plan.updates if i.symbol not in members],
+        reactivations=[i for i in plan.reactivations if i.symbol not in members],
+        repairs=[i for i in plan.repairs if i.symbol not in members],
+        delists=[i for i in plan.delists if i.symbol not in members],
+        groups=groups,
+        blocked={**plan.blocked, **{s: r for s, r in blocked.items() if s in incoming}},
+    )
+    return Resolution(
+        new_plan,
+        [r for r in renames if r.new in written],
+        [r for r in reassignments if r.symbol in written],
+    )
+
+
+def _id(item: ItemPlan) -> str:
+    assert item.asset is not None
+    return str(item.asset.content["asset_id"])
+
+
+def _came_from(home: str, items: Mapping[str, Item]) -> str:
+    """The ticker a rename names as the old one (an archive item names the ticker it left)."""
+    if home.startswith(archive_key("")):
+        return _text(items[home].get("previous_symbol")) or home
+    return home
+
+
+def _pair_by_cusip(
+    homes: dict[str, str | None],
+    incoming: Mapping[str, ItemPlan],
+    candidates: Iterable[ItemPlan],
+    items: Mapping[str, Item],
+    listed: Mapping[str, str],
+) -> None:
+    """The documented fallback: a record without a home and the item of an asset that is listed
+    nowhere, sharing its non-empty CUSIP, are one security under a new id: on the record's own
+    ticker an update in place, else a delisting candidate nobody claimed (only those two may
+    share the CUSIP) that is renamed."""
+    for symbol, home in homes.items():
+        own, asset = items.get(symbol), incoming[symbol].asset
+        cusip = _text(asset.content.get("cusip")) if asset else ""
+        same = home is None and own is not None and _text(own.get("cusip")) == cusip != ""
+        if same and holder(own) is not None and holder(own) not in listed:
+            homes[symbol] = symbol
+    claimed = {home for home in homes.values() if home}
+    free = _one_each(
+        (_text(items.get(c.symbol, {}).get("cusip")), c.symbol)
+        for c in candidates
+        if c.symbol not in claimed
+    )
+    unmatched = _one_each(
+        (_text(incoming[s].asset.content.get("cusip")) if incoming[s].asset else "", s)  # type: ignore[union-attr]
+        for s, home in homes.items()
+        if home is None
+    )
+    for cusip, symbol in unmatched.items():
+        if cusip in free:
+            homes[symbol] = free[cusip]
+
+
+def _one_each(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Non-empty keys that occur exactly once, with their value."""
+    seen: dict[str, str] = {}
+    repeated: set[str] = set()
+    for key, value in pairs:
+        if key:
+            if key in seen:
+                repeated.add(key)
+            seen[key] = value
+    return {key: value for key, value in seen.items() if key not in repeated}
+
+
+def _groups(
+    members: Mapping[str, Member], protected: frozenset[str]
+) -> tuple[list[IdentityGroup], dict[str, str]]:
+    """Connected identity changes as groups; those that touch a protected symbol or exceed a
+    transaction are left out (each catalog symbol in them with the reason)."""
+    parent = {symbol: symbol for symbol in members}
+
+    def root(symbol: str) -> str:
+        while parent[symbol] != symbol:
+            parent[symbol] = parent[parent[symbol]]
+            symbol = parent[symbol]
+        return symbol
+
+    for member in members.values():
+        if member.source in parent:
+            parent[root(member.symbol)] = root(member.source)
+    components: dict[str, list[Member]] = {}
+    for symbol in sorted(members):
+        components.setdefault(root(symbol), []).append(members[symbol])
+    groups: list[IdentityGroup] = []
+    blocked: dict[str, str] = {}
+    for parts in components.values():
+        touched = {m.symbol for m in parts} | {m.source for m in parts if m.source}
+        reason = ""
+        if touched & protected:
+            names = ", ".join(sorted(touched & protected))
+            reason = f"its identity change involves {names}, whose catalog record was left out"
+        elif len(parts) > MAX_GROUP_ITEMS:
+            reason = f"its identity change spans {len(parts)} items, more than one transaction"
+        if reason:
+            blocked |= dict.fromkeys((m.symbol for m in parts), reason)
         else:
-            result.kept_active.append(symbol)
-    if result.consistent:
-        result.confirmed = symbols
-    else:
-        result.confirmed = confirmed
-        looked_up = set(sample)
-        result.unconfirmed += [s for s in symbols if s not in looked_up]
-        result.unconfirmed.sort()
-    return result
+            groups.append(IdentityGroup(tuple(_ordered(parts))))
+    return groups, blocked
+
+
+def _ordered(parts: list[Member]) -> list[Member]:
+    """A stable order for reports: arrivals and listings, then archives, then departures."""
+    rank = {Role.ARRIVE: 0, Role.LIST: 0, Role.ARCHIVE: 1, Role.DEPART: 2}
+    return sorted(parts, key=lambda m: (rank[m.role], m.symbol))
+
+
+def block_unconfirmed(plan: Plan, confirmed: Iterable[str]) -> Plan:
+    """Leave out every group whose displaced active asset Alpaca did not confirm delisted."""
+    ok = set(confirmed)
+    keep: list[IdentityGroup] = []
+    blocked = dict(plan.blocked)
+    for group in plan.groups:
+        pending = [m.source for m in group.delistings if m.source not in ok]
+        if not pending:
+            keep.append(group)
+            continue
+        reason = f"Alpaca did not confirm that the asset on {', '.join(map(str, pending))} left"
+        blocked |= {m.symbol: reason for m in group.members if m.asset is not None}
+    return replace(plan, groups=keep, blocked=blocked)

@@ -188,6 +188,8 @@ class ValidatedCatalog:
     duplicates: tuple[str, ...] = ()
     fetched: int = 0
     id_conflicts: tuple[IdConflict, ...] = ()
+    duplicate_records: int = 0  # valid records of a symbol that appears more than once
+    id_conflict_records: int = 0  # valid records of distinct symbols sharing one asset id
 
     @property
     def protected_symbols(self) -> frozenset[str]:
@@ -216,10 +218,10 @@ class CurrentState:
 
 @dataclass(frozen=True)
 class FieldChange:
-    """One owned attribute's old and new value."""
+    """One attribute's old and new value (owned; or foreign, moved by an identity change)."""
 
     old: StoredValue | None
-    new: OwnedValue | None
+    new: StoredValue | None
 
 
 @dataclass

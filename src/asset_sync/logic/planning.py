@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 
 from asset_sync.logic.models import (
@@ -17,9 +16,6 @@ from asset_sync.logic.models import (
     INACTIVE,
     CatalogAsset,
     CurrentState,
-    FieldChange,
-    ItemChange,
-    OwnedValue,
     StoredValue,
     ValidatedCatalog,
     same_value,
@@ -34,7 +30,9 @@ class Action(StrEnum):
     REACTIVATE = "reactivate"
     DELIST = "delist"
     REPAIR = "repair"  # full reconciliation: the stored values drifted from what the hash says
-    RENAME = "rename"  # a ticker change: both symbols of one asset (see logic.identity)
+    RENAME = "rename"  # identity changes (logic.identity): the asset arrived from its home
+    DEPART = "depart"  # ... the asset left this item (the old side of a rename)
+    ARCHIVE = "archive"  # ... a displaced, already inactive asset moved to its archive item
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"  # a run with a higher number already wrote this item: leave it
     GONE = "gone"  # the item was deleted by another writer before this run could write it
@@ -42,14 +40,12 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class ItemPlan:
-    """The decision for one symbol; `asset` is None for a delisting (and for the old symbol
-    of a rename, whose `partner` is the new symbol; the new symbol's `partner` is the old)."""
+    """The decision for one symbol; `asset` is None for a delisting."""
 
     symbol: str
     action: Action
     asset: CatalogAsset | None = None
     current: CurrentState | None = None
-    partner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,57 @@ class GuardVerdict:
 
     allowed: bool
     reason: str = ""
+
+
+class Role(StrEnum):
+    """What one write of an identity change does to its item (docs/identity.md)."""
+
+    ARRIVE = "arrive"  # the asset arrives from its home (`source`): a rename
+    LIST = "list"  # a new asset on an item another asset held (`replaces`)
+    DEPART = "depart"  # the asset left this item for `source` (the old side of a rename)
+    ARCHIVE = "archive"  # the displaced holder of `source` moves to its archive item
+
+
+@dataclass(frozen=True)
+class Member:
+    """One item write of an identity change.
+
+    `source`: for ARRIVE the item the asset comes from (its home), for DEPART the item it went
+    to, for ARCHIVE the item it was displaced from. `replaces`: the asset an ARRIVE or LIST
+    takes the item from. `delisting`: an ARCHIVE of an asset that was active (a delisting the
+    guard counts and Alpaca confirms).
+    """
+
+    symbol: str
+    role: Role
+    asset: CatalogAsset | None = None
+    source: str | None = None
+    replaces: str | None = None
+    delisting: bool = False
+
+
+@dataclass(frozen=True)
+class IdentityGroup:
+    """The writes of one identity change (a rename, a shift, a swap, a reuse): applied together
+    (one transaction), so no half of it is ever in the table without the other."""
+
+    members: tuple[Member, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every item the group writes."""
+        return tuple(member.symbol for member in self.members)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every item the group's writes depend on (its own and the sources they copy)."""
+        sources = (m.source for m in self.members if m.role in (Role.ARRIVE, Role.ARCHIVE))
+        return tuple(dict.fromkeys([*self.symbols, *(s for s in sources if s)]))
+
+    @property
+    def delistings(self) -> tuple[Member, ...]:
+        """The archives of assets that were active: delistings for the guard and Alpaca."""
+        return tuple(m for m in self.members if m.role == Role.ARCHIVE and m.delisting)
 
 
 @dataclass
@@ -69,30 +116,26 @@ class Plan:
     reactivations: list[ItemPlan] = field(default_factory=list)
     delists: list[ItemPlan] = field(default_factory=list)
     repairs: list[ItemPlan] = field(default_factory=list)
-    renamed_to: list[ItemPlan] = field(default_factory=list)  # the new symbols of renames
-    renamed_from: list[ItemPlan] = field(default_factory=list)  # the old symbols
+    groups: list[IdentityGroup] = field(default_factory=list)  # renames, shifts, swaps, reuses
+    blocked: dict[str, str] = field(default_factory=dict)  # catalog symbol -> why left out
     unchanged: int = 0
     superseded: int = 0
     active_in_scope: int = 0
 
     @property
     def writes(self) -> list[ItemPlan]:
-        """The item plans that need a write, in a stable order: a rename's new symbol is
-        written before its old one is marked inactive, so the asset is never active nowhere."""
-        return [
-            *self.creates,
-            *self.renamed_to,
-            *self.updates,
-            *self.reactivations,
-            *self.repairs,
-            *self.delists,
-            *self.renamed_from,
-        ]
+        """The single-item writes, in a stable order (identity changes are in `groups`)."""
+        return [*self.creates, *self.updates, *self.reactivations, *self.repairs, *self.delists]
+
+    @property
+    def delisting_count(self) -> int:
+        """Assets this plan turns inactive: delistings, and displaced holders that were active."""
+        return len(self.delists) + sum(len(group.delistings) for group in self.groups)
 
     @property
     def is_empty(self) -> bool:
         """True when applying the plan would write no asset item."""
-        return not self.writes
+        return not self.writes and not self.groups
 
 
 def plan_item(
@@ -213,7 +256,7 @@ def check_guard(
             f"the fetched catalog has no valid assets ({catalog.fetched} records fetched); "
             "refusing to treat every asset as delisted (use --force to override)",
         )
-    delists = len(plan.delists)
+    delists = plan.delisting_count
     if delists and delists > max_delist_fraction * plan.active_in_scope:
         share = delists / plan.active_in_scope if plan.active_in_scope else 1.0
         return GuardVerdict(
@@ -223,102 +266,3 @@ def check_guard(
             "(use --force to override, or raise --max-delist-fraction)",
         )
     return GuardVerdict(True)
-
-
-@dataclass(frozen=True)
-class ItemWrite:
-    """The attribute-level write for an existing item: SET these, REMOVE those."""
-
-    set_values: dict[str, OwnedValue]
-    remove: tuple[str, ...]
-    change: ItemChange
-
-
-def diff_item(
-    item: ItemPlan, old: Mapping[str, StoredValue], timestamp: str, run_seq: int
-) -> ItemWrite:
-    """Compare an existing item's stored values with the plan; pure.
-
-    Every owned value that is not exactly what the catalog says (a different value, a different
-    type, present where the catalog has none) is set or removed. The write also stamps the
-    run's number (`sync_run_seq`), the next `sync_version` and the timestamps (information).
-    """
-    changes: dict[str, FieldChange] = {}
-    set_values: dict[str, OwnedValue] = {}
-    remove: list[str] = []
-    for name, value in identity_links(item).items():
-        if not same_value(old.get(name), value):
-            if value is None:
-                remove.append(name)
-            else:
-                set_values[name] = value
-            changes[name] = FieldChange(old.get(name), value)
-    if item.asset is None:
-        new_status = INACTIVE
-    else:
-        new_status = item.asset.status
-        for name in CONTENT_ATTRIBUTES:
-            before, after = old.get(name), item.asset.content.get(name)
-            if same_value(before, after):
-                continue
-            if after is None:
-                remove.append(name)
-            else:
-                set_values[name] = after
-            changes[name] = FieldChange(before, after)
-        if not same_value(old.get("sync_hash"), item.asset.content_hash):
-            set_values["sync_hash"] = item.asset.content_hash
-            if item.action == Action.REPAIR:
-                changes["sync_hash"] = FieldChange(old.get("sync_hash"), item.asset.content_hash)
-    if not same_value(old.get("status"), new_status):
-        set_values["status"] = new_status
-        changes["status"] = FieldChange(old.get("status"), new_status)
-    if not isinstance(old.get("created_at"), str):
-        set_values["created_at"] = timestamp
-    set_values["updated_at"] = timestamp
-    set_values["last_sync_timestamp"] = timestamp
-    set_values["sync_version"] = next_version(old.get("sync_version"))
-    set_values["sync_run_seq"] = Decimal(run_seq)
-    return ItemWrite(set_values, tuple(remove), ItemChange(item.action.value, changes))
-
-
-def identity_links(item: ItemPlan) -> dict[str, str | None]:
-    """The rename links a write sets (a value) or clears (None); absent: left as they are.
-
-    A rename's new symbol names the old one (`previous_symbol`) and is live, so it carries no
-    `renamed_to`; the old symbol names the new one. A symbol that is listed again (created over
-    an item another service made, or reactivated) is live: a stale `renamed_to` goes.
-    """
-    if item.action == Action.RENAME:
-        if item.asset is None:
-            return {"renamed_to": item.partner}
-        return {"previous_symbol": item.partner, "renamed_to": None}
-    if item.action in (Action.REACTIVATE, Action.CREATE):
-        return {"renamed_to": None}
-    return {}
-
-
-def next_version(stored: StoredValue | None) -> Decimal:
-    """The `sync_version` a write sets: the stored number + 1, or 1 if none is readable."""
-    if isinstance(stored, Decimal) and stored.is_finite() and stored == stored.to_integral():
-        return stored + 1
-    return Decimal(1)
-
-
-def new_item(
-    asset: CatalogAsset, timestamp: str, run_seq: int, previous_symbol: str | None = None
-) -> dict[str, OwnedValue]:
-    """The whole item for a create: owned attributes only (a new item has nothing else)."""
-    links: dict[str, OwnedValue] = {"previous_symbol": previous_symbol} if previous_symbol else {}
-    return {
-        **links,
-        "symbol": asset.symbol,
-        "status": asset.status,
-        **asset.content,
-        "created_at": timestamp,
-        "updated_at": timestamp,
-        "last_sync_timestamp": timestamp,
-        "sync_hash": asset.content_hash,
-        "sync_version": Decimal(1),
-        "sync_run_seq": Decimal(run_seq),
-    }

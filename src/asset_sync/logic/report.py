@@ -8,6 +8,7 @@ from typing import Any
 from asset_sync.logic.models import InvalidRecord, ItemChange
 
 MAX_REPORTED_INVALID = 200
+MAX_REPORTED_SYMBOLS = 200  # lists of symbols in --json (duplicates, blocked, ...) are bounded
 MAX_REPORTED_CANDIDATES = 100  # delisting candidates listed by symbol (`delist_candidates`: all)
 
 # Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
@@ -16,12 +17,16 @@ COUNTERS = (
     "fetched",
     "valid",
     "invalid",
+    "duplicate_records",
+    "id_conflict_records",
     "created",
     "updated",
     "unchanged",
     "delisted",
     "reactivated",
     "renamed",
+    "archived",
+    "blocked",
     "repaired",
     "superseded",
     "vanished",
@@ -50,12 +55,18 @@ class RunReport:
     valid: int = 0
     invalid: int = 0
     duplicates: list[str] = field(default_factory=list)
+    duplicate_records: int = (
+        0  # fetched = valid + invalid + duplicate_records + id_conflict_records
+    )
+    id_conflict_records: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     delisted: int = 0
     reactivated: int = 0
-    renamed: int = 0
+    renamed: int = 0  # assets that arrived on a new ticker (renames, shifts, swaps)
+    archived: int = 0  # displaced assets moved to their archive item
+    blocked: int = 0  # valid records left out: their identity change could not be applied
     repaired: int = 0
     superseded: int = 0
     vanished: int = 0  # deleted by another writer before this run could write them
@@ -67,6 +78,8 @@ class RunReport:
     delist_candidate_symbols: list[str] = field(default_factory=list)  # sorted
     active_in_scope: int = 0  # active items the run may delist (what the guard compares with)
     renames: list[dict[str, str]] = field(default_factory=list)
+    reassignments: list[dict[str, str]] = field(default_factory=list)
+    blocked_records: dict[str, str] = field(default_factory=dict)
     id_conflicts: list[dict[str, Any]] = field(default_factory=list)
     kept_active: list[str] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)
@@ -90,7 +103,8 @@ class RunReport:
         """The counts alone (stored in the run record and emitted as metrics)."""
         return {
             **{name: int(getattr(self, name)) for name in COUNTERS},
-            "duplicates": len(self.duplicates),
+            "duplicates": len(self.duplicates),  # duplicated symbols (their records: above)
+            "id_conflicts": len(self.id_conflicts),  # asset ids on several symbols
         }
 
     def summary(self) -> dict[str, Any]:
@@ -115,11 +129,13 @@ class RunReport:
         """Everything, JSON-able: counts, failures, invalid records and per-symbol changes."""
         return {
             **self.summary(),
-            "duplicate_symbols": self.duplicates,
+            "duplicate_symbols": self.duplicates[:MAX_REPORTED_SYMBOLS],
             "delist_candidate_symbols": self.delist_candidate_symbols[:MAX_REPORTED_CANDIDATES],
             "active_in_scope": self.active_in_scope,
-            "renames": self.renames,
-            "id_conflicts": self.id_conflicts,
+            "renames": self.renames[:MAX_REPORTED_SYMBOLS],
+            "reassignments": self.reassignments[:MAX_REPORTED_SYMBOLS],
+            "blocked_records": dict(sorted(self.blocked_records.items())[:MAX_REPORTED_SYMBOLS]),
+            "id_conflicts": self.id_conflicts[:MAX_REPORTED_SYMBOLS],
             "kept_active": self.kept_active,
             "unconfirmed": self.unconfirmed,
             "failures": self.failures,

@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,12 +32,11 @@ from asset_sync.dal.run_state import (
 )
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.apply import PlanApplier, RunIdentity, StopRequested
-from asset_sync.logic.identity import (
-    Confirmation,
-    LookupFailedError,
-    confirm_delistings,
-    pair_renames,
-)
+from asset_sync.logic.apply_groups import member_action, write_change
+from asset_sync.logic.confirmation import Confirmation, LookupFailedError, confirm_delistings
+from asset_sync.logic.identity import block_unconfirmed, resolve_identity
+from asset_sync.logic.identity_reads import read_for_identity
+from asset_sync.logic.item_writes import diff_item, is_archive, member_writes
 from asset_sync.logic.lifecycle import (
     TAKEOVER_GRACE_SECONDS,
     LeaseKeeper,
@@ -51,15 +50,7 @@ from asset_sync.logic.models import (
     StoredValue,
     ValidatedCatalog,
 )
-from asset_sync.logic.planning import (
-    Action,
-    ItemPlan,
-    Plan,
-    build_plan,
-    check_guard,
-    diff_item,
-    drifted,
-)
+from asset_sync.logic.planning import Action, ItemPlan, Plan, build_plan, check_guard, drifted
 from asset_sync.logic.report import RunReport
 from asset_sync.logic.validation import CatalogFormatError, validate_records
 
@@ -408,11 +399,14 @@ class SyncRun:
         report.id_conflicts = [
             {"asset_id": c.asset_id, "symbols": list(c.symbols)} for c in catalog.id_conflicts
         ]
-        # the delisting candidates' whole items: their asset ids pair renames and key lookups
-        olds = self.assets.get_items([item.symbol for item in plan.delists])
-        plan, renames = pair_renames(plan, olds)
-        report.renames = [rename.to_json() for rename in renames]
-        return catalog, plan, olds
+        report.duplicate_records = catalog.duplicate_records
+        report.id_conflict_records = catalog.id_conflict_records
+        # whole items of what may change identity (docs/identity.md): an unchanged run reads none
+        items = read_for_identity(self.assets, plan)
+        resolution = resolve_identity(plan, catalog, items)
+        report.renames = [rename.to_json() for rename in resolution.renames]
+        report.reassignments = [r.to_json() for r in resolution.reassignments]
+        return catalog, resolution.plan, items
 
     def _guard_and_apply(
         self,
@@ -423,17 +417,21 @@ class SyncRun:
         run: RunIdentity,
     ) -> SyncError | None:
         settings = self.settings
-        report.delist_candidates = len(plan.delists)  # shown also when the guard refuses
-        report.delist_candidate_symbols = sorted(item.symbol for item in plan.delists)
+        candidates = _delisting_candidates(plan)
+        report.delist_candidates = len(candidates)  # shown also when the guard refuses
+        report.delist_candidate_symbols = sorted(item.symbol for item in candidates)
         report.active_in_scope = plan.active_in_scope
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
         if not verdict.allowed:
             report.outcome = "refused"
             report.message = f"guard refused the plan, nothing was written: {verdict.reason}"
             return GuardRefusedError(report.message, report)
-        confirmation = self._confirm(plan, olds, catalog, report)
+        confirmation = self._confirm(candidates, olds, catalog, report)
         confirmed = set(confirmation.confirmed)
         plan.delists = [item for item in plan.delists if item.symbol in confirmed]
+        plan = block_unconfirmed(plan, confirmed)
+        report.blocked_records = dict(plan.blocked)
+        report.blocked = len(plan.blocked)
         if stopped := self._stopped_before_writing(report):
             return stopped
         if settings.dry_run:
@@ -451,16 +449,15 @@ class SyncRun:
 
     def _confirm(
         self,
-        plan: Plan,
+        candidates: list[ItemPlan],
         olds: Mapping[str, Mapping[str, StoredValue]],
         catalog: ValidatedCatalog,
         report: RunReport,
     ) -> Confirmation:
         """Look the delisting candidates up with Alpaca (paced; none when there are none)."""
-        report.delist_candidates = len(plan.delists)
-        if not plan.delists:
+        if not candidates:
             return Confirmation()
-        self.progress.stage(f"confirming {len(plan.delists):,} delistings with Alpaca")
+        self.progress.stage(f"confirming {len(candidates):,} delistings with Alpaca")
         interval = 1.0 / self.settings.delist_lookups_per_second
         next_at = time.monotonic()
 
@@ -479,7 +476,7 @@ class SyncRun:
                 raise LookupFailedError(str(error)) from None
 
         confirmation = confirm_delistings(
-            plan.delists,
+            candidates,
             olds,
             lookup,
             sample_size=self.settings.delist_confirm_sample,
@@ -512,7 +509,8 @@ class SyncRun:
 
     def _preview(self, plan: Plan, report: RunReport, run: RunIdentity) -> None:
         """Fill the report with what applying would do, writing nothing."""
-        olds = self.assets.get_items([i.symbol for i in plan.writes if i.current is not None])
+        wanted = [i.symbol for i in plan.writes if i.current is not None]
+        olds = self.assets.get_items([*wanted, *(s for g in plan.groups for s in g.reads)])
         for item in plan.writes:
             old = olds.get(item.symbol)
             if old is None:
@@ -520,7 +518,12 @@ class SyncRun:
             else:
                 write = diff_item(item, old, report.last_sync_timestamp, run.run_seq)
                 report.changes[item.symbol] = write.change
-            _count(report, item)
+            _count(report, item.action, item.symbol)
+        for group in plan.groups:
+            planned = member_writes(group, olds, report.last_sync_timestamp, run.run_seq)
+            for member, member_write in zip(group.members, planned, strict=True):
+                report.changes[member.symbol] = write_change(member_write)
+                _count(report, member_action(member), member.symbol)
 
     def _apply(
         self,
@@ -546,10 +549,9 @@ class SyncRun:
             pause=self.stop.wait,
         )
         with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
-            outcome = applier.apply(writes, olds)
-        by_symbol = {item.symbol: item for item in writes}
+            outcome = applier.apply(writes, olds, plan.groups)
         for symbol, action in outcome.done.items():
-            _count(report, replace(by_symbol[symbol], action=action))
+            _count(report, action, symbol)
         report.changes = outcome.changes
         report.failures = outcome.failures
         report.failed = len(outcome.failures)
@@ -600,26 +602,36 @@ class SyncRun:
 
 
 _NO_WRITE = (Action.UNCHANGED, Action.SUPERSEDED, Action.GONE)
-_COUNTERS: dict[Action, str] = {
+_COUNTERS: dict[Action, str | None] = {
     Action.CREATE: "created",
     Action.UPDATE: "updated",
     Action.REACTIVATE: "reactivated",
     Action.DELIST: "delisted",
     Action.REPAIR: "repaired",
+    Action.RENAME: "renamed",
+    Action.ARCHIVE: None,  # counted as archived below
+    Action.DEPART: None,  # the old side of a rename: the rename is counted once, on arrival
     Action.UNCHANGED: "unchanged",
     Action.SUPERSEDED: "superseded",
     Action.GONE: "vanished",
 }
 
 
-def _count(report: RunReport, item: ItemPlan) -> None:
-    """Add one item's final action to the report's counters (a rename counts once, by its
-    new symbol)."""
-    if item.action == Action.RENAME:
-        report.renamed += int(item.asset is not None)
-        return
-    name = _COUNTERS[item.action]
-    setattr(report, name, getattr(report, name) + 1)
+def _count(report: RunReport, action: Action, symbol: str) -> None:
+    """Add one item's final action to the report's counters (an archive item's write is
+    `archived`, and also `delisted` when its asset was active)."""
+    name = _COUNTERS[action]
+    if name is not None:
+        setattr(report, name, getattr(report, name) + 1)
+    if is_archive(symbol) and action in (Action.ARCHIVE, Action.DELIST):
+        report.archived += 1
+
+
+def _delisting_candidates(plan: Plan) -> list[ItemPlan]:
+    """What the plan would turn inactive: the active items missing from the list, and the
+    active holders of reused tickers (displaced, listed nowhere)."""
+    displaced = [m.source for group in plan.groups for m in group.delistings if m.source]
+    return [*plan.delists, *(ItemPlan(symbol, Action.DELIST) for symbol in displaced)]
 
 
 def _inconsistency(confirmation: Confirmation) -> str:

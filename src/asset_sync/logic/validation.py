@@ -18,7 +18,6 @@ from asset_sync.logic.models import (
     ACTIVE,
     DECIMAL_ATTRIBUTES,
     DECIMAL_CONTEXT,
-    INACTIVE,
     CatalogAsset,
     IdConflict,
     InvalidRecord,
@@ -157,6 +156,11 @@ def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
     _check_text("name", record.name, MAX_NAME_LENGTH)
     for name in ("asset_class", "exchange", "status"):
         _check_text(name, getattr(record, name), MAX_STRING_LENGTH)
+    if record.status != ACTIVE:  # only a confirmed delisting turns an asset inactive
+        raise RecordError(
+            f"`status` is {shown(record.status)}, not 'active': a response to ?status=active "
+            "may hold only active records"
+        )
 
     content: dict[str, OwnedValue] = {
         "asset_id": record.id,
@@ -185,8 +189,7 @@ def to_catalog_asset(record: ApiAsset) -> CatalogAsset:
         if isinstance(raw, msgspec.Raw):
             content[name] = parse_decimal(name, bytes(raw))
 
-    status = ACTIVE if record.status == ACTIVE else INACTIVE
-    return CatalogAsset(record.symbol, status, content, content_hash(content))
+    return CatalogAsset(record.symbol, ACTIVE, content, content_hash(content))
 
 
 def _symbol_of(raw: msgspec.Raw) -> str | None:
@@ -258,4 +261,13 @@ def validate_records(raws: list[msgspec.Raw]) -> ValidatedCatalog:
     for conflict in conflicts:
         for symbol in conflict.symbols:
             del assets[symbol]
-    return ValidatedCatalog(assets, invalid, duplicates, fetched=len(raws), id_conflicts=conflicts)
+    return ValidatedCatalog(
+        assets,
+        invalid,
+        duplicates,
+        fetched=len(raws),
+        id_conflicts=conflicts,
+        # every record is exactly one of: valid, invalid, duplicate, id conflict
+        duplicate_records=sum(1 for asset in valid if asset.symbol in duplicate_set),
+        id_conflict_records=sum(len(conflict.symbols) for conflict in conflicts),
+    )
