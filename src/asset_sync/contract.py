@@ -15,9 +15,9 @@ class Env:
     """Environment variable names (the ecosystem's names where one exists)."""
 
     APCA_API_KEY_ID = "APCA_API_KEY_ID"
-    APCA_API_SECRET_KEY = "APCA_API_SECRET_KEY"
+    APCA_API_SECRET_KEY = "APCA_API_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
     APCA_API_BASE_URL = "APCA_API_BASE_URL"
-    ALPACA_SECRET_ID = "ALPACA_SECRET_ID"
+    ALPACA_SECRET_ID = "ALPACA_SECRET_ID"  # noqa: S105 - a variable name
     AWS_ENDPOINT_URL_DYNAMODB = "AWS_ENDPOINT_URL_DYNAMODB"
     AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
     AWS_REGION = "AWS_REGION"
