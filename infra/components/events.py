@@ -18,8 +18,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from asset_sync.contract import (
+    ASSET_CHANGE_METRICS,
+    EVENT_SOURCE,
+    EVENTS_HANDLER,
+    EVENTS_SERVICE,
+    QUARANTINE_PREFIX,
+    SYNC_SERVICE,
+    Env,
+    Metric,
+)
 from infra.components.common import (
-    METRICS_NAMESPACE,
     RETAINED,
     SendOnlyEventSourceDlq,
     acknowledge,
@@ -28,14 +37,11 @@ from infra.components.common import (
     function_role,
     python_function,
     retained_log_group,
+    service_metric,
 )
-from infra.components.sync_function import SERVICE_NAME as SYNC_SERVICE
 from infra.components.tables import Tables
 from infra.settings import StageSettings
 
-EVENTS_HANDLER = "asset_sync.events.handler.lambda_handler"
-EVENTS_SERVICE_NAME = "asset-events"
-EVENT_SOURCE = "signal9.asset-sync"
 # A year of change events can be replayed: as long as the run history the state table keeps
 # (365 runs), at a few cents (a first load of 35,000 events is some 50 MB).
 ARCHIVE_RETENTION = cdk.Duration.days(365)
@@ -52,19 +58,10 @@ BATCHING_WINDOW = cdk.Duration.seconds(5)  # a sync's burst of writes arrives as
 # The stream keeps records 24 h; at 22 h the consumer quarantines what still fails, and at 23 h
 # Lambda discards what the consumer could not handle at all (its description to the queue).
 MAX_RECORD_AGE = cdk.Duration.hours(23)
-QUARANTINE_PREFIX = "pending/"  # asset_sync.events.quarantine.PREFIX
 QUARANTINE_RETENTION = cdk.Duration.days(28)
 QUARANTINE_METRICS_ID = "quarantined"  # S3 request metrics of the prefix (FilterId)
-# The stalled-pipeline alarm compares, per hour, the sync's change counts with the events the
-# consumer published.
-SYNC_CHANGE_METRICS = (
-    "AssetsCreated",
-    "AssetsUpdated",
-    "AssetsDelisted",
-    "AssetsReactivated",
-    "AssetsRenamed",
-    "AssetsRepaired",
-)
+# The stalled-pipeline alarm compares, per hour, the sync's change counts (ASSET_CHANGE_METRICS)
+# with the events the consumer published.
 STALLED_WINDOW = cdk.Duration.hours(1)
 # Keep only what can become an event: the sync's writes (they carry sync_version) and deletes
 # (announced as Asset Removed when the item was the sync's). Other services' writes to items the
@@ -78,39 +75,33 @@ STREAM_FILTERS: list[dict[str, Any]] = [
 ]
 
 
-def service_metric(service: str, name: str, period: cdk.Duration) -> cloudwatch.Metric:
-    """A metric a handler publishes (EMF, Signal9/AssetSync, service=...), summed."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": service},
-        statistic="Sum",
-        period=period,
-    )
-
-
 def failed_or_quarantined(period: cdk.Duration) -> cloudwatch.MathExpression:
     """Entries left for a retry plus records quarantined, per period."""
     return cloudwatch.MathExpression(
         expression="FILL(failed, 0) + FILL(quarantined, 0)",
         using_metrics={
-            "failed": service_metric(EVENTS_SERVICE_NAME, "EventsFailed", period),
-            "quarantined": service_metric(EVENTS_SERVICE_NAME, "EventsQuarantined", period),
+            "failed": service_metric(EVENTS_SERVICE, Metric.EVENTS_FAILED, period=period),
+            "quarantined": service_metric(EVENTS_SERVICE, Metric.EVENTS_QUARANTINED, period=period),
         },
-        label="EventsFailed + EventsQuarantined",
+        label=f"{Metric.EVENTS_FAILED} + {Metric.EVENTS_QUARANTINED}",
         period=period,
     )
 
 
 def stalled() -> cloudwatch.MathExpression:
     """1 for an hour in which the sync changed assets and no event was published, else 0."""
-    changes = {f"c{i}": name for i, name in enumerate(SYNC_CHANGE_METRICS)}
+    changes = {f"c{i}": name for i, name in enumerate(ASSET_CHANGE_METRICS)}
     total = " + ".join(f"FILL({key}, 0)" for key in changes)
     return cloudwatch.MathExpression(
         expression=f"IF(({total}) > 0 AND FILL(published, 0) == 0, 1, 0)",
         using_metrics={
-            **{key: service_metric(SYNC_SERVICE, n, STALLED_WINDOW) for key, n in changes.items()},
-            "published": service_metric(EVENTS_SERVICE_NAME, "EventsPublished", STALLED_WINDOW),
+            **{
+                key: service_metric(SYNC_SERVICE, name, period=STALLED_WINDOW)
+                for key, name in changes.items()
+            },
+            "published": service_metric(
+                EVENTS_SERVICE, Metric.EVENTS_PUBLISHED, period=STALLED_WINDOW
+            ),
         },
         label="hours with sync changes and no published event",
         period=STALLED_WINDOW,
@@ -252,10 +243,10 @@ class AssetEvents(Construct):
         return python_function(
             self,
             "Function",
-            service=EVENTS_SERVICE_NAME,
+            service=EVENTS_SERVICE,
             environment={
-                "EVENT_BUS_NAME": self.bus.event_bus_name,
-                "EVENTS_QUARANTINE_BUCKET": self.quarantine.bucket_name,
+                Env.EVENT_BUS_NAME: self.bus.event_bus_name,
+                Env.EVENTS_QUARANTINE_BUCKET: self.quarantine.bucket_name,
             },
             function_name=settings.events_function_name,
             description=f"Publishes {settings.assets_table_name} changes to {settings.bus_name}",

@@ -13,17 +13,16 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from asset_sync.contract import SYNC_SERVICE, Metric
 from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
-from infra.components.common import METRICS_NAMESPACE
+from infra.components.common import service_metric
 from infra.components.events import AssetEvents, failed_or_quarantined, stalled
 from infra.components.schedule import SyncSchedule
-from infra.components.sync_function import SERVICE_NAME, SyncFunction
+from infra.components.sync_function import SyncFunction
 from infra.settings import StageSettings
 
 __all__ = ["ALARM_PERIOD", "GE", "GT", "Monitoring", "sync_metric"]
 
-SYNC_SUCCEEDED_METRIC = "SyncSucceeded"
-SYNC_FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync already done
 # "Neither a successful sync nor a catch-up that found the table fresh in 26 hours": 26
 # one-hour periods, all breaching. With catch-ups the last such signal of a healthy day is the
 # last catch-up's, so the alarm fires about two hours after a whole day's attempts failed.
@@ -36,13 +35,9 @@ ITERATOR_AGE_ALARM = cdk.Duration.minutes(5)
 def sync_metric(
     name: str, statistic: str = "Sum", period: cdk.Duration | None = None
 ) -> cloudwatch.Metric:
-    """A metric the sync handler publishes (EMF, Signal9/AssetSync, service=asset-sync)."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
-        statistic=statistic,
-        period=period or cdk.Duration.hours(1),
+    """A metric the sync handler publishes (EMF, service=asset-sync)."""
+    return service_metric(
+        SYNC_SERVICE, name, statistic=statistic, period=period or cdk.Duration.hours(1)
     )
 
 
@@ -169,17 +164,17 @@ class Monitoring(Construct):
             "NoSuccessfulSyncAlarm",
             "no-successful-sync",
             description=(
-                f"Neither a successful sync ({SYNC_SUCCEEDED_METRIC}) nor a catch-up that found "
-                f"the table fresh ({SYNC_FRESH_METRIC}) in the last {NO_SUCCESS_WINDOW_HOURS} "
+                f"Neither a successful sync ({Metric.SYNC_SUCCEEDED}) nor a catch-up that found "
+                f"the table fresh ({Metric.SYNC_FRESH}) in the last {NO_SUCCESS_WINDOW_HOURS} "
                 "hours; missing data counts as failure."
             ),
             metric=cloudwatch.MathExpression(
                 expression="FILL(succeeded, 0) + FILL(fresh, 0)",
                 using_metrics={
-                    "succeeded": sync_metric(SYNC_SUCCEEDED_METRIC),
-                    "fresh": sync_metric(SYNC_FRESH_METRIC),
+                    "succeeded": sync_metric(Metric.SYNC_SUCCEEDED),
+                    "fresh": sync_metric(Metric.SYNC_FRESH),
                 },
-                label="SyncSucceeded + SyncFresh",
+                label=f"{Metric.SYNC_SUCCEEDED} + {Metric.SYNC_FRESH}",
                 period=cdk.Duration.hours(1),
             ),
             threshold=1,

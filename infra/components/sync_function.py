@@ -8,6 +8,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from asset_sync.contract import (
+    ASSET_ID_INDEX,
+    STATUS_INDEX,
+    SYNC_HANDLER,
+    SYNC_SERVICE,
+    Env,
+)
 from infra.components.common import (
     RETAINED,
     SendOnlyQueueDestination,
@@ -18,11 +25,9 @@ from infra.components.common import (
     python_function,
     retained_log_group,
 )
-from infra.components.tables import ASSET_ID_INDEX_NAME, STATUS_INDEX_NAME, Tables
+from infra.components.tables import Tables
 from infra.settings import StageSettings
 
-HANDLER = "asset_sync.handler.lambda_handler"
-SERVICE_NAME = "asset-sync"
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
 # Fixed, like the tables' (docs/deploy.md imports it): a logical id, no secret value.
@@ -98,12 +103,12 @@ class SyncFunction(Construct):
             iam.PolicyStatement(
                 sid="AssetsTableStatusIndex",
                 actions=["dynamodb:Query"],
-                resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX_NAME}"],
+                resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX}"],
             ),
             iam.PolicyStatement(  # a Query per asset id, or one Scan of it on a first load
                 sid="AssetsTableAssetIdIndex",
                 actions=["dynamodb:Query", "dynamodb:Scan"],
-                resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX_NAME}"],
+                resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX}"],
             ),
             iam.PolicyStatement(
                 sid="SyncStateTableItems",
@@ -137,25 +142,25 @@ class SyncFunction(Construct):
     def _function(self, tables: Tables, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
         environment = {
-            "ASSETS_TABLE": tables.assets.table_name,
-            "SYNC_STATE_TABLE": tables.sync_state.table_name,
-            "ALPACA_SECRET_ID": self.secret.secret_arn,
-            "APCA_API_BASE_URL": settings.alpaca_base_url,
-            "MAX_DELIST_FRACTION": settings.max_delist_fraction,
-            "FULL_RECONCILE_DAYS": str(settings.full_reconcile_days),
+            Env.ASSETS_TABLE: tables.assets.table_name,
+            Env.SYNC_STATE_TABLE: tables.sync_state.table_name,
+            Env.ALPACA_SECRET_ID: self.secret.secret_arn,
+            Env.APCA_API_BASE_URL: settings.alpaca_base_url,
+            Env.MAX_DELIST_FRACTION: settings.max_delist_fraction,
+            Env.FULL_RECONCILE_DAYS: str(settings.full_reconcile_days),
             # The run lease outlives the longest possible run by a little, so a live run never
             # loses it, and a run killed at the timeout frees it before Lambda's first async
             # retry (about a minute later) arrives.
-            "SYNC_LOCK_LEASE_SECONDS": str(settings.lease_seconds),
+            Env.SYNC_LOCK_LEASE_SECONDS: str(settings.lease_seconds),
         }
         return python_function(
             self,
             "Function",
-            service=SERVICE_NAME,
+            service=SYNC_SERVICE,
             environment=environment,
             function_name=settings.function_name,
             description=f"Syncs Alpaca's asset catalog into {settings.assets_table_name}",
-            handler=HANDLER,
+            handler=SYNC_HANDLER,
             code=code,
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),

@@ -31,6 +31,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from asset_sync.config import AlpacaCredentials, ConfigError, SyncSettings, settings_from_env
+from asset_sync.contract import (
+    ASSET_CHANGE_METRICS,
+    METRICS_NAMESPACE,
+    OUTCOME_METRICS,
+    SYNC_SERVICE,
+    Env,
+    Metric,
+    Outcome,
+)
 from asset_sync.logic.freshness import CatchUp, CatchUpEventError, judge, scheduled_time
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
@@ -39,13 +48,12 @@ from asset_sync.wiring import build_run, tables
 
 # ensure_ascii: every non-ASCII character of catalog text (C1 controls, bidi overrides) reaches
 # the log escaped, never raw (Powertools' default serializer keeps them as they are).
+SERVICE = os.environ.get(Env.POWERTOOLS_SERVICE_NAME, SYNC_SERVICE)
 logger = Logger(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
-    json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str),
+    service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
 )
 metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"),
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
+    namespace=os.environ.get(Env.POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE
 )
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -54,14 +62,14 @@ SECRET_MAX_AGE_SECONDS = 300
 def base_settings() -> SyncSettings:
     """Settings from the function's environment, validated once per container."""
     settings = settings_from_env()
-    if not os.environ.get("ALPACA_SECRET_ID") and settings.credentials is None:
+    if not os.environ.get(Env.ALPACA_SECRET_ID) and settings.credentials is None:
         raise ConfigError("ALPACA_SECRET_ID (the Secrets Manager secret with the keys) is not set")
     return settings
 
 
 def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
     """The Alpaca keys from Secrets Manager (cached by Powertools for five minutes)."""
-    secret_id = os.environ.get("ALPACA_SECRET_ID")
+    secret_id = os.environ.get(Env.ALPACA_SECRET_ID)
     if not secret_id:
         assert settings.credentials is not None
         return settings.credentials
@@ -83,7 +91,7 @@ def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
         raise
     if not isinstance(value, dict):
         raise ConfigError(f"secret {secret_id} is not a JSON object")
-    key_id, secret_key = value.get("APCA_API_KEY_ID"), value.get("APCA_API_SECRET_KEY")
+    key_id, secret_key = value.get(Env.APCA_API_KEY_ID), value.get(Env.APCA_API_SECRET_KEY)
     if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
         raise ConfigError(
             f"secret {secret_id} must hold non-empty APCA_API_KEY_ID and APCA_API_SECRET_KEY; "
@@ -92,17 +100,6 @@ def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
     return AlpacaCredentials(key_id, secret_key)
 
 
-# One Count metric per outcome ("runs by outcome" on the dashboard; SyncSucceeded also feeds
-# the no-successful-sync alarm).
-OUTCOME_METRICS = {
-    "succeeded": "SyncSucceeded",
-    "partial": "SyncPartial",
-    "refused": "SyncRefused",
-    "failed": "SyncFailed",
-    "interrupted": "SyncInterrupted",
-    "skipped": "SyncSkipped",
-}
-FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync done and wrote nothing
 FRESH_MESSAGE = "sync fresh: today's sync already succeeded, nothing to do"
 
 
@@ -130,9 +127,9 @@ def catch_up_check(
     if not verdict.fresh:
         logger.info("catch-up: syncing", extra={"catch_up": details})
         return None
-    metrics.add_metric(name=FRESH_METRIC, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=Metric.SYNC_FRESH, unit=MetricUnit.Count, value=1)
     result = {
-        "outcome": "fresh",
+        "outcome": Outcome.FRESH,
         "message": verdict.message,
         **details,
         "dynamodb_requests": state.stats.requests,
@@ -145,23 +142,21 @@ def catch_up_check(
 
 def publish(report: RunReport) -> None:
     """Counts, duration and the run's outcome as EMF metrics."""
-    for name, value in (
-        ("AssetsFetched", report.fetched),
-        ("AssetsInvalid", report.invalid + len(report.duplicates)),
-        ("AssetsCreated", report.created),
-        ("AssetsUpdated", report.updated),
-        ("AssetsReactivated", report.reactivated),
-        ("AssetsDelisted", report.delisted),
-        ("AssetsRenamed", report.renamed),
-        ("AssetsRepaired", report.repaired),
-        ("AssetsUnchanged", report.unchanged),
-        ("WritesFailed", report.failed),
-        ("DynamoDBWriteRequests", report.dynamodb_write_requests),
-        ("AlpacaAttempts", report.alpaca_attempts),
-    ):
+    changes = {name: getattr(report, count) for name, count in ASSET_CHANGE_METRICS.items()}
+    for name, value in {
+        Metric.ASSETS_FETCHED: report.fetched,
+        Metric.ASSETS_INVALID: report.invalid + len(report.duplicates),
+        **changes,
+        Metric.ASSETS_UNCHANGED: report.unchanged,
+        Metric.WRITES_FAILED: report.failed,
+        Metric.DYNAMODB_WRITE_REQUESTS: report.dynamodb_write_requests,
+        Metric.ALPACA_ATTEMPTS: report.alpaca_attempts,
+    }.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="SyncDuration", unit=MetricUnit.Seconds, value=report.duration_seconds)
-    outcome = OUTCOME_METRICS.get(report.outcome, "SyncFailed")
+    metrics.add_metric(
+        name=Metric.SYNC_DURATION, unit=MetricUnit.Seconds, value=report.duration_seconds
+    )
+    outcome = OUTCOME_METRICS.get(report.outcome, Metric.SYNC_FAILED)
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
 
 
@@ -195,7 +190,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         publish(failed.report)
         for warning in failed.report.warnings:
             logger.warning(warning)
-        message = "sync interrupted" if failed.report.outcome == "interrupted" else None
+        message = "sync interrupted" if failed.report.outcome == Outcome.INTERRUPTED else None
         logger.exception(  # exception_name: the cause (AlpacaAuthError, ...), not the wrapper
             message or "sync did not complete",
             exc_info=failed.__cause__ or failed,
@@ -203,7 +198,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         raise
     except Exception:
-        metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.SYNC_FAILED, unit=MetricUnit.Count, value=1)
         logger.exception("sync failed")
         raise
     publish(report)

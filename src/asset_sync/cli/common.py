@@ -33,18 +33,24 @@ from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands importe
     exit_code_for,
     outcome_of,
 )
-from asset_sync.config import SyncSettings, settings_from_env
+from asset_sync.config import (
+    ENDPOINT_VARIABLES,
+    SyncSettings,
+    derived_state_table_source,
+    settings_from_env,
+)
+from asset_sync.contract import CLI_NAME, DEFAULT_ASSETS_TABLE, Env, state_table_name
 from asset_sync.render import safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The environment variables each flag replaces: a flag given, they are not read at all (a bad
 # value there does not matter).
 FLAG_VARIABLES: dict[str, tuple[str, ...]] = {
-    "table": ("ASSETS_TABLE",),
-    "endpoint_url": ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
-    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "max_delist_fraction": ("MAX_DELIST_FRACTION",),
-    "asset_classes": ("ASSET_CLASSES",),
+    "table": (Env.ASSETS_TABLE,),
+    "endpoint_url": ENDPOINT_VARIABLES,
+    "region": (Env.AWS_REGION, Env.AWS_DEFAULT_REGION),
+    "max_delist_fraction": (Env.MAX_DELIST_FRACTION,),
+    "asset_classes": (Env.ASSET_CLASSES,),
 }
 
 
@@ -68,7 +74,7 @@ def table_options(command: F) -> F:
         help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, else AWS).",
     )(command)
     return click.option(
-        "--table", help="Assets table (default: ASSETS_TABLE, else signal9_assets)."
+        "--table", help=f"Assets table (default: {Env.ASSETS_TABLE}, else {DEFAULT_ASSETS_TABLE})."
     )(command)
 
 
@@ -92,9 +98,9 @@ def load_settings(
     if table:
         overrides["assets_table"] = table
         overrides["table_source"] = "--table"
-        if not env.get("SYNC_STATE_TABLE"):
-            overrides["state_table"] = f"{table}_sync_state"
-            overrides["state_table_source"] = "--table + '_sync_state'"
+        if not env.get(Env.SYNC_STATE_TABLE):
+            overrides["state_table"] = state_table_name(table)
+            overrides["state_table_source"] = derived_state_table_source("--table")
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
     if region:
@@ -104,7 +110,7 @@ def load_settings(
 
 def use_color() -> bool:
     """False when NO_COLOR is set to anything (https://no-color.org)."""
-    return not os.environ.get("NO_COLOR")
+    return not os.environ.get(Env.NO_COLOR)
 
 
 def echo_json(value: Any) -> None:
@@ -166,7 +172,7 @@ class AssetSyncGroup(click.Group):
                 signal.signal(sig, _stop_on_signal)
         extra["standalone_mode"] = False
         try:
-            code = super().main(argv, prog_name or "asset-sync", **extra)
+            code = super().main(argv, prog_name or CLI_NAME, **extra)
         except click.exceptions.NoArgsIsHelpError as help_asked:
             click.echo(help_asked.ctx.get_help() if help_asked.ctx else "")
             sys.exit(EXIT_OK)

@@ -20,6 +20,7 @@ from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, Alpac
 from asset_sync.cli.common import echo_json, load_settings, table_options
 from asset_sync.cli.outcomes import CommandFailed
 from asset_sync.config import LIVE_BASE_URL, PAPER_BASE_URL, SyncSettings
+from asset_sync.contract import Outcome
 from asset_sync.dal.assets import ASSETS_SPEC
 from asset_sync.dal.errors import EndpointNotDynamoDBError, StateTableConflictError
 from asset_sync.dal.run_state import STATE_SPEC, RunStateTable
@@ -218,7 +219,7 @@ def _last_run(state: RunStateTable) -> Check:
     started = parse_timestamp(str(last.get("last_sync_timestamp", "")))
     age = (time.time() - started.timestamp()) / 3600 if started else float("inf")
     detail = f"number {last.get('run_seq')}, {last.get('outcome')}, {age:.1f} h ago"
-    if last.get("outcome") != "succeeded":
+    if last.get("outcome") != Outcome.SUCCEEDED:
         return Check("last run", False, detail, "see `asset-sync history` and the runbooks")
     if age > HEALTHY_AGE_HOURS:
         return Check("last run", False, detail, "is the schedule running? (docs/deploy.md)")

@@ -29,6 +29,7 @@ from botocore.exceptions import (
 
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, AlpacaError
 from asset_sync.config import ConfigError
+from asset_sync.contract import Outcome as RunOutcome
 from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
 from asset_sync.dal.run_state import LockHeldError
 from asset_sync.logic.sync import (
@@ -55,7 +56,12 @@ CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     ProfileNotFound,
     ConfigParseError,
 )
-OUTCOMES = {EXIT_REFUSED: "refused", EXIT_LOCKED: "skipped", 130: "interrupted", 143: "interrupted"}
+OUTCOMES = {
+    EXIT_REFUSED: RunOutcome.REFUSED,
+    EXIT_LOCKED: RunOutcome.SKIPPED,
+    130: RunOutcome.INTERRUPTED,
+    143: RunOutcome.INTERRUPTED,
+}
 
 
 class CommandFailed(Exception):  # noqa: N818 - an outcome, raised like an error
@@ -97,7 +103,7 @@ def outcome_of(error: BaseException) -> Outcome:
     if isinstance(error, SyncError):
         return Outcome(code, message, {**error.report.to_json(), "exit_code": code})
     found = error.found if isinstance(error, CommandFailed) else {}
-    outcome = OUTCOMES.get(code, "failed")
+    outcome = OUTCOMES.get(code, RunOutcome.FAILED)
     fields = {"outcome": outcome, "message": message, "exit_code": code}
     return Outcome(code, message, {**found, **fields})
 

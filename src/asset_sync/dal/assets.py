@@ -16,6 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from asset_sync.contract import (
+    ASSET_ID_INDEX,
+    ASSET_ID_INDEX_KEY,
+    ASSETS_TABLE_KEY,
+    STATUS_INDEX,
+    STATUS_INDEX_KEY,
+    Env,
+)
 from asset_sync.dal.errors import (
     ConditionFailedError,
     IncompleteReadError,
@@ -39,17 +47,15 @@ from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATUS_INDEX = "status-index"
-ASSET_ID_INDEX = "asset-id-index"  # key asset_id, keys only: the identity rule's lookups
 # The assets table as the sync needs it: `create-table` makes it so, and a request that fails
 # on a table that is not so is explained from it (every index the sync queries belongs here).
 ASSETS_SPEC = TableSpec(
     role="assets",
-    source="--table / ASSETS_TABLE",
-    key="symbol",
+    source=f"--table / {Env.ASSETS_TABLE}",
+    key=ASSETS_TABLE_KEY,
     indexes=(
-        IndexSpec(STATUS_INDEX, "status", "ALL"),
-        IndexSpec(ASSET_ID_INDEX, "asset_id", "KEYS_ONLY"),
+        IndexSpec(STATUS_INDEX, STATUS_INDEX_KEY, "ALL"),
+        IndexSpec(ASSET_ID_INDEX, ASSET_ID_INDEX_KEY, "KEYS_ONLY"),  # the identity rule's lookups
     ),
     stream=True,
 )

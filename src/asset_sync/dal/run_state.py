@@ -30,6 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from asset_sync.contract import (
+    STATE_ITEM_KEY,
+    STATE_TABLE_KEY,
+    STATE_TTL_ATTRIBUTE,
+    Env,
+    state_table_name,
+)
 from asset_sync.dal.errors import (
     StateTableConflictError,
     error_code,
@@ -41,13 +48,13 @@ from asset_sync.dal.stats import IoStats
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATE_PK = "asset-sync"
-STATE_KEY = {"pk": {"S": STATE_PK}}
+STATE_PK = STATE_ITEM_KEY
+STATE_KEY = {STATE_TABLE_KEY: {"S": STATE_PK}}
 HISTORY_PREFIX = "run#"
 HISTORY_KEEP = 400  # at least the last 365 runs
 HISTORY_TTL_SECONDS = 3 * 366 * 86_400
 RELEASE_ROUNDS = 4
-STATE_SPEC = TableSpec(role="run-state", source="SYNC_STATE_TABLE", key="pk")
+STATE_SPEC = TableSpec(role="run-state", source=Env.SYNC_STATE_TABLE, key=STATE_TABLE_KEY)
 # What a holder whose lease an operator cleared says (`asset-sync unlock --force`): also the
 # reason its run stops, as a signal's name is.
 FORCED_UNLOCK = "the run lease was cleared by an operator (`asset-sync unlock --force`)"
@@ -97,7 +104,7 @@ def iso_time(unix_seconds: float) -> str:
 
 def history_key(run_seq: int) -> dict[str, dict[str, str]]:
     """The key of one run's history record."""
-    return {"pk": {"S": f"{HISTORY_PREFIX}{run_seq:012d}"}}
+    return {STATE_TABLE_KEY: {"S": f"{HISTORY_PREFIX}{run_seq:012d}"}}
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ class StateView:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> StateView:
         """Parse a raw state item (attribute-value JSON)."""
-        plain = {name: _plain(value) for name, value in item.items() if name != "pk"}
+        plain = {name: _plain(value) for name, value in item.items() if name != STATE_TABLE_KEY}
         for name in ("last_run", "last_success"):
             if isinstance(plain.get(name), str):
                 plain[name] = json.loads(plain[name])
@@ -259,8 +266,8 @@ class RunStateTable:
         if view.assets_table not in (None, assets_table):
             raise StateTableConflictError(
                 f"state table {self.table_name!r} records the runs of assets table "
-                f"{view.assets_table!r}, not {assets_table!r}; set SYNC_STATE_TABLE to the "
-                f"state table of {assets_table!r} (default {assets_table}_sync_state)"
+                f"{view.assets_table!r}, not {assets_table!r}; set {Env.SYNC_STATE_TABLE} to "
+                f"the state table of {assets_table!r} (default {state_table_name(assets_table)})"
             )
 
     def renew(self, lease: Lease, expires_at: int) -> None:
@@ -377,7 +384,7 @@ class RunStateTable:
             "run_seq": {"N": str(lease.run_seq)},
             "run_id": {"S": lease.run_id},
             "record": {"S": json.dumps(record, sort_keys=True, default=str)},
-            "expires_at": {"N": str(int(time.time()) + HISTORY_TTL_SECONDS)},
+            STATE_TTL_ATTRIBUTE: {"N": str(int(time.time()) + HISTORY_TTL_SECONDS)},
         }
 
     def record_without_lease(self, lease: Lease, record: Mapping[str, Any]) -> None:
@@ -509,7 +516,7 @@ class RunStateTable:
             try:
                 self.client.update_time_to_live(
                     TableName=self.table_name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
                 )
             except ClientError as error:  # a DynamoDB stand-in without TTL: history still works
                 if error_code(error) not in ("UnknownOperationException", "ValidationException"):

@@ -12,22 +12,16 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-SOURCE = "signal9.asset-sync"
+from asset_sync.contract import EVENT_SOURCE, DetailType
 
-ASSET_LISTED = "Asset Listed"
-ASSET_UPDATED = "Asset Updated"
-ASSET_DELISTED = "Asset Delisted"
-ASSET_REACTIVATED = "Asset Reactivated"
-ASSET_RENAMED = "Asset Renamed"
-ASSET_REMOVED = "Asset Removed"
-DETAIL_TYPES: tuple[str, ...] = (
-    ASSET_LISTED,
-    ASSET_UPDATED,
-    ASSET_DELISTED,
-    ASSET_REACTIVATED,
-    ASSET_RENAMED,
-    ASSET_REMOVED,
-)
+SOURCE: str = EVENT_SOURCE
+ASSET_LISTED: str = DetailType.LISTED
+ASSET_UPDATED: str = DetailType.UPDATED
+ASSET_DELISTED: str = DetailType.DELISTED
+ASSET_REACTIVATED: str = DetailType.REACTIVATED
+ASSET_RENAMED: str = DetailType.RENAMED
+ASSET_REMOVED: str = DetailType.REMOVED
+DETAIL_TYPES: tuple[str, ...] = tuple(DetailType)
 
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 256 * 1024  # entries of one PutEvents request, summed as EventBridge counts

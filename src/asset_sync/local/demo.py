@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
+from asset_sync.contract import Outcome
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
@@ -83,7 +84,7 @@ class DemoResult:
     def to_json(self) -> dict[str, Any]:
         """The demo as one JSON object: its outcome and the three run reports."""
         return {
-            "outcome": "succeeded" if self.ok else "failed",
+            "outcome": Outcome.SUCCEEDED if self.ok else Outcome.FAILED,
             "exit_code": 0 if self.ok else 1,
             "runs": [report.to_json() for report in self.reports],
             "problems": self.problems,

@@ -18,7 +18,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from asset_sync.contract import WRITE_OPERATIONS
 from asset_sync.local.loopback import LoopbackServer
+
+__all__ = [  # WRITE_OPERATIONS: bench/ imports it from here
+    "DROP_AFTER_APPLY",
+    "FAULT_KINDS",
+    "SERVER_ERROR",
+    "THROTTLE",
+    "THROTTLING",
+    "WRITE_OPERATIONS",
+    "DynamoProxy",
+    "FaultPlan",
+    "ProxyStats",
+]
 
 THROTTLE = "throttle"  # 400 ProvisionedThroughputExceededException, nothing applied
 THROTTLING = "throttling"  # 400 ThrottlingException, nothing applied
@@ -61,11 +74,6 @@ class ProxyStats:
         if operations is None:
             return sum(self.requests.values())
         return sum(self.requests[name] for name in operations)
-
-
-WRITE_OPERATIONS = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-)
 
 
 class DynamoProxy(LoopbackServer):

@@ -5,37 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from asset_sync.contract import RUNNING, SUCCESS_OUTCOMES, Count
 from asset_sync.logic.models import InvalidRecord, ItemChange
 
 MAX_REPORTED_INVALID = 200
 MAX_REPORTED_SYMBOLS = 200  # lists of symbols in --json (duplicates, blocked, ...) are bounded
 MAX_REPORTED_CANDIDATES = 100  # delisting candidates listed by symbol (`delist_candidates`: all)
 
-# Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
-SUCCESS_OUTCOMES = ("succeeded", "dry-run")
-COUNTERS = (
-    "fetched",
-    "valid",
-    "invalid",
-    "duplicate_records",
-    "id_conflict_records",
-    "created",
-    "updated",
-    "unchanged",
-    "delisted",
-    "reactivated",
-    "renamed",
-    "archived",
-    "blocked",
-    "repaired",
-    "superseded",
-    "vanished",
-    "conflicts_resolved",
-    "failed",
-    "not_written",
-    "delist_candidates",
-    "delist_lookups",
-)
+COUNTERS = tuple(Count)  # the run record's counts, in this order (contract.Count)
 
 
 @dataclass
@@ -47,7 +24,7 @@ class RunReport:
     dry_run: bool = False
     full: bool = False
     run_seq: int | None = None
-    outcome: str = "running"
+    outcome: str = RUNNING  # a contract.Outcome once the run ended
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)

@@ -19,6 +19,7 @@ import msgspec
 
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
+from asset_sync.contract import Outcome
 from asset_sync.dal.assets import AssetTable, state_from_item
 from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
 from asset_sync.dal.run_state import (
@@ -209,7 +210,7 @@ class SyncRun:
         except LockHeldError as held:
             return self._skipped(report, started, held)
         except Exception as error:  # nothing was written, and nowhere to record it
-            report.outcome = "failed"
+            report.outcome = Outcome.FAILED
             report.message = failure_message(error)
             self._finish(report, started)
             raise SyncError(report.message, report) from error
@@ -226,7 +227,7 @@ class SyncRun:
         except RunAborted:
             ending = self._stopped_before_writing(report)
         except BaseException as unexpected:
-            report.outcome = "failed"
+            report.outcome = Outcome.FAILED
             report.message = failure_message(unexpected)
             try:
                 self._record(report, started, lease)
@@ -267,7 +268,7 @@ class SyncRun:
         except RunAborted:
             ending = self._stopped_before_writing(report)
         except Exception as unexpected:
-            report.outcome = "failed"
+            report.outcome = Outcome.FAILED
             report.message = failure_message(unexpected)
             self._finish(report, started)
             raise SyncError(report.message, report) from unexpected
@@ -278,7 +279,7 @@ class SyncRun:
 
     def _skipped(self, report: RunReport, started: float, held: LockHeldError) -> RunReport:
         """The lease is held: record a `skipped` run (its own number and history entry)."""
-        report.outcome = "skipped"
+        report.outcome = Outcome.SKIPPED
         report.message = str(held)
         self._finish(report, started)  # the record carries the real duration
         try:
@@ -325,7 +326,7 @@ class SyncRun:
             if self.stop.reason != FORCED_UNLOCK:  # else the stop's message says so already
                 report.message = f"{report.message}; {lost}".lstrip("; ")
             if report.succeeded:
-                report.outcome = "failed"
+                report.outcome = Outcome.FAILED
             self.state.record_without_lease(lease, report.summary())
             self._finish(report, started)
             return SyncError(report.message, report)
@@ -349,7 +350,7 @@ class SyncRun:
     def _stopped_before_writing(self, report: RunReport) -> SyncError | None:
         if not self.stop.requested:
             return None
-        report.outcome = "interrupted"
+        report.outcome = Outcome.INTERRUPTED
         report.message = f"stopped ({self.stop.reason}) before writing anything"
         return RunInterruptedError(report.message, report, self.stop.reason)
 
@@ -423,7 +424,7 @@ class SyncRun:
         report.active_in_scope = plan.active_in_scope
         verdict = check_guard(catalog, plan, settings.max_delist_fraction, settings.force)
         if not verdict.allowed:
-            report.outcome = "refused"
+            report.outcome = Outcome.REFUSED
             report.message = f"guard refused the plan, nothing was written: {verdict.reason}"
             return GuardRefusedError(report.message, report)
         confirmation = self._confirm(candidates, olds, catalog, report)
@@ -436,13 +437,13 @@ class SyncRun:
             return stopped
         if settings.dry_run:
             self._preview(plan, report, run)
-            report.outcome = "dry-run"
+            report.outcome = Outcome.DRY_RUN
             if not confirmation.consistent:
                 report.message = f"a real run would end partial: {_inconsistency(confirmation)}"
             return None
         ending = self._apply(plan, olds, report, run)
         if ending is None and not confirmation.consistent:
-            report.outcome = "partial"
+            report.outcome = Outcome.PARTIAL
             report.message = _inconsistency(confirmation)
             return SyncError(report.message, report)
         return ending
@@ -500,7 +501,7 @@ class SyncRun:
         ]
         if unknown:
             known = sorted({*KNOWN_ASSET_CLASSES, *(c for c in held if c)})
-            report.outcome = "failed"
+            report.outcome = Outcome.FAILED
             report.message = (
                 f"Alpaca returned no assets of class {unknown[0]!r}; known classes: "
                 f"{', '.join(known)} (class names are lower case; the table holds none either)"
@@ -559,7 +560,7 @@ class SyncRun:
         report.conflicts_resolved = outcome.conflicts_resolved
         written = sum(1 for a in outcome.done.values() if a not in _NO_WRITE)
         if outcome.stopped:
-            report.outcome = "interrupted"
+            report.outcome = Outcome.INTERRUPTED
             report.message = (
                 f"stopped ({self.stop.reason}) after writing {written:,} of {len(writes):,} "
                 f"planned changes; {report.not_written:,} not written, the next run "
@@ -569,14 +570,14 @@ class SyncRun:
                 report.message += f"; {report.failed} writes failed"
             return RunInterruptedError(report.message, report, self.stop.reason)
         if outcome.failures:
-            report.outcome = "partial"
+            report.outcome = Outcome.PARTIAL
             report.message = (
                 f"{report.failed} of {len(writes)} writes failed; those items keep their previous "
                 "values and the next run retries them: "
                 + "; ".join(f"{s}: {m}" for s, m in sorted(outcome.failures.items())[:5])
             )
             return SyncError(report.message, report)
-        report.outcome = "succeeded"
+        report.outcome = Outcome.SUCCEEDED
         return None
 
     def _newer_run_seen(self, what: str, run_seq: int | None) -> None:
