@@ -43,7 +43,7 @@ from asset_sync.contract import (
 from asset_sync.logic.freshness import CatchUp, CatchUpEventError, judge, scheduled_time
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import LeaseHeldError, SyncError
+from asset_sync.logic.sync import RunSkippedError, SyncError
 from asset_sync.wiring import build_run, tables
 
 # ensure_ascii: every non-ASCII character of catalog text (C1 controls, bidi overrides) reaches
@@ -182,7 +182,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             extra={"table": settings.assets_table, "event": event.get("id"), "full": settings.full},
         )
         report = build_run(settings, stop=StopSignal(deadline)).run()
-    except LeaseHeldError as held:
+    except RunSkippedError as held:
         publish(held.report)
         logger.warning("sync skipped: another sync holds the lease", extra={"reason": str(held)})
         return {**held.report.summary(), "changed_symbols": 0}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
+from asset_sync.dal.errors import as_store_error
 from asset_sync.dal.run_state import FORCED_UNLOCK, Lease, LeaseLostError, StateView
 from asset_sync.logic import lifecycle
 from asset_sync.logic.apply import StopRequested
@@ -103,14 +104,14 @@ class FakeState:
     def read(self) -> StateView:
         self.reads += 1
         if self.read_error is not None:
-            raise self.read_error
+            raise as_store_error(self.read_error)  # as the data layer would
         taken = self.holder not in (None, "run-1")
         # a skipped run took number 10 since the holder's 9: the message names the holder's
         return StateView(run_seq=10, lock_owner=self.holder, lock_run_seq=9 if taken else 7)
 
     def renew(self, lease: Lease, expires_at: int) -> None:
         if self.renew_error is not None:
-            raise self.renew_error
+            raise as_store_error(self.renew_error)
         self.renewed.append(expires_at)
         self.renewed_leases.append(lease)
 
@@ -258,7 +259,7 @@ def test_a_renewal_that_fails_exactly_when_the_lease_runs_out_stops_writes(clock
     class SlowFailure:
         def __call__(self, lease: Lease, expires_at: int) -> None:
             clock.now += valid - 600  # the failed attempt ends exactly at the lease's end
-            raise ConnectionClosedError(endpoint_url="http://x")
+            raise as_store_error(ConnectionClosedError(endpoint_url="http://x"))
 
     state.renew = SlowFailure()  # type: ignore[method-assign]
     with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):

@@ -25,7 +25,9 @@ from asset_sync.dal.assets import ASSETS_SPEC
 from asset_sync.dal.errors import EndpointNotDynamoDBError, StateTableConflictError
 from asset_sync.dal.run_state import STATE_SPEC, RunStateTable
 from asset_sync.dal.schema import TableSpec, describe, schema_fix, schema_problems
-from asset_sync.logic.sync import fetch_catalog, parse_timestamp
+from asset_sync.logic.catalog import fetch_catalog
+from asset_sync.logic.clock import parse_timestamp
+from asset_sync.logic.ports import StoreError
 from asset_sync.logic.validation import CatalogFormatError
 from asset_sync.render import lines_to_text
 from asset_sync.wiring import alpaca_client, tables
@@ -99,14 +101,17 @@ class Checks:
         if self.dynamodb_down:
             return Check(name, False, f"not checked: {self.dynamodb_down}")
         try:
-            return check(name)
+            try:
+                return check(name)
+            except StoreError as failed:  # the store's: judge what the client said
+                raise failed.__cause__ or failed from None
         except EndpointNotDynamoDBError as error:
             self.dynamodb_down = "the endpoint is not DynamoDB"
             return Check(name, False, str(error), "point --endpoint-url at DynamoDB")
         except EndpointConnectionError as error:
             self.dynamodb_down = "DynamoDB cannot be reached"
             return Check(name, False, f"cannot reach DynamoDB ({error})", "check the endpoint")
-        except (ClientError, BotoCoreError) as error:
+        except (ClientError, BotoCoreError, StoreError) as error:
             fix = "check the region and credentials"
             return Check(name, False, f"DynamoDB error: {error}", fix)
 

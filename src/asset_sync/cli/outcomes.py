@@ -31,10 +31,10 @@ from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, Alpac
 from asset_sync.config import ConfigError
 from asset_sync.contract import Outcome as RunOutcome
 from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
-from asset_sync.dal.run_state import LockHeldError
+from asset_sync.logic.lease import LeaseHeldError
+from asset_sync.logic.ports import StoreError
 from asset_sync.logic.sync import (
     GuardRefusedError,
-    LeaseHeldError,
     RunInterruptedError,
     ScopeError,
     SyncError,
@@ -120,13 +120,21 @@ def exit_code_for(error: BaseException) -> int:
         return EXIT_SIGNALS["SIGINT"]
     if isinstance(error, GuardRefusedError):
         return EXIT_REFUSED
-    if isinstance(error, LeaseHeldError | LockHeldError):
+    if isinstance(error, LeaseHeldError):
         return EXIT_LOCKED
     if isinstance(error, RunInterruptedError):
         return EXIT_SIGNALS.get(error.reason, EXIT_FAILED)
-    if isinstance(error, CONFIG_ERRORS) or isinstance(error.__cause__, CONFIG_ERRORS):
+    if any(isinstance(e, CONFIG_ERRORS) for e in (error, error.__cause__, cause_of(error))):
         return EXIT_CONFIG
     return EXIT_FAILED
+
+
+def cause_of(error: BaseException) -> BaseException:
+    """What ended it: a failed run's cause, and behind a store's error what the client said."""
+    cause = error.__cause__ if isinstance(error, SyncError) and error.__cause__ else error
+    if isinstance(cause, StoreError) and cause.__cause__ is not None:
+        return cause.__cause__
+    return cause
 
 
 def describe(error: BaseException) -> str:
@@ -140,7 +148,7 @@ def describe(error: BaseException) -> str:
         return "stopped (SIGINT)"
     if isinstance(error, CommandFailed):
         return str(error)
-    cause = error.__cause__ if isinstance(error, SyncError) else error
+    cause = cause_of(error)
     if isinstance(cause, ConfigError):
         return f"configuration error: {cause}"
     if isinstance(cause, EndpointConnectionError):

@@ -7,11 +7,10 @@ sync owns, so other services' attributes are never erased.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +28,7 @@ from asset_sync.dal.errors import (
     IncompleteReadError,
     error_code,
     is_condition_failure,
+    translated,
 )
 from asset_sync.dal.item_requests import put_request, update_request
 from asset_sync.dal.schema import (
@@ -42,7 +42,10 @@ from asset_sync.dal.schema import (
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.item_writes import GroupWrite, NewItem
-from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue
+from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue, state_from_item
+from asset_sync.logic.pacing import full_jitter
+
+__all__ = ["ASSETS_SPEC", "AssetTable", "state_from_item"]  # state_from_item: imported here before
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,26 +69,6 @@ MAX_UNPROCESSED_ROUNDS = 8
 PLAN_PROJECTION = ("symbol", "status", "sync_hash", "asset_class", "sync_run_seq")
 
 
-def state_from_item(
-    symbol: str, item: Mapping[str, StoredValue], *, whole: bool = True
-) -> CurrentState:
-    """The planner's view of an item read from the table (`whole`: every attribute was read)."""
-    status = item.get("status")
-    seq = item.get("sync_run_seq")
-    return CurrentState(
-        symbol=symbol,
-        status=status if isinstance(status, str) else "",
-        sync_hash=_text(item.get("sync_hash")),
-        asset_class=_text(item.get("asset_class")),
-        sync_run_seq=int(seq) if isinstance(seq, Decimal) and seq == seq.to_integral() else 0,
-        values=dict(item) if whole else None,
-    )
-
-
-def _text(value: StoredValue | None) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 class AssetTable:
     """The assets table, through one boto3 client."""
 
@@ -97,6 +80,7 @@ class AssetTable:
 
     # -- reads -------------------------------------------------------------------------------
 
+    @translated
     def read_active(
         self,
         *,
@@ -141,6 +125,7 @@ class AssetTable:
                 return states
             request["ExclusiveStartKey"] = last_key
 
+    @translated
     def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
         """The planning view of specific items (the catalog symbols not found active)."""
         items = self._batch_get(symbols, projection=() if whole else PLAN_PROJECTION)
@@ -148,6 +133,7 @@ class AssetTable:
             symbol: state_from_item(symbol, item, whole=whole) for symbol, item in items.items()
         }
 
+    @translated
     def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
         """One whole item, strongly consistent."""
         raw = self.get_raw_item(symbol)
@@ -169,6 +155,7 @@ class AssetTable:
         """The table's problem (missing, an index missing, another key) behind `error`."""
         raise_table_problem(self.client, self.table_name, ASSETS_SPEC, error)
 
+    @translated
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
         return self._batch_get(symbols)
@@ -211,6 +198,7 @@ class AssetTable:
                 )
         return found
 
+    @translated
     def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
         """The symbols of the items storing each asset id (the asset-id index: keys only)."""
         wanted = set(asset_ids)
@@ -258,6 +246,7 @@ class AssetTable:
 
     # -- writes ------------------------------------------------------------------------------
 
+    @translated
     def put_new(self, item: Mapping[str, StoredValue]) -> None:
         """Create an item; fails (ConditionFailedError) if one with that symbol appeared."""
         try:
@@ -267,6 +256,7 @@ class AssetTable:
                 raise ConditionFailedError(str(item.get("symbol"))) from None
             raise
 
+    @translated
     def update_owned(
         self,
         symbol: str,
@@ -285,6 +275,7 @@ class AssetTable:
                 raise ConditionFailedError(symbol) from None
             raise
 
+    @translated
     def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
         """Apply the writes of one identity change together, or none of them.
 
@@ -320,6 +311,27 @@ class AssetTable:
                     ", ".join(w.symbol for w in writes) + f": {_reasons(error)}"
                 ) from None
             raise
+
+    @contextmanager
+    def guard_writes(self, check: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, every attempt of a PutItem/UpdateItem through this table's
+        client first passes `check`, boto3's own retries included (a botocore `before-send`
+        hook; what `check` raises ends the call and is not retried): a write whose first
+        attempt went out in time must not land after the lease ran out."""
+        events = self.client.meta.events
+        names = [f"before-send.dynamodb.{operation}" for operation in ("PutItem", "UpdateItem")]
+        key = f"lease-{id(check)}"  # botocore keeps one registration per unique id
+
+        def before_send(**_kwargs: object) -> None:
+            check()
+
+        for name in names:
+            events.register(name, before_send, unique_id=f"{name}-{key}")
+        try:
+            yield
+        finally:
+            for name in names:
+                events.unregister(name, unique_id=f"{name}-{key}")
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -364,6 +376,6 @@ def _reasons(error: ClientError) -> str:
     return ", ".join(codes) or "TransactionCanceledException"
 
 
-def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:
-    """Full-jitter exponential backoff for UnprocessedKeys."""
-    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter, not crypto
+def _backoff(attempt: int) -> None:
+    """Between rounds of UnprocessedKeys."""
+    time.sleep(full_jitter(attempt, base=0.05, cap=5.0))

@@ -20,12 +20,9 @@ back, stores its record and deletes the record `HISTORY_KEEP` runs older in one
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,9 +38,23 @@ from asset_sync.dal.errors import (
     StateTableConflictError,
     error_code,
     is_condition_failure,
+    translated,
 )
 from asset_sync.dal.schema import TableSpec, create_table, raise_table_problem
+from asset_sync.dal.serialization import plain
 from asset_sync.dal.stats import IoStats
+from asset_sync.logic.clock import iso_time
+from asset_sync.logic.lease import (
+    FORCED_UNLOCK,
+    Lease,
+    LeaseHeldError,
+    LeaseLostError,
+    StateView,
+    StateWriteError,
+    lease_cleared,
+    lease_lost_message,
+)
+from asset_sync.logic.pacing import full_jitter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,51 +66,26 @@ HISTORY_KEEP = 400  # at least the last 365 runs
 HISTORY_TTL_SECONDS = 3 * 366 * 86_400
 RELEASE_ROUNDS = 4
 STATE_SPEC = TableSpec(role="run-state", source=Env.SYNC_STATE_TABLE, key=STATE_TABLE_KEY)
-# What a holder whose lease an operator cleared says (`asset-sync unlock --force`): also the
-# reason its run stops, as a signal's name is.
-FORCED_UNLOCK = "the run lease was cleared by an operator (`asset-sync unlock --force`)"
-
-
-class LockHeldError(RuntimeError):
-    """Another sync holds the run lease."""
-
-    def __init__(self, message: str, holder: StateView | None = None) -> None:
-        super().__init__(message)
-        self.holder = holder
-
-
-class LeaseLostError(RuntimeError):
-    """This run no longer holds its lease: it must stop writing. `view`: the state that showed
-    it (None when it was not read)."""
-
-    def __init__(self, message: str, view: StateView | None = None) -> None:
-        super().__init__(message)
-        self.view = view
-
-
-def lease_cleared(view: StateView, run_seq: int) -> bool:
-    """Whether the lease of run `run_seq` was cleared (`asset-sync unlock`) rather than taken:
-    no run holds it, and no run took a number after this one."""
-    return view.lock_owner is None and view.run_seq <= run_seq
-
-
-def lease_lost_message(view: StateView, run_seq: int) -> str:
-    """Why run `run_seq` no longer holds its lease, as the state `view` shows it."""
-    if lease_cleared(view, run_seq):
-        return FORCED_UNLOCK
-    if view.lock_owner is None:
-        return f"the run lease was cleared and a newer run (number {view.run_seq}) has run since"
-    holder = view.describe_lock()
-    return f"a newer run (number {view.lock_run_seq}) took the run lease over ({holder})"
-
-
-class StateWriteError(RuntimeError):
-    """The run record could not be stored (DynamoDB kept failing); the lease will expire."""
-
-
-def iso_time(unix_seconds: float) -> str:
-    """A unix time as ISO 8601 UTC (`2026-12-02T04:00:00Z`)."""
-    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# LockHeldError: the name dal used before logic.lease's LeaseHeldError (one name, "lease").
+LockHeldError = LeaseHeldError
+__all__ = [  # the lease's types, imported from here before logic.lease existed
+    "FORCED_UNLOCK",
+    "HISTORY_KEEP",
+    "STATE_KEY",
+    "STATE_SPEC",
+    "Lease",
+    "LeaseHeldError",
+    "LeaseLostError",
+    "LockHeldError",
+    "RunStateTable",
+    "StateView",
+    "StateWriteError",
+    "history_key",
+    "iso_time",
+    "lease_cleared",
+    "lease_lost_message",
+    "state_view",
+]
 
 
 def history_key(run_seq: int) -> dict[str, dict[str, str]]:
@@ -107,90 +93,17 @@ def history_key(run_seq: int) -> dict[str, dict[str, str]]:
     return {STATE_TABLE_KEY: {"S": f"{HISTORY_PREFIX}{run_seq:012d}"}}
 
 
-@dataclass(frozen=True)
-class StateView:
-    """The state item as plain values (all empty before the first run)."""
-
-    run_seq: int = 0
-    assets_table: str | None = None
-    lock_owner: str | None = None
-    lock_run_seq: int | None = None
-    lock_expires_at: int | None = None
-    lock_acquired_at: str | None = None
-    last_run: dict[str, Any] | None = None
-    last_run_seq: int | None = None
-    last_run_outcome: str | None = None
-    last_run_started_at: str | None = None
-    last_success: dict[str, Any] | None = None
-    last_sync_timestamp: str | None = None  # the start of the last successful run
-    last_full_at: str | None = None
-    last_full_run_seq: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> StateView:
-        """Parse a raw state item (attribute-value JSON)."""
-        plain = {name: _plain(value) for name, value in item.items() if name != STATE_TABLE_KEY}
-        for name in ("last_run", "last_success"):
-            if isinstance(plain.get(name), str):
-                plain[name] = json.loads(plain[name])
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        return cls(
-            **{k: v for k, v in plain.items() if k in known},
-            extra={k: v for k, v in plain.items() if k not in known},
-        )
-
-    def lock_seconds_left(self, now: float | None = None) -> int | None:
-        """Seconds until the lease expires (negative: expired), None when no lease is held."""
-        if self.lock_owner is None or self.lock_expires_at is None:
-            return None
-        return int(self.lock_expires_at - (time.time() if now is None else now))
-
-    def describe_lock(self, now: float | None = None) -> str:
-        """`run <id> (number N), lease until <ISO> (S s left)`, for messages."""
-        left = self.lock_seconds_left(now)
-        if left is None or self.lock_expires_at is None:
-            return "no sync holds the run lease"
-        state = f"{left} s left" if left >= 0 else f"expired {-left} s ago"
-        return (
-            f"run {self.lock_owner} (number {self.lock_run_seq}), lease until "
-            f"{iso_time(self.lock_expires_at)} ({state})"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field, JSON-able, with the lease expiry also as ISO time."""
-        out = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "extra"}
-        out["lock_expires_at_iso"] = (
-            iso_time(self.lock_expires_at) if self.lock_expires_at is not None else None
-        )
-        out["lock_seconds_left"] = self.lock_seconds_left()
-        return out
-
-
-def _plain(value: Mapping[str, Any]) -> Any:
-    if "S" in value:
-        return value["S"]
-    if "N" in value:
-        number = Decimal(value["N"])
-        return int(number) if number == number.to_integral() else float(number)
-    if "BOOL" in value:
-        return bool(value["BOOL"])
-    return None
-
-
-@dataclass(frozen=True)
-class Lease:
-    """The run lease as taken: this run's id and number, and the state as it was before.
-
-    `taken_from`: the run whose lease this one took over (its expiry judged on this machine's
-    clock), None when the lease was free.
-    """
-
-    run_id: str
-    run_seq: int
-    expires_at: int
-    state: StateView
-    taken_from: str | None = None
+def state_view(item: Mapping[str, Any]) -> StateView:
+    """The state item (attribute-value JSON) as a StateView (unknown attributes in `extra`)."""
+    values = {name: plain(value) for name, value in item.items() if name != STATE_TABLE_KEY}
+    for name in ("last_run", "last_success"):
+        if isinstance(values.get(name), str):
+            values[name] = json.loads(str(values[name]))
+    known = {f.name for f in fields(StateView) if f.name != "extra"}
+    return StateView(
+        **{k: v for k, v in values.items() if k in known},  # type: ignore[arg-type]
+        extra={k: v for k, v in values.items() if k not in known},
+    )
 
 
 class RunStateTable:
@@ -203,12 +116,13 @@ class RunStateTable:
 
     # -- the lease ---------------------------------------------------------------------------
 
+    @translated
     def acquire(
         self, run_id: str, assets_table: str, expires_at: int, now: float | None = None
     ) -> Lease:
         """Take the lease and the next run number in one conditional write.
 
-        Raises LockHeldError (naming the holder) or StateTableConflictError.
+        Raises LeaseHeldError (naming the holder) or StateTableConflictError.
         """
         now = time.time() if now is None else now
         next_seq = "if_not_exists(run_seq, :zero) + :one"
@@ -243,14 +157,10 @@ class RunStateTable:
                 return self._lease_if_mine(run_id, error)
             view = self.read()
             self.check_serves(view, assets_table)
-            raise LockHeldError(
-                f"another sync holds the run lease: {view.describe_lock(now)}; not starting a "
-                "second one (if its holder is dead, `asset-sync unlock` clears an expired lease)",
-                view,
-            ) from None
+            raise LeaseHeldError.of(view, now) from None
         except BotoCoreError as error:
             return self._lease_if_mine(run_id, error)
-        before = StateView.from_item(response.get("Attributes", {}))
+        before = state_view(response.get("Attributes", {}))
         taken_from = before.lock_owner if before.lock_owner not in (None, run_id) else None
         return Lease(run_id, before.run_seq + 1, expires_at, before, taken_from)
 
@@ -270,6 +180,7 @@ class RunStateTable:
                 f"the state table of {assets_table!r} (default {state_table_name(assets_table)})"
             )
 
+    @translated
     def renew(self, lease: Lease, expires_at: int) -> None:
         """Extend this run's lease to `expires_at`; LeaseLostError if another run took it."""
         try:
@@ -292,6 +203,7 @@ class RunStateTable:
                 ) from None
             raise
 
+    @translated
     def release(
         self, lease: Lease, record: Mapping[str, Any], *, succeeded: bool, full: bool
     ) -> None:
@@ -387,6 +299,7 @@ class RunStateTable:
             STATE_TTL_ATTRIBUTE: {"N": str(int(time.time()) + HISTORY_TTL_SECONDS)},
         }
 
+    @translated
     def record_without_lease(self, lease: Lease, record: Mapping[str, Any]) -> None:
         """Store the record of a run that lost its lease: its history entry, and `last_run`
         only if no higher-numbered run has recorded itself since (two plain writes)."""
@@ -409,6 +322,7 @@ class RunStateTable:
             if not is_condition_failure(error):
                 raise
 
+    @translated
     def record_skipped(self, run_id: str, assets_table: str, record: dict[str, Any]) -> int:
         """Give a run that found the lease held a number and a history entry; return it."""
         try:
@@ -441,6 +355,7 @@ class RunStateTable:
         self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         return seq
 
+    @translated
     def unlock(self, *, force: bool, now: float | None = None) -> tuple[StateView, bool]:
         """Clear the lease if it expired (or `force`); return the state seen and whether cleared.
 
@@ -469,6 +384,7 @@ class RunStateTable:
 
     # -- reads -------------------------------------------------------------------------------
 
+    @translated
     def read(self) -> StateView:
         """The state item (empty before the first run), strongly consistent."""
         try:
@@ -478,8 +394,9 @@ class RunStateTable:
         except ClientError as error:
             self._raise_table_problem(error)
             raise
-        return StateView.from_item(response.get("Item", {}))
+        return state_view(response.get("Item", {}))
 
+    @translated
     def history(self, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` run records, newest (highest run number) first."""
         records: list[dict[str, Any]] = []
@@ -524,5 +441,6 @@ class RunStateTable:
         return created
 
 
-def _backoff(attempt: int, base: float = 0.1, cap: float = 2.0) -> None:
-    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter only
+def _backoff(attempt: int) -> None:
+    """Between rounds of a release whose outcome is unknown."""
+    time.sleep(full_jitter(attempt, base=0.1, cap=2.0))

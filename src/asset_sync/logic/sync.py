@@ -10,34 +10,41 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
-import msgspec
-
-from asset_sync.alpaca.client import AlpacaAuthError, AlpacaError, AssetNotFoundError
 from asset_sync.config import SyncSettings
 from asset_sync.contract import Outcome
-from asset_sync.dal.assets import AssetTable, state_from_item
-from asset_sync.dal.errors import EndpointNotDynamoDBError, TableSetupError
-from asset_sync.dal.run_state import (
-    FORCED_UNLOCK,
-    Lease,
-    LeaseLostError,
-    LockHeldError,
-    RunStateTable,
-    StateView,
-    StateWriteError,
-)
-from asset_sync.dal.stats import IoStats
 from asset_sync.logic.apply import PlanApplier, RunIdentity, StopRequested
 from asset_sync.logic.apply_groups import member_action, write_change
-from asset_sync.logic.confirmation import Confirmation, LookupFailedError, confirm_delistings
+from asset_sync.logic.catalog import (
+    KNOWN_ASSET_CLASSES,
+    CatalogError,
+    CatalogSource,
+    FetchedCatalog,
+    fetch_catalog,
+    paced_lookup,
+    unknown_class_message,
+)
+from asset_sync.logic.clock import (
+    deadline_after,
+    human_duration,
+    parse_timestamp,
+    utc_timestamp,
+)
+from asset_sync.logic.confirmation import Confirmation, confirm_delistings
 from asset_sync.logic.identity import block_unconfirmed, resolve_identity
 from asset_sync.logic.identity_reads import read_for_identity
 from asset_sync.logic.item_writes import diff_item, is_archive, member_writes
+from asset_sync.logic.lease import (
+    FORCED_UNLOCK,
+    Lease,
+    LeaseHeldError,
+    LeaseLostError,
+    StateView,
+    StateWriteError,
+)
 from asset_sync.logic.lifecycle import (
     TAKEOVER_GRACE_SECONDS,
     LeaseKeeper,
@@ -45,18 +52,35 @@ from asset_sync.logic.lifecycle import (
     StopSignal,
 )
 from asset_sync.logic.models import (
-    ACTIVE,
     CurrentState,
     ItemChange,
     StoredValue,
     ValidatedCatalog,
+    state_from_item,
 )
 from asset_sync.logic.planning import Action, ItemPlan, Plan, build_plan, check_guard, drifted
+from asset_sync.logic.ports import AssetStore, RunStateStore, StoreError, StoreSetupError
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.validation import CatalogFormatError, validate_records
+from asset_sync.logic.validation import CatalogFormatError
 
-_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
-KNOWN_ASSET_CLASSES = ("us_equity", "us_option", "crypto")  # Alpaca's documented enum
+__all__ = [  # the catalog and clock helpers moved to logic.catalog and logic.clock
+    "KNOWN_ASSET_CLASSES",
+    "CatalogSource",
+    "FetchedCatalog",
+    "GuardRefusedError",
+    "LeaseHeldError",
+    "Progress",
+    "RunInterruptedError",
+    "RunSkippedError",
+    "ScopeError",
+    "SyncError",
+    "SyncRun",
+    "failure_message",
+    "fetch_catalog",
+    "human_duration",
+    "parse_timestamp",
+    "utc_timestamp",
+]
 
 
 class SyncError(RuntimeError):
@@ -79,22 +103,12 @@ class RunInterruptedError(SyncError):
         self.reason = reason  # "SIGINT", "SIGTERM" or "the deadline was near"
 
 
-class LeaseHeldError(SyncError):
+class RunSkippedError(SyncError, LeaseHeldError):
     """Another run holds the lease: this one did nothing (recorded as `skipped`)."""
 
 
 class ScopeError(SyncError):
     """A requested asset class is unknown to Alpaca and to the table: a configuration error."""
-
-
-class CatalogSource(Protocol):
-    """Where the catalog comes from (`alpaca.client.AlpacaClient`)."""
-
-    attempts: int
-
-    def list_assets_bodies(self, asset_classes: Sequence[str] = ()) -> list[bytes]: ...
-
-    def get_asset(self, symbol_or_id: str) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -106,68 +120,6 @@ class Progress:
     advance: Callable[[int], None] = lambda _done: None
 
 
-def utc_timestamp(now: datetime | None = None) -> str:
-    """ISO 8601 UTC with microseconds and a `Z` (information on items and in reports).
-
-    Every wall-clock reading of a run comes from `time.time()` (this, the lease expiry, the
-    full-reconciliation cadence), so the machine's clock is one thing, skew included.
-    """
-    moment = now or datetime.fromtimestamp(time.time(), UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(text: str) -> datetime | None:
-    """The inverse of `utc_timestamp` (None for anything else)."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def human_duration(delta: timedelta) -> str:
-    """`3 days 2 h`, `5 min 3 s`, `12 s`: rounded to the last unit shown, so a clock three days
-    behind (less the seconds since the last run) reads `3 days 0 h`, not `2 days 23 h`."""
-    total = abs(delta.total_seconds())
-    step = 3_600 if total >= 86_400 - 1_800 else 60 if total >= 3_600 - 30 else 1
-    seconds = round(total / step) * step
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {seconds} s"
-    return f"{seconds} s"
-
-
-@dataclass(frozen=True)
-class FetchedCatalog:
-    """The validated catalog and how many records each requested class returned."""
-
-    catalog: ValidatedCatalog
-    records_per_class: dict[str, int]
-
-
-def fetch_catalog(source: CatalogSource, asset_classes: Sequence[str]) -> FetchedCatalog:
-    """Fetch one body per class and validate all records together (duplicates span bodies)."""
-    raws: list[msgspec.Raw] = []
-    per_class: dict[str, int] = {}
-    for asset_class, body in zip(
-        asset_classes, source.list_assets_bodies(asset_classes), strict=True
-    ):
-        try:
-            records = _ARRAY.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
-            raise CatalogFormatError(
-                f"the catalog response is not a complete JSON array ({len(body):,} bytes): {error}"
-            ) from None
-        per_class[asset_class] = len(records)
-        raws.extend(records)
-    return FetchedCatalog(validate_records(raws), per_class)
-
-
 class SyncRun:
     """The collaborators and settings of one run."""
 
@@ -175,8 +127,8 @@ class SyncRun:
         self,
         settings: SyncSettings,
         source: CatalogSource,
-        assets: AssetTable,
-        state: RunStateTable,
+        assets: AssetStore,
+        state: RunStateStore,
         progress: Progress | None = None,
         stop: StopSignal | None = None,
     ) -> None:
@@ -185,8 +137,8 @@ class SyncRun:
         self.assets = assets
         self.state = state
         self.progress = progress or Progress()
-        self.stop = stop or StopSignal(_deadline(settings.deadline_seconds))
-        self.stats: IoStats = assets.stats
+        self.stop = stop or StopSignal(deadline_after(settings.deadline_seconds))
+        self.stats = assets.stats
         self.keeper = LeaseKeeper(state, settings.lock_lease_seconds, self.stop)
         self.applier: PlanApplier | None = None
 
@@ -207,7 +159,7 @@ class SyncRun:
         self.progress.stage("taking the run lease")
         try:
             lease = self.keeper.acquire(report.run_id, settings.assets_table)
-        except LockHeldError as held:
+        except LeaseHeldError as held:
             return self._skipped(report, started, held)
         except Exception as error:  # nothing was written, and nowhere to record it
             report.outcome = Outcome.FAILED
@@ -277,7 +229,7 @@ class SyncRun:
             raise ending
         return report
 
-    def _skipped(self, report: RunReport, started: float, held: LockHeldError) -> RunReport:
+    def _skipped(self, report: RunReport, started: float, held: LeaseHeldError) -> RunReport:
         """The lease is held: record a `skipped` run (its own number and history entry)."""
         report.outcome = Outcome.SKIPPED
         report.message = str(held)
@@ -289,7 +241,7 @@ class SyncRun:
         except Exception as error:  # the skip itself is the news; note the rest
             report.warnings.append(f"the skipped run could not be recorded: {error}")
         self._finish(report, started)
-        raise LeaseHeldError(report.message, report) from held
+        raise RunSkippedError(report.message, report) from held
 
     def _note_clock(self, view: StateView, report: RunReport) -> None:
         """Warn when this machine's clock is behind the last recorded run's start."""
@@ -345,7 +297,7 @@ class SyncRun:
         report.dynamodb_requests = self.stats.requests
         report.dynamodb_write_requests = self.stats.writes
         report.dynamodb_retries = self.stats.retries
-        report.alpaca_attempts = getattr(self.source, "attempts", 0)
+        report.alpaca_attempts = self.source.attempts
 
     def _stopped_before_writing(self, report: RunReport) -> SyncError | None:
         if not self.stop.requested:
@@ -459,23 +411,7 @@ class SyncRun:
         if not candidates:
             return Confirmation()
         self.progress.stage(f"confirming {len(candidates):,} delistings with Alpaca")
-        interval = 1.0 / self.settings.delist_lookups_per_second
-        next_at = time.monotonic()
-
-        def lookup(key: str) -> dict[str, Any] | None:
-            nonlocal next_at
-            if self.stop.wait(next_at - time.monotonic()):
-                raise LookupFailedError("the run was asked to stop")
-            next_at = max(next_at, time.monotonic()) + interval
-            try:
-                return self.source.get_asset(key)
-            except AssetNotFoundError:
-                return None
-            except AlpacaAuthError:
-                raise
-            except AlpacaError as error:
-                raise LookupFailedError(str(error)) from None
-
+        lookup = paced_lookup(self.source, self.settings.delist_lookups_per_second, self.stop.wait)
         confirmation = confirm_delistings(
             candidates,
             olds,
@@ -493,19 +429,10 @@ class SyncRun:
         self, fetched: FetchedCatalog, current: dict[str, CurrentState], report: RunReport
     ) -> None:
         """A requested class that neither Alpaca nor the table knows is a typo, not news."""
-        held = {s.asset_class for s in current.values() if s.status == ACTIVE}
-        unknown = [
-            asset_class
-            for asset_class, records in fetched.records_per_class.items()
-            if records == 0 and asset_class not in held
-        ]
-        if unknown:
-            known = sorted({*KNOWN_ASSET_CLASSES, *(c for c in held if c)})
+        message = unknown_class_message(fetched, current)
+        if message is not None:
             report.outcome = Outcome.FAILED
-            report.message = (
-                f"Alpaca returned no assets of class {unknown[0]!r}; known classes: "
-                f"{', '.join(known)} (class names are lower case; the table holds none either)"
-            )
+            report.message = message
             raise ScopeError(report.message, report)
 
     def _preview(self, plan: Plan, report: RunReport, run: RunIdentity) -> None:
@@ -549,7 +476,7 @@ class SyncRun:
             newer_run_seen=self._newer_run_seen,
             pause=self.stop.wait,
         )
-        with self.keeper.guarding(self.assets.client):  # boto3's retries check the lease too
+        with self.assets.guard_writes(self.keeper.check):  # the store's retries check it too
             outcome = applier.apply(writes, olds, plan.groups)
         for symbol, action in outcome.done.items():
             _count(report, action, symbol)
@@ -655,25 +582,11 @@ def _inconsistency(confirmation: Confirmation) -> str:
 
 def failure_message(error: BaseException) -> str:
     """The run record's message for an error that ended a run, in an operator's words."""
-    if isinstance(error, AlpacaError | CatalogFormatError):
+    if isinstance(error, CatalogError | CatalogFormatError):
         return f"fetching from Alpaca failed, nothing was written: {error}"
-    if isinstance(error, TableSetupError | EndpointNotDynamoDBError):
+    cause = error.__cause__ if isinstance(error, StoreError) else None
+    if isinstance(error, StoreSetupError) or isinstance(cause, StoreSetupError):
+        return str(cause or error)
+    if isinstance(error, StoreError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def _deadline(seconds: float | None) -> float | None:
-    """A monotonic deadline `seconds` from now (None: none)."""
-    return None if seconds is None else time.monotonic() + seconds
-
-
-def run_sync(
-    settings: SyncSettings,
-    source: CatalogSource,
-    assets: AssetTable,
-    state: RunStateTable,
-    progress: Progress | None = None,
-    stop: StopSignal | None = None,
-) -> RunReport:
-    """Run one sync with the given collaborators (see `SyncRun.run`)."""
-    return SyncRun(settings, source, assets, state, progress, stop).run()
