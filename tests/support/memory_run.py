@@ -23,6 +23,18 @@ from asset_sync.logic.sync import Progress, SyncError, SyncRun
 TABLE = "assets_under_test"
 
 
+class InstantStop(StopSignal):
+    """A stop signal whose waits return at once (recorded): backoff and pacing cost nothing."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        super().__init__(deadline)
+        self.waits: list[float] = []
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return self.requested
+
+
 @dataclass
 class MemoryWorld:
     """The catalog, the table and the run state that consecutive runs share."""
@@ -52,6 +64,7 @@ class MemoryWorld:
     ) -> SyncRun:
         """One run of this world (settings overridden as given), not started."""
         run_settings = replace(self.settings, **settings)
+        stop = stop or InstantStop()
         return SyncRun(run_settings, self.catalog, self.store, self.state, progress, stop)
 
     def sync(self, **settings: Any) -> RunReport:

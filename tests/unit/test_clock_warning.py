@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from asset_sync.logic.sync import human_duration
+from asset_sync.logic.clock import human_duration
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,11 @@ class ApplyOutcome:
     abort_reason: str = ""
     stopped: bool = False
 
+    @property
+    def written(self) -> int:
+        """Items this run wrote (the settled ones needed no write)."""
+        return sum(1 for action in self.done.values() if action not in SETTLED)
+
 
 class WritePacer(Pacer):
     """Spaces item writes (the status index's single `active` partition caps them)."""

@@ -9,7 +9,9 @@ monotonic.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 _MICROSECONDS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SECONDS = "%Y-%m-%dT%H:%M:%SZ"
@@ -66,3 +68,28 @@ def human_duration(delta: timedelta) -> str:
 def deadline_after(seconds: float | None) -> float | None:
     """A monotonic deadline `seconds` from now (None: none)."""
     return None if seconds is None else time.monotonic() + seconds
+
+
+def behind_warning(started: str, last_run: Mapping[str, Any] | None) -> str | None:
+    """A warning when a run started at `started` (`utc_timestamp`) on a clock behind the last
+    recorded run's start; None otherwise (ordering uses run numbers: the run proceeds)."""
+    last = last_run or {}
+    previous = parse_timestamp(str(last.get("last_sync_timestamp", "")))
+    mine = parse_timestamp(started)
+    if previous is None or mine is None or mine >= previous:
+        return None
+    return (
+        f"this machine's clock is {human_duration(previous - mine)} behind the last run's "
+        f"(run number {last.get('run_seq')} started {previous:%Y-%m-%dT%H:%M:%SZ}); "
+        "ordering uses run numbers, not clocks, so the run proceeds"
+    )
+
+
+def full_due(last_full_at: str | None, days: int) -> bool:
+    """Whether a full reconciliation is due: the last one is `days` old (0: never due), or of an
+    age this clock cannot judge (none recorded, or recorded later than now by a clock ahead)."""
+    if days <= 0:
+        return False
+    last = parse_timestamp(last_full_at or "")
+    now = datetime.fromtimestamp(time.time(), UTC)
+    return last is None or last > now or now - last >= timedelta(days=days)

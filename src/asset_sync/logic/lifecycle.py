@@ -198,6 +198,37 @@ class LeaseKeeper:
             f"{lease_lost_message(view, self.lease.run_seq)}; this run stopped writing", view
         )
 
+    def let_the_displaced_run_stop(self) -> str:
+        """This run took over a lease whose holder may still be writing (its expiry judged on
+        this machine's clock): wait until that run has re-read the lease, stopped, and its
+        writes in flight have landed, so this run's read of the table sees them. The warning
+        the report carries."""
+        assert self.lease is not None and self.lease.taken_from is not None
+        self.stop.wait(TAKEOVER_GRACE_SECONDS)
+        return (
+            f"took over the run lease of run {self.lease.taken_from} (number "
+            f"{self.lease.state.run_seq}), expired by this machine's clock; waited "
+            f"{TAKEOVER_GRACE_SECONDS:.0f} s for it to stop writing before reading the table"
+        )
+
+    def before_write(self) -> None:
+        """Before a write: StopRequested once the run was asked to stop, else `check`."""
+        if self.stop.requested:
+            raise StopRequested(self.stop.reason)
+        self.check()
+
+    def newer_run_seen(self, what: str, run_seq: int | None) -> None:
+        """A run with a higher number wrote `what`: it took the lease after this run. Unless the
+        lease is still this run's (the number came from elsewhere), stop: LeaseLostError."""
+        view = self.state.read()
+        if self.lease is not None and view.lock_owner == self.lease.run_id:
+            return
+        newer = f"a newer run (number {run_seq})" if run_seq is not None else "a newer run"
+        raise LeaseLostError(
+            f"{newer} wrote {what}: this run's lease was taken over ({view.describe_lock()}); "
+            "this run stopped writing"
+        )
+
     def seconds_valid(self) -> float:
         """Seconds this run may still write before its lease could expire (for tests/logs)."""
         return self._valid_until - time.monotonic()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asset_sync.contract import RUNNING, SUCCESS_OUTCOMES, Count
-from asset_sync.logic.models import InvalidRecord, ItemChange
+from asset_sync.logic.models import InvalidRecord, ItemChange, ValidatedCatalog
 
 MAX_REPORTED_INVALID = 200
 MAX_REPORTED_SYMBOLS = 200  # lists of symbols in --json (duplicates, blocked, ...) are bounded
@@ -70,6 +70,21 @@ class RunReport:
     duration_seconds: float = 0.0
     region: str = ""
     endpoint: str = ""
+
+    def note_catalog(self, catalog: ValidatedCatalog) -> None:
+        """What the catalog held: fetched, valid and invalid records, duplicated symbols."""
+        self.fetched, self.valid = catalog.fetched, len(catalog.assets)
+        self.invalid, self.invalid_records = len(catalog.invalid), list(catalog.invalid)
+        self.duplicates = list(catalog.duplicates)
+
+    def note_plan(self, catalog: ValidatedCatalog, unchanged: int, superseded: int) -> None:
+        """What planning found: unchanged and superseded items, records set aside."""
+        self.unchanged, self.superseded = unchanged, superseded
+        self.id_conflicts = [
+            {"asset_id": c.asset_id, "symbols": list(c.symbols)} for c in catalog.id_conflicts
+        ]
+        self.duplicate_records = catalog.duplicate_records
+        self.id_conflict_records = catalog.id_conflict_records
 
     @property
     def succeeded(self) -> bool:
