@@ -67,6 +67,20 @@ class AlpacaCredentials:
     __str__ = __repr__
 
 
+def credentials_from_secret(secret_id: str, value: object) -> AlpacaCredentials:
+    """The keys a Secrets Manager secret holds (a JSON object with the two variables' names)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"secret {secret_id} is not a JSON object")
+    key_id, secret_key = value.get(Env.APCA_API_KEY_ID), value.get(Env.APCA_API_SECRET_KEY)
+    if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
+        raise ConfigError(
+            f"secret {secret_id} must hold non-empty {Env.APCA_API_KEY_ID} and "
+            f"{Env.APCA_API_SECRET_KEY}; set them with `aws secretsmanager put-secret-value` "
+            "(see docs/deploy.md)"
+        )
+    return AlpacaCredentials(key_id, secret_key)
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """Everything one sync run needs to know, resolved from flags and environment."""

@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asset_sync.config import ConfigError
 from asset_sync.contract import EVENTS_SERVICE, METRICS_NAMESPACE, Env, Metric
 from asset_sync.events.batch import Consumer, process
 from asset_sync.events.clock import Clock, Deadline, SystemClock
@@ -60,7 +61,7 @@ def build_consumer(environ: Mapping[str, str], clock: Clock) -> Consumer:
     """The consumer the environment describes, on `clock`."""
     bus_name = environ.get(Env.EVENT_BUS_NAME)
     if not bus_name:
-        raise RuntimeError(f"{Env.EVENT_BUS_NAME} (the event bus to publish to) is not set")
+        raise ConfigError(f"{Env.EVENT_BUS_NAME} (the event bus to publish to) is not set")
     bucket = environ.get(Env.EVENTS_QUARANTINE_BUCKET)
     return Consumer(
         publisher=Publisher(events_client(), bus_name, sleep=clock.sleep),
@@ -80,7 +81,13 @@ def consumer() -> Consumer:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish the events of a batch of stream records; report where to retry from."""
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
-    current = consumer()
+    try:
+        current = consumer()
+    except Exception as error:  # a misconfigured function: one line in the one mapping's words
+        from asset_sync.endings import ending_of  # noqa: PLC0415 - this failure's path only
+
+        logger.exception(ending_of(error).message)
+        raise
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = Deadline.after(current.clock, remaining - END_MARGIN_SECONDS)
     outcome = process(records, current, deadline)
