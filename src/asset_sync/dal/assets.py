@@ -32,11 +32,14 @@ from asset_sync.dal.errors import (
 )
 from asset_sync.dal.item_requests import put_request, update_request
 from asset_sync.dal.schema import (
+    Diagnosis,
     IndexSpec,
     TableSpec,
     check_table,
     create_table,
     describe,
+    diagnose,
+    paged_items,
     raise_table_problem,
 )
 from asset_sync.dal.serialization import deserialize_item
@@ -108,22 +111,13 @@ class AssetTable:
             request["ProjectionExpression"] = ", ".join(names)
             request["ExpressionAttributeNames"].update(names)
         states: dict[str, CurrentState] = {}
-        while True:
-            try:
-                response = self.client.query(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            for raw in response.get("Items", []):
-                item = deserialize_item(raw)
-                symbol = item.get("symbol")
-                if isinstance(symbol, str):
-                    keep = whole and (keep_values is None or keep_values(symbol, item))
-                    states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE}, whole=keep)
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return states
-            request["ExclusiveStartKey"] = last_key
+        for raw in paged_items(self.client.query, request, self._raise_table_problem):
+            item = deserialize_item(raw)
+            symbol = item.get("symbol")
+            if isinstance(symbol, str):
+                keep = whole and (keep_values is None or keep_values(symbol, item))
+                states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE}, whole=keep)
+        return states
 
     @translated
     def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
@@ -150,6 +144,11 @@ class AssetTable:
             raise
         raw = response.get("Item")
         return dict(raw) if raw else None
+
+    @translated
+    def diagnose(self) -> Diagnosis | None:
+        """What keeps this table from serving the sync, with the fix (None: nothing)."""
+        return diagnose(self.client, self.table_name, ASSETS_SPEC)
 
     def _raise_table_problem(self, error: ClientError) -> None:
         """The table's problem (missing, an index missing, another key) behind `error`."""
@@ -232,17 +231,7 @@ class AssetTable:
             **query,
         }
         call = self.client.query if query else self.client.scan
-        while True:
-            try:
-                response = call(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            yield from response.get("Items", [])
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key
+        return paged_items(call, request, self._raise_table_problem)
 
     # -- writes ------------------------------------------------------------------------------
 

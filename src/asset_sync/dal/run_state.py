@@ -1,4 +1,5 @@
-"""The run-state table: the run lease with its run number, the last runs, and the run history.
+"""The run-state table: the run lease with its run number, the last runs, and the run history
+(`logic.ports.RunStateStore` over DynamoDB; the requests themselves: `dal.state_requests`).
 
 The state item (`pk = "asset-sync"`) holds:
 
@@ -22,26 +23,40 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from asset_sync.contract import (
-    STATE_ITEM_KEY,
-    STATE_TABLE_KEY,
-    STATE_TTL_ATTRIBUTE,
-    Env,
-    state_table_name,
-)
+from asset_sync.contract import STATE_TABLE_KEY, STATE_TTL_ATTRIBUTE, Env, state_table_name
 from asset_sync.dal.errors import (
     StateTableConflictError,
     error_code,
     is_condition_failure,
     translated,
 )
-from asset_sync.dal.schema import TableSpec, create_table, raise_table_problem
-from asset_sync.dal.serialization import plain
+from asset_sync.dal.schema import (
+    Diagnosis,
+    TableSpec,
+    create_table,
+    diagnose,
+    paged_items,
+    raise_table_problem,
+)
+from asset_sync.dal.state_requests import (
+    HISTORY_PREFIX,
+    STATE_KEY,
+    acquire_request,
+    history_item,
+    history_key,
+    history_scan,
+    history_writes,
+    last_run_request,
+    next_seq_request,
+    release_items,
+    renew_request,
+    state_view,
+    unlock_request,
+)
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.clock import iso_time
 from asset_sync.logic.lease import (
@@ -59,18 +74,15 @@ from asset_sync.logic.pacing import full_jitter
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATE_PK = STATE_ITEM_KEY
-STATE_KEY = {STATE_TABLE_KEY: {"S": STATE_PK}}
-HISTORY_PREFIX = "run#"
 HISTORY_KEEP = 400  # at least the last 365 runs
-HISTORY_TTL_SECONDS = 3 * 366 * 86_400
 RELEASE_ROUNDS = 4
 STATE_SPEC = TableSpec(role="run-state", source=Env.SYNC_STATE_TABLE, key=STATE_TABLE_KEY)
 # LockHeldError: the name dal used before logic.lease's LeaseHeldError (one name, "lease").
 LockHeldError = LeaseHeldError
-__all__ = [  # the lease's types, imported from here before logic.lease existed
+__all__ = [  # the lease's types and the keys, imported from here before they moved
     "FORCED_UNLOCK",
     "HISTORY_KEEP",
+    "HISTORY_PREFIX",
     "STATE_KEY",
     "STATE_SPEC",
     "Lease",
@@ -86,24 +98,6 @@ __all__ = [  # the lease's types, imported from here before logic.lease existed
     "lease_lost_message",
     "state_view",
 ]
-
-
-def history_key(run_seq: int) -> dict[str, dict[str, str]]:
-    """The key of one run's history record."""
-    return {STATE_TABLE_KEY: {"S": f"{HISTORY_PREFIX}{run_seq:012d}"}}
-
-
-def state_view(item: Mapping[str, Any]) -> StateView:
-    """The state item (attribute-value JSON) as a StateView (unknown attributes in `extra`)."""
-    values = {name: plain(value) for name, value in item.items() if name != STATE_TABLE_KEY}
-    for name in ("last_run", "last_success"):
-        if isinstance(values.get(name), str):
-            values[name] = json.loads(str(values[name]))
-    known = {f.name for f in fields(StateView) if f.name != "extra"}
-    return StateView(
-        **{k: v for k, v in values.items() if k in known},  # type: ignore[arg-type]
-        extra={k: v for k, v in values.items() if k not in known},
-    )
 
 
 class RunStateTable:
@@ -125,37 +119,14 @@ class RunStateTable:
         Raises LeaseHeldError (naming the holder) or StateTableConflictError.
         """
         now = time.time() if now is None else now
-        next_seq = "if_not_exists(run_seq, :zero) + :one"
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": STATE_KEY,
-            "UpdateExpression": (
-                f"SET run_seq = {next_seq}, lock_run_seq = {next_seq}, lock_owner = :me, "
-                "lock_expires_at = :expires, lock_acquired_at = :acquired, assets_table = :table"
-            ),
-            # `lock_owner = :me`: boto3 retried an acquire whose reply was lost
-            "ConditionExpression": (
-                "(attribute_not_exists(lock_owner) OR lock_expires_at < :now OR lock_owner = :me)"
-                " AND (attribute_not_exists(assets_table) OR assets_table = :table)"
-            ),
-            "ExpressionAttributeValues": {
-                ":me": {"S": run_id},
-                ":expires": {"N": str(expires_at)},
-                ":now": {"N": str(int(now))},
-                ":acquired": {"S": iso_time(now)},
-                ":table": {"S": assets_table},
-                ":zero": {"N": "0"},
-                ":one": {"N": "1"},
-            },
-            "ReturnValues": "ALL_OLD",  # the state before: who held the lease, the last run
-        }
+        request = acquire_request(self.table_name, run_id, assets_table, expires_at, now)
         try:
             response = self.client.update_item(**request)
         except ClientError as error:
             self._raise_table_problem(error)
             if not is_condition_failure(error):
                 return self._lease_if_mine(run_id, error)
-            view = self.read()
+            view = self._read()
             self.check_serves(view, assets_table)
             raise LeaseHeldError.of(view, now) from None
         except BotoCoreError as error:
@@ -166,7 +137,7 @@ class RunStateTable:
 
     def _lease_if_mine(self, run_id: str, error: Exception) -> Lease:
         """After an acquire whose outcome is unknown: the lease if it did apply, else raise."""
-        view = self.read()
+        view = self._read()
         if view.lock_owner == run_id and view.lock_run_seq is not None:
             return Lease(run_id, view.lock_run_seq, view.lock_expires_at or 0, view)
         raise error
@@ -184,20 +155,11 @@ class RunStateTable:
     def renew(self, lease: Lease, expires_at: int) -> None:
         """Extend this run's lease to `expires_at`; LeaseLostError if another run took it."""
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression="SET lock_expires_at = :expires",
-                ConditionExpression="lock_owner = :me",
-                ExpressionAttributeValues={
-                    ":me": {"S": lease.run_id},
-                    ":expires": {"N": str(expires_at)},
-                },
-            )
+            self.client.update_item(**renew_request(self.table_name, lease, expires_at))
         except ClientError as error:
             self._raise_table_problem(error)
             if is_condition_failure(error):
-                view = self.read()
+                view = self._read()
                 raise LeaseLostError(
                     f"{lease_lost_message(view, lease.run_seq)}; this run stopped writing", view
                 ) from None
@@ -214,13 +176,15 @@ class RunStateTable:
         record. LeaseLostError when another run holds the lease (the caller records the run
         without it); StateWriteError when DynamoDB keeps failing.
         """
-        items = self._release_items(lease, record, succeeded=succeeded, full=full)
+        items: Any = release_items(
+            self.table_name, lease, record, succeeded=succeeded, full=full, keep=HISTORY_KEEP
+        )
         problem: Exception | None = None
         for round_ in range(RELEASE_ROUNDS):
             if round_:
                 _backoff(round_)
             try:
-                self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                self.client.transact_write_items(TransactItems=items)
             except ClientError as error:
                 self._raise_table_problem(error)
                 problem = error
@@ -229,7 +193,7 @@ class RunStateTable:
             else:
                 return
             try:
-                view = self.read()
+                view = self._read()
             except (ClientError, BotoCoreError) as error:
                 problem = error
                 continue
@@ -245,79 +209,13 @@ class RunStateTable:
             "lease expires by itself"
         )
 
-    def _release_items(
-        self, lease: Lease, record: Mapping[str, Any], *, succeeded: bool, full: bool
-    ) -> list[dict[str, Any]]:
-        run = json.dumps(record, sort_keys=True, default=str)
-        values: dict[str, Any] = {
-            ":me": {"S": lease.run_id},
-            ":run": {"S": run},
-            ":outcome": {"S": str(record.get("outcome", ""))},
-            ":started": {"S": str(record.get("last_sync_timestamp", ""))},
-            ":seq": {"N": str(lease.run_seq)},
-        }
-        sets = [
-            "last_run = :run",
-            "last_run_outcome = :outcome",
-            "last_run_started_at = :started",
-            "last_run_seq = :seq",
-        ]
-        if succeeded:
-            sets += ["last_sync_timestamp = :started", "last_success = :run"]
-            if full:
-                sets += ["last_full_at = :started", "last_full_run_seq = :seq"]
-        remove = "REMOVE lock_owner, lock_expires_at, lock_run_seq, lock_acquired_at"
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": STATE_KEY,
-                    "UpdateExpression": "SET " + ", ".join(sets) + " " + remove,
-                    "ConditionExpression": "lock_owner = :me",
-                    "ExpressionAttributeValues": values,
-                }
-            },
-            {"Put": {"TableName": self.table_name, "Item": self._history_item(lease, record)}},
-        ]
-        if lease.run_seq > HISTORY_KEEP:
-            items.append(
-                {
-                    "Delete": {
-                        "TableName": self.table_name,
-                        "Key": history_key(lease.run_seq - HISTORY_KEEP),
-                    }
-                }
-            )
-        return items
-
-    def _history_item(self, lease: Lease, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            **history_key(lease.run_seq),
-            "run_seq": {"N": str(lease.run_seq)},
-            "run_id": {"S": lease.run_id},
-            "record": {"S": json.dumps(record, sort_keys=True, default=str)},
-            STATE_TTL_ATTRIBUTE: {"N": str(int(time.time()) + HISTORY_TTL_SECONDS)},
-        }
-
     @translated
     def record_without_lease(self, lease: Lease, record: Mapping[str, Any]) -> None:
         """Store the record of a run that lost its lease: its history entry, and `last_run`
         only if no higher-numbered run has recorded itself since (two plain writes)."""
-        self.client.put_item(TableName=self.table_name, Item=self._history_item(lease, record))
+        self.client.put_item(TableName=self.table_name, Item=history_item(lease, record))
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression=(
-                    "SET last_run = :run, last_run_outcome = :outcome, last_run_seq = :seq"
-                ),
-                ConditionExpression="attribute_not_exists(last_run_seq) OR last_run_seq < :seq",
-                ExpressionAttributeValues={
-                    ":run": {"S": json.dumps(record, sort_keys=True, default=str)},
-                    ":outcome": {"S": str(record.get("outcome", ""))},
-                    ":seq": {"N": str(lease.run_seq)},
-                },
-            )
+            self.client.update_item(**last_run_request(self.table_name, lease, record))
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
@@ -326,33 +224,16 @@ class RunStateTable:
     def record_skipped(self, run_id: str, assets_table: str, record: dict[str, Any]) -> int:
         """Give a run that found the lease held a number and a history entry; return it."""
         try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression="SET run_seq = if_not_exists(run_seq, :zero) + :one",
-                ConditionExpression="attribute_not_exists(assets_table) OR assets_table = :table",
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":table": {"S": assets_table},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
+            response = self.client.update_item(**next_seq_request(self.table_name, assets_table))
         except ClientError as error:
             if is_condition_failure(error):
-                self.check_serves(self.read(), assets_table)
+                self.check_serves(self._read(), assets_table)
             raise
         seq = int(response["Attributes"]["run_seq"]["N"])
-        lease = Lease(run_id, seq, 0, StateView())
         record["run_seq"] = seq
-        items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": self._history_item(lease, record)}}
-        ]
-        if seq > HISTORY_KEEP:
-            items.append(
-                {"Delete": {"TableName": self.table_name, "Key": history_key(seq - HISTORY_KEEP)}}
-            )
-        self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        lease = Lease(run_id, seq, 0, StateView())
+        items: Any = history_writes(self.table_name, lease, record, keep=HISTORY_KEEP)
+        self.client.transact_write_items(TransactItems=items)
         return seq
 
     @translated
@@ -362,23 +243,15 @@ class RunStateTable:
         Conditioned on the holder seen, so a lease taken in between is never cleared.
         """
         now = time.time() if now is None else now
-        view = self.read()
+        view = self._read()
         left = view.lock_seconds_left(now)
         if left is None or (left >= 0 and not force):
             return view, False
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=STATE_KEY,
-                UpdateExpression=(
-                    "REMOVE lock_owner, lock_expires_at, lock_run_seq, lock_acquired_at"
-                ),
-                ConditionExpression="lock_owner = :seen",
-                ExpressionAttributeValues={":seen": {"S": str(view.lock_owner)}},
-            )
+            self.client.update_item(**unlock_request(self.table_name, str(view.lock_owner)))
         except ClientError as error:
             if is_condition_failure(error):
-                return self.read(), False
+                return self._read(), False
             raise
         return view, True
 
@@ -387,6 +260,9 @@ class RunStateTable:
     @translated
     def read(self) -> StateView:
         """The state item (empty before the first run), strongly consistent."""
+        return self._read()
+
+    def _read(self) -> StateView:
         try:
             response = self.client.get_item(
                 TableName=self.table_name, Key=STATE_KEY, ConsistentRead=True
@@ -400,26 +276,18 @@ class RunStateTable:
     def history(self, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` run records, newest (highest run number) first."""
         records: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(pk, :prefix)",
-            "ExpressionAttributeValues": {":prefix": {"S": HISTORY_PREFIX}},
-        }
-        while True:
-            try:
-                response = self.client.scan(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            for item in response.get("Items", []):
-                record = json.loads(item["record"]["S"])
-                record["run_seq"] = int(item["run_seq"]["N"])
-                records.append(record)
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        scan = history_scan(self.table_name)
+        for item in paged_items(self.client.scan, scan, self._raise_table_problem):
+            record = json.loads(item["record"]["S"])
+            record["run_seq"] = int(item["run_seq"]["N"])
+            records.append(record)
         records.sort(key=lambda r: int(r["run_seq"]), reverse=True)
         return records[:limit]
+
+    @translated
+    def diagnose(self) -> Diagnosis | None:
+        """What keeps this table from serving the sync, with the fix (None: nothing)."""
+        return diagnose(self.client, self.table_name, STATE_SPEC)
 
     def _raise_table_problem(self, error: ClientError) -> None:
         """The table's problem (missing, another key) behind `error`."""

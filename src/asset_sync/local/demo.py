@@ -20,7 +20,7 @@ from typing import Any
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
 from asset_sync.contract import Outcome
-from asset_sync.dal.serialization import deserialize_item
+from asset_sync.dal.assets import AssetTable
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
@@ -193,8 +193,8 @@ def _run(
             return
 
         reports = result.reports
-        result.problems = _check(reports, assets.client, settings.assets_table, annotated)
-        result.problems += _check_rename(assets.client, settings.assets_table, *ticker_change)
+        result.problems = _check(reports, assets, annotated)
+        result.problems += _check_rename(assets, *ticker_change)
     for problem in result.problems:
         say(f"demo check failed: {problem}")
     if not result.problems:
@@ -215,23 +215,16 @@ def _change_one_ticker(
     return changed, (symbol, new)
 
 
-def _check_rename(client: object, table: str, old: str, new: str) -> list[str]:
+def _check_rename(assets: AssetTable, old: str, new: str) -> list[str]:
     """The ticker change is a rename: each item names the other, the old keeps its attributes."""
-    items = {
-        symbol: deserialize_item(
-            client.get_item(  # type: ignore[attr-defined]
-                TableName=table, Key={"symbol": {"S": symbol}}
-            ).get("Item", {})
-        )
-        for symbol in (old, new)
-    }
+    items = {symbol: assets.get_item(symbol) or {} for symbol in (old, new)}
     if items[old].get("renamed_to") != new or items[new].get("previous_symbol") != old:
         return [f"the ticker change {old} -> {new} was not recorded as a rename"]
     return []
 
 
 def _check(
-    reports: list[RunReport], client: object, table: str, annotated: list[dict[str, object]]
+    reports: list[RunReport], assets: AssetTable, annotated: list[dict[str, object]]
 ) -> list[str]:
     """What the demo promises: foreign attributes kept, re-run writes no asset item."""
     problems = []
@@ -241,10 +234,7 @@ def _check(
     if rerun.dynamodb_write_requests > 2:
         problems.append(f"the re-run made {rerun.dynamodb_write_requests} write requests")
     for asset in annotated:
-        response = client.get_item(  # type: ignore[attr-defined]
-            TableName=table, Key={"symbol": {"S": str(asset["symbol"])}}
-        )
-        item = deserialize_item(response.get("Item", {}))
+        item = assets.get_item(str(asset["symbol"])) or {}
         for name, value in FOREIGN.items():
             if item.get(name) != value:
                 problems.append(f"{asset['symbol']}: foreign attribute {name} was lost")
