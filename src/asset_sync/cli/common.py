@@ -12,27 +12,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands imported from here
-    CONFIG_ERRORS,
-    EXIT_CONFIG,
-    EXIT_FAILED,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_SIGNALS,
-    Stopped,
-    describe,
-    exit_code_for,
-    outcome_of,
-)
+from asset_sync.cli.outcomes import Stopped, describe, exit_code_for, outcome_of
 from asset_sync.config import (
     ENDPOINT_VARIABLES,
     SyncSettings,
@@ -40,8 +28,37 @@ from asset_sync.config import (
     settings_from_env,
 )
 from asset_sync.contract import CLI_NAME, DEFAULT_ASSETS_TABLE, Env, state_table_name
+from asset_sync.endings import (
+    CONFIG_ERRORS,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_SIGNALS,
+)
 from asset_sync.render import safe
 
+__all__ = [  # the exit codes and helpers commands imported from here before asset_sync.endings
+    "CONFIG_ERRORS",
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_SIGNALS",
+    "AssetSyncGroup",
+    "Stopped",
+    "describe",
+    "echo_json",
+    "exit_code_for",
+    "fail",
+    "finish",
+    "load_settings",
+    "outcome_of",
+    "table_options",
+    "use_color",
+]
 F = TypeVar("F", bound=Callable[..., Any])
 # The environment variables each flag replaces: a flag given, they are not read at all (a bad
 # value there does not matter).
@@ -136,18 +153,6 @@ def finish(error: BaseException, as_json: bool) -> NoReturn:
         with suppress(OSError):
             echo_json(outcome.json)
     fail(outcome.message, outcome.exit_code)
-
-
-@contextmanager
-def clear_errors(as_json: bool = False) -> Iterator[None]:
-    """Inside a command: end on any failure as `finish` does (the group does the same for
-    whatever a command lets through)."""
-    try:
-        yield
-    except (click.exceptions.Exit, click.Abort):
-        raise
-    except (Exception, Stopped) as error:
-        finish(error, as_json)
 
 
 def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -14,36 +14,9 @@ from typing import Any
 
 import click
 
-from asset_sync.endings import (
-    CONFIG_ERRORS,
-    EXIT_CONFIG,
-    EXIT_FAILED,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_SIGNALS,
-    Ending,
-    by_exit_code,
-    ending_of,
-)
+from asset_sync import endings
+from asset_sync.endings import Ending, by_exit_code, ending_of
 from asset_sync.logic.outcome import SyncError
-
-__all__ = [  # the exit codes: imported from here (and cli.common) before asset_sync.endings
-    "CONFIG_ERRORS",
-    "EXIT_CONFIG",
-    "EXIT_FAILED",
-    "EXIT_LOCKED",
-    "EXIT_OK",
-    "EXIT_REFUSED",
-    "EXIT_SIGNALS",
-    "CommandFailed",
-    "Outcome",
-    "Stopped",
-    "describe",
-    "ending",
-    "exit_code_for",
-    "outcome_of",
-]
 
 
 class CommandFailed(Exception):  # noqa: N818 - an outcome, raised like an error
@@ -93,17 +66,17 @@ def outcome_of(error: BaseException) -> Outcome:
 def ending(error: BaseException) -> Ending:
     """The CLI's endings first (usage, signals, a command's finding), then the one mapping."""
     if isinstance(error, CommandFailed):
-        code = EXIT_FAILED if error.cause is None else ending(error.cause).exit_code
+        code = endings.EXIT_FAILED if error.cause is None else ending(error.cause).exit_code
         return by_exit_code(str(error), code)
     if isinstance(error, click.UsageError):
         where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
         message = f"usage error: {error.format_message().rstrip('.')}{where}"
-        return by_exit_code(message, EXIT_CONFIG)
+        return by_exit_code(message, endings.EXIT_CONFIG)
     if isinstance(error, Stopped):
-        code = EXIT_SIGNALS.get(error.signal_name, EXIT_FAILED)
+        code = endings.EXIT_SIGNALS.get(error.signal_name, endings.EXIT_FAILED)
         return by_exit_code(f"stopped ({error.signal_name})", code)
     if isinstance(error, KeyboardInterrupt | click.Abort):
-        return by_exit_code("stopped (SIGINT)", EXIT_SIGNALS["SIGINT"])
+        return by_exit_code("stopped (SIGINT)", endings.EXIT_SIGNALS["SIGINT"])
     return ending_of(error)
 
 

@@ -89,12 +89,6 @@ class DynamoProxy(LoopbackServer):
         self._rng = random.Random(self.faults.seed)  # noqa: S311 - reproducible faults
         self._lock = threading.Lock()
 
-    def set_faults(self, faults: FaultPlan) -> None:
-        """Change the fault plan (and reseed) from now on."""
-        with self._lock:
-            self.faults = faults
-            self._rng = random.Random(faults.seed)  # noqa: S311
-
     def reset_stats(self) -> ProxyStats:
         """Return the counts so far and start new ones."""
         with self._lock:
