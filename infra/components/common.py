@@ -40,6 +40,11 @@ def service_metric(
     )
 
 
+def dynamodb_actions(*operations: str) -> list[str]:
+    """IAM actions of DynamoDB operations (`GetItem` -> `dynamodb:GetItem`)."""
+    return [f"dynamodb:{operation}" for operation in operations]
+
+
 def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
     """Acknowledge (suppress) one cdk-nag finding on a construct, with the reason recorded."""
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))

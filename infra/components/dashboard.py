@@ -14,10 +14,12 @@ from asset_sync.contract import (
     Metric,
 )
 from infra.components.common import service_metric
-from infra.components.events import AssetEvents
-from infra.components.monitoring import DURATION_ALARM_FRACTION, ITERATOR_AGE_ALARM, sync_metric
-from infra.components.schedule import SyncSchedule
-from infra.components.sync_function import SyncFunction
+from infra.components.monitoring import (
+    DURATION_ALARM_FRACTION,
+    ITERATOR_AGE_ALARM,
+    Watched,
+    sync_metric,
+)
 from infra.settings import StageSettings
 
 # SyncFresh among them: a catch-up found today's sync already done (wrote nothing)
@@ -44,12 +46,11 @@ class SyncDashboard(Construct):
         construct_id: str,
         *,
         settings: StageSettings,
-        sync: SyncFunction,
-        schedule: SyncSchedule,
-        asset_events: AssetEvents,
         alarms: list[cloudwatch.Alarm],
+        watched: Watched,
     ) -> None:
         super().__init__(scope, construct_id)
+        sync, schedule, asset_events = watched.sync, watched.schedule, watched.asset_events
         timeout = settings.timeout_seconds
         consumer = asset_events.function
         zone = settings.schedule_timezone or "UTC"

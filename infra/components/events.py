@@ -16,7 +16,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
 from asset_sync.contract import (
     ASSET_CHANGE_METRICS,
@@ -28,19 +27,9 @@ from asset_sync.contract import (
     Env,
     Metric,
 )
-from infra.components.common import (
-    RETAINED,
-    SendOnlyEventSourceDlq,
-    acknowledge,
-    failure_queue,
-    fixed_logical_id,
-    function_role,
-    python_function,
-    retained_log_group,
-    service_metric,
-)
+from infra.components import common
+from infra.components.stage_function import StageFunction
 from infra.components.tables import Tables
-from infra.settings import StageSettings
 
 # A year of change events can be replayed: as long as the run history the state table keeps
 # (365 runs), at a few cents (a first load of 35,000 events is some 50 MB).
@@ -80,8 +69,11 @@ def failed_or_quarantined(period: cdk.Duration) -> cloudwatch.MathExpression:
     return cloudwatch.MathExpression(
         expression="FILL(failed, 0) + FILL(quarantined, 0)",
         using_metrics={
-            "failed": service_metric(EVENTS_SERVICE, Metric.EVENTS_FAILED, period=period),
-            "quarantined": service_metric(EVENTS_SERVICE, Metric.EVENTS_QUARANTINED, period=period),
+            name: common.service_metric(EVENTS_SERVICE, metric, period=period)
+            for name, metric in (
+                ("failed", Metric.EVENTS_FAILED),
+                ("quarantined", Metric.EVENTS_QUARANTINED),
+            )
         },
         label=f"{Metric.EVENTS_FAILED} + {Metric.EVENTS_QUARANTINED}",
         period=period,
@@ -96,10 +88,10 @@ def stalled() -> cloudwatch.MathExpression:
         expression=f"IF(({total}) > 0 AND FILL(published, 0) == 0, 1, 0)",
         using_metrics={
             **{
-                key: service_metric(SYNC_SERVICE, name, period=STALLED_WINDOW)
+                key: common.service_metric(SYNC_SERVICE, name, period=STALLED_WINDOW)
                 for key, name in changes.items()
             },
-            "published": service_metric(
+            "published": common.service_metric(
                 EVENTS_SERVICE, Metric.EVENTS_PUBLISHED, period=STALLED_WINDOW
             ),
         },
@@ -108,29 +100,21 @@ def stalled() -> cloudwatch.MathExpression:
     )
 
 
-class AssetEvents(Construct):
+class AssetEvents(StageFunction):
     """Event bus with an archive, and the stream consumer that publishes to it."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: StageSettings,
-        tables: Tables,
-        code: lambda_.Code,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = settings
+    def build(self, tables: Tables, code: lambda_.Code) -> None:
+        """The bus and its archive, the quarantine, the consumer and its stream mapping."""
+        settings = self.settings
         # Events are encrypted at rest with a key AWS owns (the EventBridge default), as is the
         # archive: the catalog changes are not secret and need no key of our own. Both outlive
         # the stack and a change of the bus name (the archive's managed rule would keep the bus
         # from being deleted anyway): a year of events is never deleted by a deploy.
         self.bus = events.EventBus(self, "Bus", event_bus_name=settings.bus_name)
-        self.bus.apply_removal_policy(RETAINED)
+        self.bus.apply_removal_policy(common.RETAINED)
         # Pinned to the ids CDK gave them before they were retained, so that a stack deployed
         # before keeps its bus and archive (docs/deploy.md adopts them under these ids).
-        fixed_logical_id(self.bus, BUS_LOGICAL_ID)
+        common.fixed_logical_id(self.bus, BUS_LOGICAL_ID)
         self.archive = events.Archive(
             self,
             "Archive",
@@ -140,11 +124,11 @@ class AssetEvents(Construct):
             event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
             retention=ARCHIVE_RETENTION,
         )
-        self.archive.apply_removal_policy(RETAINED)
-        fixed_logical_id(self.archive, ARCHIVE_LOGICAL_ID)
+        self.archive.apply_removal_policy(common.RETAINED)
+        common.fixed_logical_id(self.archive, ARCHIVE_LOGICAL_ID)
         self.quarantine = self._quarantine()
-        self.log_group = retained_log_group(self, "Logs", settings.events_function_name)
-        self.failure_queue = failure_queue(
+        self.log_group = common.retained_log_group(self, "Logs", settings.events_function_name)
+        self.failure_queue = common.failure_queue(
             self,
             "FailureQueue",
             f"{settings.prefix}-events-failures",
@@ -172,9 +156,9 @@ class AssetEvents(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=QUARANTINE_RETENTION)],
             metrics=[s3.BucketMetrics(id=QUARANTINE_METRICS_ID, prefix=QUARANTINE_PREFIX)],
-            removal_policy=RETAINED,  # a generated name: a new stack never collides with it
+            removal_policy=common.RETAINED,  # a generated name: a new stack never collides with it
         )
-        acknowledge(
+        common.acknowledge(
             bucket,
             "AwsSolutions::AwsSolutions-S1",
             "Only the events consumer writes here and an operator reads; its writes are counted "
@@ -201,12 +185,9 @@ class AssetEvents(Construct):
             # policy for a stream consumer), scoped to the stream of the assets table.
             iam.PolicyStatement(
                 sid="AssetsTableStream",
-                actions=[
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                ],
+                actions=common.dynamodb_actions(
+                    "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"
+                ),
                 resources=[stream_arn],
             ),
             iam.PolicyStatement(
@@ -220,7 +201,7 @@ class AssetEvents(Construct):
                 resources=[self.quarantine.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
             ),
         ]
-        role = function_role(
+        role = common.function_role(
             self,
             "signal9-asset-events Lambda: least privilege, no managed policies",
             self.log_group,
@@ -230,7 +211,7 @@ class AssetEvents(Construct):
         policy = role.node.find_child("DefaultPolicy")
         assert isinstance(bucket, s3.CfnBucket) and isinstance(policy, iam.Policy)
         logical_id = cdk.Stack.of(self).resolve(bucket.logical_id)
-        acknowledge(
+        common.acknowledge(
             policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{QUARANTINE_PREFIX}*]",
             "PutObject under the quarantine's prefix only: one object per stream record, named "
@@ -240,7 +221,7 @@ class AssetEvents(Construct):
 
     def _function(self, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
-        return python_function(
+        return common.python_function(
             self,
             "Function",
             service=EVENTS_SERVICE,
@@ -272,6 +253,6 @@ class AssetEvents(Construct):
             bisect_batch_on_error=True,
             max_record_age=MAX_RECORD_AGE,
             report_batch_item_failures=True,
-            on_failure=SendOnlyEventSourceDlq(self.failure_queue),
+            on_failure=common.SendOnlyEventSourceDlq(self.failure_queue),
             filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
         )

@@ -6,7 +6,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
 from asset_sync.contract import (
     ASSET_ID_INDEX,
@@ -19,14 +18,15 @@ from infra.components.common import (
     RETAINED,
     SendOnlyQueueDestination,
     acknowledge,
+    dynamodb_actions,
     failure_queue,
     fixed_logical_id,
     function_role,
     python_function,
     retained_log_group,
 )
+from infra.components.stage_function import StageFunction
 from infra.components.tables import Tables
-from infra.settings import StageSettings
 
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
@@ -34,20 +34,12 @@ ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily 
 ALPACA_SECRET_LOGICAL_ID = "AlpacaSecret"  # noqa: S105
 
 
-class SyncFunction(Construct):
+class SyncFunction(StageFunction):
     """The scheduled sync: function, least-privilege role, secret, log group, failure queue."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: StageSettings,
-        tables: Tables,
-        code: lambda_.Code,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = settings
+    def build(self, tables: Tables, code: lambda_.Code) -> None:
+        """The secret, log group, failure queue, role and function."""
+        settings = self.settings
         self.secret = self._alpaca_secret()
         self.log_group = retained_log_group(self, "Logs", settings.function_name)
         self.failure_queue = failure_queue(
@@ -92,22 +84,17 @@ class SyncFunction(Construct):
                 sid="AssetsTableItems",
                 # Key reads, create-only puts (attribute_not_exists) and conditional updates.
                 # Never Scan, never DeleteItem: the sync marks assets inactive, it never deletes.
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                ],
+                actions=dynamodb_actions("GetItem", "BatchGetItem", "PutItem", "UpdateItem"),
                 resources=[tables.assets.table_arn],
             ),
             iam.PolicyStatement(
                 sid="AssetsTableStatusIndex",
-                actions=["dynamodb:Query"],
+                actions=dynamodb_actions("Query"),
                 resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX}"],
             ),
             iam.PolicyStatement(  # a Query per asset id, or one Scan of it on a first load
                 sid="AssetsTableAssetIdIndex",
-                actions=["dynamodb:Query", "dynamodb:Scan"],
+                actions=dynamodb_actions("Query", "Scan"),
                 resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX}"],
             ),
             iam.PolicyStatement(
@@ -118,12 +105,7 @@ class SyncFunction(Construct):
                 # item 400 runs older. DynamoDB authorises each part of a transaction by its own
                 # item action, so PutItem and DeleteItem are needed for the history, and there is
                 # no separate TransactWriteItems permission.
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                ],
+                actions=dynamodb_actions("GetItem", "UpdateItem", "PutItem", "DeleteItem"),
                 resources=[tables.sync_state.table_arn],
             ),
             iam.PolicyStatement(

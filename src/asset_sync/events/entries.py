@@ -15,13 +15,10 @@ from typing import Any
 from asset_sync.contract import EVENT_SOURCE, DetailType
 
 SOURCE: str = EVENT_SOURCE
-ASSET_LISTED: str = DetailType.LISTED
-ASSET_UPDATED: str = DetailType.UPDATED
-ASSET_DELISTED: str = DetailType.DELISTED
-ASSET_REACTIVATED: str = DetailType.REACTIVATED
-ASSET_RENAMED: str = DetailType.RENAMED
-ASSET_REMOVED: str = DetailType.REMOVED
-DETAIL_TYPES: tuple[str, ...] = tuple(DetailType)
+DETAIL_TYPES: tuple[str, ...] = tuple(DetailType)  # contract.DetailType, under their old names:
+ASSET_LISTED, ASSET_UPDATED, ASSET_DELISTED, ASSET_REACTIVATED, ASSET_RENAMED, ASSET_REMOVED = (
+    DETAIL_TYPES
+)
 
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 256 * 1024  # entries of one PutEvents request, summed as EventBridge counts
