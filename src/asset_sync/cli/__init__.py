@@ -1,6 +1,7 @@
 """`asset-sync`: the command line over the same sync code path the Lambda runs.
 
-See `asset_sync.cli.outcomes` for the exit codes (one mapping for every command).
+See `asset_sync.endings` for the exit codes (one mapping for every command and both Lambdas;
+`asset_sync.cli.outcomes` adds the CLI's usage errors and signals).
 """
 
 from __future__ import annotations
