@@ -120,9 +120,10 @@ class MemoryStore:
 
     def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
         """The planning view of the named items (dal.assets' projection unless `whole`)."""
-        self.requests += 1
+        wanted = list(dict.fromkeys(symbols))
+        self.requests += 1 if wanted else 0  # BatchGetItem: no keys, no request
         found = {}
-        for symbol in dict.fromkeys(symbols):
+        for symbol in wanted:
             item = self.items.get(symbol)
             if item is not None:
                 seen = item if whole else {k: v for k, v in item.items() if k in PLAN_PROJECTION}
@@ -153,12 +154,13 @@ class MemoryStore:
         return copy.deepcopy(item) if item is not None else None
 
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
-        self.requests += 1
+        symbols = list(symbols)
+        self.requests += 1 if symbols else 0  # BatchGetItem: no keys, no request
         return {s: copy.deepcopy(self.items[s]) for s in symbols if s in self.items}
 
     def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
-        """The asset-id index: the symbols of the items storing each id."""
-        self.requests += 1
+        """The asset-id index: the symbols of the items storing each id (a Query per id)."""
+        self.requests += len(set(asset_ids))
         found: dict[str, list[str]] = {}
         for symbol, item in sorted(self.items.items()):
             if item.get("asset_id") in asset_ids:
