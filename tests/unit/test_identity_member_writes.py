@@ -100,7 +100,10 @@ def test_a_swap_sends_exactly_the_moved_values_conditioned_on_everything_it_repl
 def test_an_arrival_on_an_item_another_service_made_is_not_conditioned_on_its_attributes() -> None:
     """That item's own attributes are neither replaced nor copied: another service may change
     them meanwhile without failing the transaction."""
-    items = {"NEW": {"symbol": "NEW", "made_by": "them"}, "OLD": stored("OLD", "a", sector="T")}
+    items: dict[str, dict[str, StoredValue]] = {
+        "NEW": {"symbol": "NEW", "made_by": "them"},
+        "OLD": stored("OLD", "a", sector="T"),
+    }
     group = IdentityGroup(
         (
             Member("NEW", Role.ARRIVE, asset("NEW", "a"), source="OLD"),
