@@ -97,6 +97,13 @@ def test_a_cusip_does_not_make_an_update_in_place_of_an_asset_listed_elsewhere()
     assert roles(resolution) == [[("S", Role.LIST, None), ("T", Role.ARRIVE, "S")]]
     assert resolution.renames == [Rename("S", "T", "old")]
     assert resolution.reassignments == [Reassignment("S", "old", "new")]
+    # as the run report (--json) lists them
+    assert [r.to_json() for r in resolution.renames] == [
+        {"from": "S", "to": "T", "asset_id": "old"}
+    ]
+    assert [r.to_json() for r in resolution.reassignments] == [
+        {"symbol": "S", "from": "old", "to": "new"}
+    ]
 
 
 def test_a_candidate_deleted_before_the_identity_read_stays_a_plain_delisting() -> None:
