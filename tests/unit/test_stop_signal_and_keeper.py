@@ -194,6 +194,8 @@ def test_a_renewal_refused_because_another_run_took_the_lease_stops_writes(clock
     clock.now += 700
     with pytest.raises(LeaseLostError, match="taken"):
         k.check()
+    with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):
+        k.check()  # the lease is gone from memory: no second renewal is tried
 
 
 def test_the_holder_is_read_before_the_first_write_then_every_few_seconds(clock: Clock) -> None:
@@ -217,8 +219,11 @@ def test_a_lease_another_run_now_holds_stops_writes_at_the_next_verification(
     k.check()
     state.holder = "run-2"  # its clock judged this run's lease expired and took it over
     clock.now += VERIFY_EVERY_SECONDS
-    with pytest.raises(LeaseLostError, match=r"a newer run \(number 9\) took the run lease over"):
+    with pytest.raises(
+        LeaseLostError, match=r"a newer run \(number 9\) took the run lease over"
+    ) as lost:
         k.check()
+    assert lost.value.view == StateView(run_seq=10, lock_owner="run-2", lock_run_seq=9)
     state.holder = "run-1"
     with pytest.raises(LeaseLostError):  # no way back: the lease is gone from memory too
         k.check()
@@ -275,8 +280,9 @@ def test_a_lease_an_operator_cleared_stops_the_run_as_a_signal_does(clock: Clock
     with pytest.raises(StopRequested, match="cleared by an operator"):
         k.check()
     assert k.stop.requested and k.stop.reason == FORCED_UNLOCK
-    with pytest.raises(StopRequested):  # every later write (and boto3 retry) stops alike
+    with pytest.raises(StopRequested) as again:  # every later write (and boto3 retry) alike
         k.check()
+    assert str(again.value) == FORCED_UNLOCK
 
 
 def test_a_renewal_refused_because_the_lease_was_cleared_stops_the_run(clock: Clock) -> None:

@@ -161,7 +161,7 @@ def _run(
                 UpdateExpression="SET last_pollenation_date = :d, sector = :s",
                 ExpressionAttributeValues={
                     ":d": {"S": FOREIGN["last_pollenation_date"]},
-                    ":s": {"S": FOREIGN["sector"]},
+                    ":s": {"S": sector_of(asset)},
                 },
             )
         say(
@@ -170,14 +170,13 @@ def _run(
         )
 
         catalog, changes = evolve_catalog(catalog, seed + 1)
-        listed = {str(a["symbol"]) for a in catalog}
-        renaming = next((str(a["symbol"]) for a in annotated if a["symbol"] in listed), min(listed))
-        catalog, ticker_change = _change_one_ticker(catalog, renaming)
+        catalog, shift = _shift_tickers(catalog, annotated)
         alpaca.set_assets(catalog)
         say(
             f"\n== day 2: the catalog evolved: {len(changes.listed)} listed, "
-            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and one ticker "
-            f"change: {ticker_change[0]} -> {ticker_change[1]} (same asset id)"
+            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and a same-day "
+            f"ticker shift (as Meta's on 2022-06-09): {shift[0]} -> {shift[1]} while "
+            f"{shift[1]} -> {shift[2]}"
         )
         completed = runs.sync(settings, result)
         say(render_report(result.reports[-1]))
@@ -194,32 +193,47 @@ def _run(
 
         reports = result.reports
         result.problems = _check(reports, assets, annotated)
-        result.problems += _check_rename(assets, *ticker_change)
+        result.problems += _check_shift(assets, *shift)
     for problem in result.problems:
         say(f"demo check failed: {problem}")
     if not result.problems:
         say(
-            "\nchecks: foreign attributes survived (on the renamed asset's old item too); the "
-            "ticker change is a rename; the re-run wrote only the run record "
+            "\nchecks: other services' attributes followed their assets (the shifted ones "
+            "included, and stayed on the old item as history); the shift is two renames; the "
+            "re-run wrote only the run record "
             f"({reports[2].dynamodb_write_requests} write requests: lease + run record)"
         )
 
 
-def _change_one_ticker(
-    catalog: list[dict[str, object]], symbol: str
-) -> tuple[list[dict[str, object]], tuple[str, str]]:
-    """The catalog with `symbol` (if still listed) trading under a new ticker, same asset id."""
-    taken = {str(a["symbol"]) for a in catalog}
-    new = next(f"{symbol}{s}" for s in ("N", "NN", "NNN") if f"{symbol}{s}" not in taken)
-    changed = [{**a, "symbol": new} if a["symbol"] == symbol else a for a in catalog]
-    return changed, (symbol, new)
+def sector_of(asset: dict[str, object]) -> str:
+    """The demo's foreign attribute: it names its asset, so the check can tell where it went."""
+    return f"{FOREIGN['sector']} ({str(asset['id'])[:8]})"
 
 
-def _check_rename(assets: AssetTable, old: str, new: str) -> list[str]:
-    """The ticker change is a rename: each item names the other, the old keeps its attributes."""
-    items = {symbol: assets.get_item(symbol) or {} for symbol in (old, new)}
-    if items[old].get("renamed_to") != new or items[new].get("previous_symbol") != old:
-        return [f"the ticker change {old} -> {new} was not recorded as a rename"]
+def _shift_tickers(
+    catalog: list[dict[str, object]], annotated: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], tuple[str, str, str]]:
+    """The catalog with a same-day shift between two listed annotated assets: the first takes
+    the second's ticker, the second moves to a new one (FB -> META while META -> METV)."""
+    listed = {str(a["symbol"]) for a in catalog}
+    first, second = [str(a["symbol"]) for a in annotated if a["symbol"] in listed][:2]
+    new = next(f"{second}{s}" for s in ("V", "VV", "VVV") if f"{second}{s}" not in listed)
+    moves = {first: second, second: new}
+    shifted = [{**a, "symbol": moves.get(str(a["symbol"]), a["symbol"])} for a in catalog]
+    return shifted, (first, second, new)
+
+
+def _check_shift(assets: AssetTable, first: str, second: str, new: str) -> list[str]:
+    """The shift is two renames: the links name the asset's real moves on every item."""
+    items = {symbol: assets.get_item(symbol) or {} for symbol in (first, second, new)}
+    linked = (
+        items[first].get("renamed_to") == second
+        and items[second].get("previous_symbol") == first
+        and items[new].get("previous_symbol") == second
+        and items[second].get("replaces_asset_id") == items[new].get("asset_id")
+    )
+    if not linked:
+        return [f"the shift {first} -> {second} -> {new} was not recorded as two renames"]
     return []
 
 
@@ -233,9 +247,14 @@ def _check(
         problems.append("the re-run wrote asset items")
     if rerun.dynamodb_write_requests > 2:
         problems.append(f"the re-run made {rerun.dynamodb_write_requests} write requests")
-    for asset in annotated:
-        item = assets.get_item(str(asset["symbol"])) or {}
-        for name, value in FOREIGN.items():
-            if item.get(name) != value:
-                problems.append(f"{asset['symbol']}: foreign attribute {name} was lost")
+    for asset in annotated:  # on the item that holds the asset now, wherever it moved
+        symbols = assets.holders_of([str(asset["id"])]).get(str(asset["id"]), [])
+        items = list(assets.get_items(symbols).values())
+        home = next((i for i in items if i.get("status") == "active"), None) or next(
+            (i for i in items if "renamed_to" not in i), {}
+        )
+        wanted = {**FOREIGN, "sector": sector_of(asset)}
+        for name, value in wanted.items():
+            if home.get(name) != value:
+                problems.append(f"{asset['symbol']}: foreign attribute {name} did not follow it")
     return problems
