@@ -21,6 +21,7 @@ from asset_sync.contract import (
     ASSETS_TABLE_KEY,
     STATUS_INDEX,
     STATUS_INDEX_KEY,
+    WRITE_OPERATIONS,
     Env,
 )
 from asset_sync.dal.errors import (
@@ -303,12 +304,13 @@ class AssetTable:
 
     @contextmanager
     def guard_writes(self, check: Callable[[], None]) -> Iterator[None]:
-        """While the block runs, every attempt of a PutItem/UpdateItem through this table's
-        client first passes `check`, boto3's own retries included (a botocore `before-send`
-        hook; what `check` raises ends the call and is not retried): a write whose first
-        attempt went out in time must not land after the lease ran out."""
+        """While the block runs, every attempt of a write through this table's client (each of
+        WRITE_OPERATIONS: an identity change's TransactWriteItems too) first passes `check`,
+        boto3's own retries included (a botocore `before-send` hook; what `check` raises ends
+        the call and is not retried): a write whose first attempt went out in time must not
+        land after the lease ran out."""
         events = self.client.meta.events
-        names = [f"before-send.dynamodb.{operation}" for operation in ("PutItem", "UpdateItem")]
+        names = [f"before-send.dynamodb.{operation}" for operation in sorted(WRITE_OPERATIONS)]
         key = f"lease-{id(check)}"  # botocore keeps one registration per unique id
 
         def before_send(**_kwargs: object) -> None:
