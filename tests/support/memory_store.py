@@ -94,7 +94,7 @@ class MemoryStore:
 
     @contextmanager
     def guard_writes(self, check: Callable[[], None]) -> Iterator[None]:
-        """`check` before every PutItem/UpdateItem while the block runs (dal's before-send)."""
+        """`check` before every write while the block runs (dal's before-send)."""
         self.guard = check
         try:
             yield
@@ -188,6 +188,7 @@ class MemoryStore:
 
     def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
         """All of the writes or none (TransactWriteItems): one item at most once."""
+        self.guard()
         self.requests += 1
         self.writes += 1
         symbols = [write.symbol for write in writes]
