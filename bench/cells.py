@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asset_sync.contract import Outcome, state_table_name
-from asset_sync.dal.assets import AssetTable
+from asset_sync.dal.assets import ASSETS_SPEC, AssetTable
 from asset_sync.dal.run_state import STATE_KEY, RunStateTable
 from asset_sync.local.dynamo_proxy import WRITE_OPERATIONS
 from asset_sync.local.stand_in import AlpacaStandIn
@@ -189,6 +189,7 @@ def _measure(infra: Infra, spec: dict[str, Any], ledger: Ledger, tables: tuple[s
         conditional_puts=bill.conditional_puts,
         base_wcu=bill.base_units,
         gsi_wcu=bill.index_units,
+        gsi_wcu_by_index=dict(sorted(bill.index_units_by_name.items())),
         wcu=bill.total_units,
         assets_table_item_writes=bill.by_table.get(tables[0], 0),
         assets_wcu=bill.units_by_table.get(tables[0], 0),
@@ -229,7 +230,7 @@ def run_cell(
                 _drop(infra, *tables)
             tables = _tables(infra, f"b{n}_{scenario.name}_{impl}")
             ledger = Ledger()
-            ledger.add_table(tables[0], "symbol", "status")
+            ledger.add_table(tables[0], ASSETS_SPEC.key, ASSETS_SPEC.indexes)
             ledger.add_table(tables[1], "pk")
             if start_items:
                 batch_put(infra.client, tables[0], list(start_items.values()))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from asset_sync.dal.schema import IndexSpec
 from bench.units import (
     AttributeValue,
     Item,
@@ -47,11 +48,19 @@ class Capture:
 
 @dataclass
 class ShadowTable:
-    """The items of one table, keyed by its partition key's value."""
+    """The items of one table, keyed by its partition key's value, and its indexes."""
 
     key: str
-    index_key: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
     items: dict[str, Item] = field(default_factory=dict)
+
+    def index_units(self, before: Item | None, after: Item | None) -> Counter[str]:
+        """What one item write costs on each of the table's indexes."""
+        units: Counter[str] = Counter()
+        for index in self.indexes:
+            projected = (self.key, index.key) if index.projection == "KEYS_ONLY" else ()
+            units[index.name] += index_write_units(before, after, index.key, projected)
+        return units
 
 
 @dataclass
@@ -64,6 +73,7 @@ class Bill:
     conditional_puts: int = 0
     base_units: int = 0
     index_units: int = 0
+    index_units_by_name: Counter[str] = field(default_factory=Counter)
     by_table: Counter[str] = field(default_factory=Counter)
     units_by_table: Counter[str] = field(default_factory=Counter)  # table write units
     transact_units: int = 0  # write units of TransactWriteItems (included above, doubled)
@@ -103,9 +113,9 @@ class Ledger:
     def __init__(self) -> None:
         self.tables: dict[str, ShadowTable] = {}
 
-    def add_table(self, name: str, key: str, index_key: str | None = None) -> ShadowTable:
+    def add_table(self, name: str, key: str, indexes: tuple[IndexSpec, ...] = ()) -> ShadowTable:
         """Track a table (empty)."""
-        table = ShadowTable(key, index_key)
+        table = ShadowTable(key, indexes)
         self.tables[name] = table
         return table
 
@@ -161,6 +171,7 @@ class Ledger:
             return
         base, index = bill.base_units, bill.index_units
         by_table = Counter(bill.units_by_table)
+        by_index = Counter(bill.index_units_by_name)
         for entry in entries:
             if "Put" in entry:
                 put = entry["Put"]
@@ -175,6 +186,8 @@ class Ledger:
         bill.index_units += bill.index_units - index
         for name, units in list(bill.units_by_table.items()):
             bill.units_by_table[name] += units - by_table[name]
+        for name, units in list(bill.index_units_by_name.items()):
+            bill.index_units_by_name[name] += units - by_index[name]
 
     def _write(
         self,
@@ -204,8 +217,7 @@ class Ledger:
         units = base_write_units(before, after)
         bill.base_units += units
         bill.units_by_table[name] += units
-        if table.index_key:
-            bill.index_units += index_write_units(before, after, table.index_key)
+        self._bill_indexes(bill, table.index_units(before, after))
         table.items[symbol] = after
 
     def _delete(self, bill: Bill, name: str, key: Item, ok: bool) -> None:
@@ -218,9 +230,17 @@ class Ledger:
         bill.base_units += units
         bill.units_by_table[name] += units
         if ok and before is not None:
-            if table.index_key:
-                bill.index_units += index_write_units(before, None, table.index_key)
+            self._bill_indexes(bill, table.index_units(before, None))
             del table.items[symbol]
+
+    @staticmethod
+    def _bill_indexes(bill: Bill, units: Counter[str]) -> None:
+        bill.index_units += units.total()
+        bill.index_units_by_name.update(units)
+
+    def forget(self, name: str, key: str) -> None:
+        """Record an item deleted outside the measured window (restore)."""
+        self.tables[name].items.pop(key, None)
 
     def _size(self, name: str, raw: Item) -> int | None:
         """The whole item's size as the table holds it now (None: no such item).

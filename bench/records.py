@@ -43,7 +43,8 @@ class Run(msgspec.Struct, kw_only=True):
     failed_item_writes: int
     conditional_puts: int
     base_wcu: int
-    gsi_wcu: int
+    gsi_wcu: int  # every index of the assets table
+    gsi_wcu_by_index: dict[str, int] = {}
     wcu: int
     assets_table_item_writes: int
     assets_wcu: int
@@ -105,6 +106,10 @@ class Cell(msgspec.Struct, kw_only=True):
     def median_rcu(self, operation: str) -> float:
         """Median read units of one DynamoDB operation."""
         return float(statistics.median(run.rcu_by_op.get(operation, 0.0) for run in self.runs))
+
+    def median_index_units(self, index: str) -> float:
+        """Median write units on one index of the assets table."""
+        return float(statistics.median(run.gsi_wcu_by_index.get(index, 0) for run in self.runs))
 
     def median_cpu_both(self) -> float:
         """Median CPU of the sync process plus moto's server: what the run costs the machine,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from msgspec import UnsetType
 
-from asset_sync.contract import MAX_DELIST_FRACTION, STATUS_INDEX
+from asset_sync.contract import ASSET_ID_INDEX, MAX_DELIST_FRACTION, STATUS_INDEX
 from bench import reading, sections, targets
 from bench.records import Meta, Results
 from bench.scenarios import CHANGED_FLIPS, CHANGED_RENAMES, DELISTED_FRACTION, DRIFT_FRACTION
@@ -76,9 +76,11 @@ def _setup(results: Results) -> list[str]:
         f"- Repetitions: {meta.repetitions_note}",
         "- Write units (WCU) are computed by `bench/units.py` from each written item's size "
         "before and after the write, by DynamoDB's rules (1 unit per KB rounded up, per item; "
-        f"plus the `{STATUS_INDEX}` GSI write, projection ALL: 1x for an item put into or "
-        "changed in the index, 2x when the status changes, none when nothing changed; every "
-        "item of a TransactWriteItems twice); the run-state table has no index. Read units "
+        f"plus the GSI writes: `{STATUS_INDEX}`, projection ALL: 1x for an item put into or "
+        "changed in the index, 2x when the status changes, none when nothing changed; "
+        f"`{ASSET_ID_INDEX}`, keys only: 1 for an item put with an `asset_id`, 2 when its "
+        "`asset_id` changes, none otherwise; every item of a TransactWriteItems twice, its "
+        "index writes included); the run-state table has no index. Read units "
         "(RCU) from each read request and its response, sized on the whole items as the table "
         "held them (a Query or Scan: the items of one request summed, rounded up to 4 KB, 0.5 "
         "RCU per 4 KB eventually consistent, a Query on the index always so; "
