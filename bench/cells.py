@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any
 from asset_sync.contract import Outcome, state_table_name
 from asset_sync.dal.assets import ASSETS_SPEC, AssetTable
 from asset_sync.dal.run_state import STATE_KEY, RunStateTable
+from asset_sync.dal.serialization import deserialize_item, serialize_item
 from asset_sync.local.dynamo_proxy import WRITE_OPERATIONS
 from asset_sync.local.stand_in import AlpacaStandIn
+from asset_sync.logic.item_writes import diff_item
+from asset_sync.logic.planning import Action, ItemPlan
 from asset_sync.logic.report import RunReport
 from bench.capture import CapturingProxy
 from bench.ledger import Ledger
@@ -52,6 +55,21 @@ def batch_put(client: DynamoDBClient, table: str, items: list[Item]) -> None:
     """BatchWriteItem of `items`, UnprocessedItems retried (bounded)."""
     for start in range(0, len(items), 25):
         requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        for attempt in range(20):
+            response = client.batch_write_item(RequestItems={table: requests})
+            requests = list(response.get("UnprocessedItems", {}).get(table, []))
+            if not requests:
+                break
+            time.sleep(0.05 * (attempt + 1))
+        else:
+            raise RuntimeError("BatchWriteItem kept returning UnprocessedItems")
+
+
+def batch_delete(client: DynamoDBClient, table: str, symbols: list[str]) -> None:
+    """BatchWriteItem deleting the items of `symbols`, UnprocessedItems retried (bounded)."""
+    for start in range(0, len(symbols), 25):
+        chunk = symbols[start : start + 25]
+        requests: list[Any] = [{"DeleteRequest": {"Key": {"symbol": {"S": s}}}} for s in chunk]
         for attempt in range(20):
             response = client.batch_write_item(RequestItems={table: requests})
             requests = list(response.get("UnprocessedItems", {}).get(table, []))
@@ -147,17 +165,47 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _start_items(scenario: Scenario, impl: str) -> tuple[dict[str, Item], list[str]]:
-    """The items a run of `impl` starts from, and the symbols carrying foreign attributes."""
+def _delisted(item: Item) -> Item:
+    """`item` after the sync's delisting write (`diff_item`, as a run on an earlier day)."""
+    stored = deserialize_item(item)
+    plan = ItemPlan(str(stored["symbol"]), Action.DELIST)
+    write = diff_item(plan, stored, YESTERDAY, run_seq=1)
+    kept = {k: v for k, v in stored.items() if k not in write.remove}
+    return serialize_item({**kept, **write.set_values})
+
+
+def _start_items(scenario: Scenario, impl: str) -> tuple[dict[str, Item], dict[str, str]]:
+    """The items a run of `impl` starts from, and the symbols carrying foreign attributes
+    (with their asset ids)."""
     if scenario.start is None:
-        return {}, []
+        return {}, {}
     base = sync_items(scenario.start) if impl == "asset_sync" else naive_items(scenario.start)
-    sample = foreign_sample(scenario.start, scenario)
-    for symbol in sample:
-        base[symbol] = {**base[symbol], **FOREIGN}
+    ids = {str(asset["symbol"]): str(asset["id"]) for asset in scenario.start}
+    sample = {symbol: ids[symbol] for symbol in foreign_sample(scenario.start, scenario)}
+    for symbol in scenario.delisted_before if impl == "asset_sync" else ():
+        base[symbol] = _delisted(base[symbol])
+    for symbol, asset_id in sample.items():
+        base[symbol] = {**base[symbol], **scenario.foreign_values(asset_id)}
     for index, symbol in enumerate(scenario.drift):
         base[symbol] = drift_edit(base[symbol], index)
     return base, sample
+
+
+def _foreign_kept(
+    infra: Infra, table: str, scenario: Scenario, sample: dict[str, str]
+) -> tuple[int, int]:
+    """How many sampled assets' attributes are on their asset's item after the run (and how
+    many items a new asset took over carry none), out of how many."""
+    wanted = {scenario.home(s, a): scenario.foreign_values(a) for s, a in sample.items()}
+    items = batch_get(infra.client, table, sorted({*wanted, *scenario.new_holders}))
+    kept = sum(
+        all(items.get(key, {}).get(name) == value for name, value in values.items())
+        for key, values in wanted.items()
+    )
+    kept += sum(
+        not any(name in items.get(key, {}) for name in FOREIGN) for key in scenario.new_holders
+    )
+    return kept, len(wanted) + len(scenario.new_holders)
 
 
 def _measure(infra: Infra, spec: dict[str, Any], ledger: Ledger, tables: tuple[str, str]) -> Run:
@@ -240,11 +288,15 @@ def run_cell(
                     state = _state_item(n)
                     infra.client.put_item(TableName=tables[1], Item=state)
                     ledger.put(tables[1], state)
-        else:  # restore what the previous run changed
+        else:  # restore what the previous run changed, delete what it created
             restore = sorted((scenario.touched | set(sample)) & set(start_items))
             batch_put(infra.client, tables[0], [start_items[s] for s in restore])
             for symbol in restore:
                 ledger.put(tables[0], start_items[symbol])
+            created = sorted(scenario.touched - set(start_items))
+            batch_delete(infra.client, tables[0], created)
+            for symbol in created:
+                ledger.forget(tables[0], symbol)
         setup_s = time.perf_counter() - setup0
         spec = {
             "impl": impl,
@@ -261,11 +313,9 @@ def run_cell(
         run = _measure(infra, spec, ledger, tables)
         run.setup_s = setup_s
         if sample:
-            items = batch_get(infra.client, tables[0], sample)
-            kept = [
-                s for s in sample if all(items.get(s, {}).get(k) == v for k, v in FOREIGN.items())
-            ]
-            run.foreign_sample, run.foreign_survived = len(sample), len(kept)
+            run.foreign_survived, run.foreign_sample = _foreign_kept(
+                infra, tables[0], scenario, sample
+            )
         run.check = scenario.check(impl, n, run.result)
         cell.runs.append(run)
         log(

@@ -132,6 +132,7 @@ class ScenarioSize(msgspec.Struct, kw_only=True):
     served: int
     identity_changes: int | UnsetType = UNSET  # transactions a correct run sends
     identity_items: int | UnsetType = UNSET  # items those transactions write
+    identity_by_kind: dict[str, int] | UnsetType = UNSET  # identity changes by kind
 
 
 class ItemBytes(msgspec.Struct, kw_only=True):
@@ -159,12 +160,15 @@ class SizeFigures(msgspec.Struct, kw_only=True):
     delisted5: ScenarioSize
     fullnochange: ScenarioSize
     fulldrift: ScenarioSize
+    reassigned: ScenarioSize | UnsetType = UNSET
     item_bytes: ItemBytes
     state_bytes: StateBytes
 
     def scenario(self, name: str) -> ScenarioSize:
         """The figures of a scenario by its name."""
-        size: ScenarioSize = getattr(self, name)
+        size: ScenarioSize | UnsetType = getattr(self, name)
+        if isinstance(size, UnsetType):
+            raise KeyError(f"no scenario {name!r} in these results")
         return size
 
 

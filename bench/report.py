@@ -32,8 +32,13 @@ def _setup(results: Results) -> list[str]:
         "is shared; with 2 CPUs any other load shows in wall times, less in CPU times)",
         f"- code under test: sha256 of `src/asset_sync/**/*.py` = `{meta.src_digest}`",
         f"- Python {meta.python}, moto {meta.moto}, boto3 {meta.boto3}, botocore {meta.botocore}",
-        "- DynamoDB: moto's server in a child process (`asset_sync.local.moto_server`), real HTTP "
-        "on 127.0.0.1, behind `asset_sync.local.dynamo_proxy.DynamoProxy`, which counts requests "
+        "- DynamoDB: moto's server in a child process (`bench/moto_transactions.py`: "
+        "`asset_sync.local.moto_server`'s, except that a TransactWriteItems keeps for its "
+        "rollback a copy of the items it writes where moto deep-copies the whole table once per "
+        "item, seconds at 35,000 items: each identity change would cost more than a no-change "
+        "run and outlast the client's read timeout; requests, answers and contents are moto's), "
+        "real HTTP on 127.0.0.1, behind `asset_sync.local.dynamo_proxy.DynamoProxy`, which "
+        "counts requests "
         "by operation and bytes at the HTTP level and sets TCP_NODELAY on its connections "
         "(without it every proxied request waited ~40 ms for a delayed ACK, 20 requests/s "
         "instead of ~190); `bench/capture.py` also keeps each request's body and each read's "
@@ -53,9 +58,10 @@ def _setup(results: Results) -> list[str]:
         "BatchWriteItem, straight to moto: for (c) exactly the items its sync stores "
         "(`new_item` + `serialize_item` + `sync_version` 1), for (a)/(b) their own items "
         "(the record as is, plus `updated_at`). About 1% of the items (and some of the changed "
-        "and delisted ones) also carry another service's attributes `last_pollenation_date` and "
-        "`sector`. Later runs of a cell start from the same state: the items the previous run "
-        "changed and the foreign-attribute sample are written back outside the window; each "
+        "and delisted ones, and every one a reassignment moves) also carry another service's "
+        "attributes `last_pollenation_date` and `sector`. Later runs of a cell start from the "
+        "same state: the items the previous run changed and the foreign-attribute sample are "
+        "written back, and the items it created deleted, outside the window; each "
         "initial-load run gets a new empty table. The run-state table starts with the record "
         "of run 1, so the measured runs are numbered 2 and up.",
         "- Scenarios: initial load into an empty table; re-run with no change; 1% of the assets "
@@ -64,7 +70,9 @@ def _setup(results: Results) -> list[str]:
         f"{DELISTED_FRACTION:g}` only; the guard's default limit is "
         f"{MAX_DELIST_FRACTION.default:.0%}; the candidates are confirmed with Alpaca at the "
         "default pace and sample, see 'Delisting confirmation'). Plain runs of (c) are plain "
-        "(`FULL_RECONCILE_DAYS` 0 in the worker). (c) only, `sync --full`: full reconciliation "
+        "(`FULL_RECONCILE_DAYS` 0 in the worker). (c) only: tickers reassigned (renames, "
+        "same-day shifts, swaps and reused tickers, see 'Ticker reassignments'); `sync --full`: "
+        "full reconciliation "
         f"of an unchanged table, and of a table in which {DRIFT_FRACTION:.1%} of the items were "
         "edited by hand under an unchanged `sync_hash` (a string, a bool, a number or a list "
         "changed, or an attribute removed, in turn).",
@@ -138,6 +146,7 @@ def markdown(results: Results, plot_name: str) -> str:
     lines += sections.full_section(results)
     lines += sections.confirmation_section(results)
     lines += sections.bookkeeping_section(results)
+    lines += sections.reassignment_section(results)
     lines += [*reading.analysis(results), ""]
     lines += reading.aws_estimate(results)
     lines += _import_time(results)

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from asset_sync.dal.client import dynamodb_client
-from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
+from asset_sync.local.moto_server import LOCAL_CREDENTIALS
 from asset_sync.local.stand_in import AlpacaStandIn
 from bench import cells, handwritten, measures, reading, records, report, targets
 from bench.capture import CapturingProxy
 from bench.cells import KEY_ID, SECRET, Infra, run_cell
+from bench.moto_transactions import BenchMotoServer
 from bench.plot import plot
 from bench.records import Profile, Results, ScenarioSize, SizeFigures
 from bench.scenarios import SCENARIOS, Scenario, make_scenarios
@@ -81,10 +82,17 @@ def snapshot_src(into: Path) -> str:
     return src_digest(into / "asset_sync")
 
 
+def _scenario_size(scenario: Scenario) -> ScenarioSize:
+    size = ScenarioSize(k=len(scenario.touched), served=len(scenario.served))
+    if scenario.reassignments is not None:
+        size.identity_changes = scenario.reassignments.identity_changes
+        size.identity_items = scenario.reassignments.identity_items
+        size.identity_by_kind = scenario.reassignments.by_kind()
+    return size
+
+
 def _size_figures(n: int, scenarios: dict[str, Scenario]) -> SizeFigures:
-    sizes = {
-        name: ScenarioSize(k=len(s.touched), served=len(s.served)) for name, s in scenarios.items()
-    }
+    sizes = {name: _scenario_size(scenario) for name, scenario in scenarios.items()}
     return SizeFigures(
         **sizes, item_bytes=measures.item_bytes(n), state_bytes=measures.state_bytes(n)
     )
@@ -128,7 +136,7 @@ def run(quick: bool, out_dir: Path) -> Results:
         scenarios = make_scenarios(catalog, seed=n)
         results.scenarios[str(n)] = _size_figures(n, scenarios)
         with (
-            MotoServer() as moto,
+            BenchMotoServer() as moto,
             CapturingProxy(moto.url) as proxy,
             AlpacaStandIn(catalog, key_id=KEY_ID, secret_key=SECRET) as alpaca,
         ):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -26,19 +27,24 @@ from asset_sync.contract import Outcome
 from asset_sync.dal.serialization import serialize_item
 from asset_sync.local.catalog import Asset, CatalogChanges, dumps_catalog, evolve_catalog
 from asset_sync.logic.item_writes import new_item
+from asset_sync.logic.models import ARCHIVE_PREFIX
 from asset_sync.logic.validation import validate_catalog
 from bench.naive import to_item
+from bench.reassign import Reassignments, reassign
 from bench.records import ReportValue
 from bench.units import Item
 
 YESTERDAY = "2025-06-01T04:00:00.000000Z"  # before any run's own timestamp
 FOREIGN = {"last_pollenation_date": {"S": "2026-11-28"}, "sector": {"S": "Technology"}}
-SCENARIOS = ("initial", "nochange", "changed1", "delisted5", "fullnochange", "fulldrift")
+SCENARIOS = (
+    "initial", "nochange", "changed1", "delisted5", "reassigned", "fullnochange", "fulldrift"
+)  # fmt: skip
 SCENARIO_TITLES = {
     "initial": "initial load (empty table)",
     "nochange": "re-run, no change",
     "changed1": "1% of assets changed",
     "delisted5": "5% delisted",
+    "reassigned": "tickers reassigned",
     "fullnochange": "full reconciliation, no change",
     "fulldrift": "full reconciliation, 0.1% drifted",
 }
@@ -49,7 +55,14 @@ IMPL_TITLES = {
     "asset_sync": "(c) asset-sync",
 }
 FULL_SCENARIOS = ("fullnochange", "fulldrift")  # `sync --full`
-SYNC_ONLY = FULL_SCENARIOS  # (c) only: the peers have no such mode
+NO_PEER = {  # (c) only: why the peers are not measured
+    "fullnochange": "no such mode (they overwrite every item on every run; see 're-run, no "
+    "change')",
+    "reassigned": "they key items by ticker and know no asset identity (they overwrite every "
+    "item on every run; see 're-run, no change')",
+}
+NO_PEER["fulldrift"] = NO_PEER["fullnochange"]
+SYNC_ONLY = tuple(NO_PEER)
 CHANGED_FLIPS, CHANGED_RENAMES = 0.008, 0.002  # `evolve_catalog`: 1% of the assets changed
 DELISTED_FRACTION = 0.05
 DRIFT_FRACTION = 0.001
@@ -67,6 +80,7 @@ class Scenario:
     changes: CatalogChanges | None = None
     full: bool = False  # a full reconciliation (`sync --full`)
     drift: tuple[str, ...] = ()  # symbols whose stored item is edited by hand before the run
+    reassignments: Reassignments | None = None
 
     @property
     def touched(self) -> set[str]:
@@ -74,7 +88,41 @@ class Scenario:
         touched = set(self.drift)
         if self.changes is not None:
             touched |= set(self.changes.changed) | set(self.changes.delisted)
+        if self.reassignments is not None:
+            touched |= self.reassignments.keys()
         return touched
+
+    @property
+    def delisted_before(self) -> tuple[str, ...]:
+        """Symbols whose item starts inactive: their asset was delisted on an earlier day."""
+        return self.reassignments.reused_after_delisting if self.reassignments else ()
+
+    def foreign_values(self, asset_id: str) -> Item:
+        """Another service's attributes on the item of `asset_id`: the same for every asset,
+        but where assets change tickers, where they must follow their asset."""
+        if self.reassignments is None:
+            return FOREIGN
+        return {**FOREIGN, "sector": {"S": f"sector of {asset_id}"}}
+
+    @cached_property
+    def _served_symbols(self) -> dict[str, str]:
+        return {str(a["id"]): str(a["symbol"]) for a in self.served}
+
+    def home(self, symbol: str, asset_id: str) -> str:
+        """The item that holds `asset_id`, on `symbol` before the run, after a correct run."""
+        served = self._served_symbols
+        if asset_id in served:
+            return served[asset_id]
+        if self.reassignments is not None and symbol in self.reassignments.displaced:
+            return ARCHIVE_PREFIX + asset_id
+        return symbol
+
+    @property
+    def new_holders(self) -> tuple[str, ...]:
+        """Tickers a new asset takes over: their items must carry no foreign attribute."""
+        if self.reassignments is None:
+            return ()
+        return tuple(self.reassignments.displaced)
 
     @property
     def impls(self) -> tuple[str, ...]:
@@ -100,6 +148,12 @@ class Scenario:
             "fullnochange": {"unchanged": n, "repaired": 0, "updated": 0},
             "fulldrift": {"repaired": drifted, "unchanged": n - drifted, "updated": 0},
         }
+        if self.reassignments is not None:
+            same_day = len(self.reassignments.reused_same_day)
+            by_scenario["reassigned"] = {
+                **self.reassignments.expected_counts(n),
+                "delist_lookups": min(same_day, DELIST_CONFIRM_SAMPLE),
+            }
         return {**by_scenario[self.name], "full": self.full}
 
     def check(self, impl: str, n: int, result: dict[str, ReportValue]) -> str:
@@ -112,7 +166,7 @@ class Scenario:
 
 
 def make_scenarios(catalog: list[Asset], seed: int) -> dict[str, Scenario]:
-    """Every scenario on one catalog (every record active)."""
+    """Every scenario on one catalog (every record active but where a scenario says)."""
     changed, changed_info = evolve_catalog(
         catalog, seed, listings=0, delistings=0, flips=CHANGED_FLIPS, renames=CHANGED_RENAMES
     )
@@ -122,11 +176,13 @@ def make_scenarios(catalog: list[Asset], seed: int) -> dict[str, Scenario]:
     symbols = sorted(str(asset["symbol"]) for asset in catalog)
     k_drift = max(1, round(DRIFT_FRACTION * len(symbols)))
     drifted = tuple(symbols[len(symbols) // (2 * k_drift) :: len(symbols) // k_drift][:k_drift])
+    reassigned = reassign(catalog, seed + 2)
     return {
         "initial": Scenario("initial", None, catalog),
         "nochange": Scenario("nochange", catalog, catalog),
         "changed1": Scenario("changed1", catalog, changed, changed_info),
         "delisted5": Scenario("delisted5", catalog, delisted, delisted_info),
+        "reassigned": Scenario("reassigned", catalog, reassigned.served, reassignments=reassigned),
         "fullnochange": Scenario("fullnochange", catalog, catalog, full=True),
         "fulldrift": Scenario("fulldrift", catalog, catalog, full=True, drift=drifted),
     }
@@ -158,6 +214,8 @@ def foreign_sample(catalog: list[Asset], scenario: Scenario) -> list[str]:
     if scenario.changes is not None:
         sample.update(list(scenario.changes.changed)[:20])
         sample.update(list(scenario.changes.delisted)[:20])
+    if scenario.reassignments is not None:
+        sample.update(scenario.reassignments.moved_assets())
     return sorted(sample)
 
 

@@ -1,12 +1,14 @@
-"""The report's sections on one cost each: full reconciliation, delisting confirmation and the
-run's own bookkeeping writes."""
+"""The report's sections on one cost each: full reconciliation, delisting confirmation, the
+run's own bookkeeping writes and ticker reassignments."""
 
 from __future__ import annotations
 
-from asset_sync.contract import FULL_RECONCILE_DAYS, STATUS_INDEX
+from msgspec import UnsetType
+
+from asset_sync.contract import ASSET_ID_INDEX, FULL_RECONCILE_DAYS, STATUS_INDEX
 from asset_sync.dal.assets import BATCH_GET_LIMIT
 from asset_sync.dal.run_state import HISTORY_KEEP
-from bench.records import Cell, Results
+from bench.records import Cell, Results, ScenarioSize
 from bench.scenarios import DELIST_CONFIRM_SAMPLE, DELIST_LOOKUPS_PER_SECOND
 from bench.text import mb, op_order, op_short, rcu_text, requests_text
 
@@ -190,5 +192,90 @@ def bookkeeping_section(results: Results) -> list[str]:
         f"{HISTORY_KEEP} runs older (`HISTORY_KEEP`): one more item, under 1 KB, billed twice: "
         "+2 WCU, still one request. The benchmark's runs are numbered 2 to 4, so it does not "
         "show that Delete.",
+        "",
+    ]
+
+
+def _reassignment_row(n: int, size: ScenarioSize, entry: Cell) -> str:
+    kinds = size.identity_by_kind if isinstance(size.identity_by_kind, dict) else {}
+    changes = int(size.identity_changes or 0)
+    table, state = entry.median("assets_wcu"), entry.median("state_table_wcu")
+    status, asset_id = (entry.median_index_units(i) for i in (STATUS_INDEX, ASSET_ID_INDEX))
+    foreign = entry.runs[0]
+    return (
+        f"| {n:,} | {changes} ({' + '.join(str(v) for v in kinds.values())}) "
+        f"| {size.identity_items} | {entry.median('write_requests'):,.0f} "
+        f"({requests_text(entry, writes_only=True)}) "
+        f"| {table:,.0f} + {status:,.0f} + {asset_id:,.0f} + {state:,.0f} = "
+        f"{entry.median('wcu'):,.0f} | {(table + status + asset_id) / changes:.1f} "
+        f"| {requests_text(entry, reads_only=True)} | {rcu_text(entry.median('rcu'))} "
+        f"| {entry.median('alpaca_lookups'):,.0f} | **{entry.median('wall_s'):.1f}** "
+        f"| {foreign.foreign_survived}/{foreign.foreign_sample} |"
+    )
+
+
+def _reassignment_paragraph(n: int, size: ScenarioSize, entry: Cell, plain: Cell | None) -> str:
+    changes, items = int(size.identity_changes or 0), int(size.identity_items or 0)
+    table = entry.median("assets_wcu")
+    text = (
+        f"- **N = {n:,}**: {changes} identity changes writing {items} items cost "
+        f"{entry.median('write_requests'):,.0f} write requests, k + 2 with k the identity "
+        f"changes; written one item at a time they would have taken {items + 2} (k + 2 with k "
+        f"the items) and left renames half-applied on a failure. The transactions bill "
+        f"{table:,.0f} WCU on the table, {table / items if items else 0.0:.0f} per item where "
+        f"single writes bill 1: the price of all-or-nothing identity changes."
+    )
+    if plain is not None:
+        text += (
+            f" Reads: {requests_text(entry, reads_only=True)} against "
+            f"{requests_text(plain, reads_only=True)} for the no-change run "
+            f"({rcu_text(entry.median('rcu'))} RCU against {rcu_text(plain.median('rcu'))}): "
+            "the whole items of the symbols that differ and of the delisting candidates, and "
+            f"the `{ASSET_ID_INDEX}` entries of the ids still unmatched."
+        )
+    return text
+
+
+def reassignment_section(results: Results) -> list[str]:
+    """What ticker reassignments cost (issue 19): one transaction per identity change."""
+    rows: list[str] = []
+    paragraphs: list[str] = []
+    for n in results.sizes:
+        entry = results.cell(n, "reassigned", "asset_sync")
+        size = results.size(n).reassigned
+        if entry is None or isinstance(size, UnsetType):
+            continue
+        rows.append(_reassignment_row(n, size, entry))
+        plain = results.cell(n, "nochange", "asset_sync")
+        paragraphs.append(_reassignment_paragraph(n, size, entry, plain))
+    if not rows:
+        return []
+    return [
+        "## Ticker reassignments",
+        "",
+        "The next day of the catalog with, per 0.05% of its assets (at least one): two plain "
+        "renames (`X` -> a new ticker), a same-day shift (`A`=a, `B`=b -> `B`=a, `C`=b, as "
+        "FB -> META -> METV on 2022-06-09), a swap (`A`=1, `B`=2 -> `A`=2, `B`=1), a ticker "
+        "reused after its holder was delisted (its item inactive) and one reused the same day "
+        "(the holder leaves the catalog, is confirmed delisted by Alpaca and moves to its "
+        "archive item `__asset/<id>`); every other asset unchanged (`bench/reassign.py`). By "
+        "[identity.md](identity.md) each is one identity change, one TransactWriteItems: a "
+        "rename writes 2 items, a shift 3, a swap 2, a reuse 2. The assets involved carry "
+        "another service's attributes, different for each asset, which must end on their "
+        "asset's item (and none on the item a new asset took). (c) only: the naive peers key "
+        "items by ticker and know no asset identity. Write units: every item of a transaction "
+        f"is billed twice, on the table and, as `bench/ledger.py` counts them, on the "
+        f"indexes (`{STATUS_INDEX}`, projection ALL: any change; `{ASSET_ID_INDEX}`, keys "
+        "only: 1 for an `asset_id` set, 2 for one changed, none otherwise); DynamoDB documents "
+        "the doubling for the table's writes, so the index figures are an upper bound. Medians.",
+        "",
+        "| N | identity changes (renames + shifts + swaps + reused after a delisting + the same "
+        "day) | items written | write requests | WCU table + status-index + asset-id-index + "
+        "run state = total | WCU per identity change (table and indexes) | read requests "
+        "| RCU | Alpaca lookups | wall s | foreign attrs on their asset's item |",
+        "|---:|---|---:|---|---|---:|---|---:|---:|---:|---|",
+        *rows,
+        "",
+        *paragraphs,
         "",
     ]

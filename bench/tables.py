@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from msgspec import UnsetType
+
 from bench.records import Cell, Results, SizeFigures
-from bench.scenarios import IMPL_TITLES, IMPLS, SCENARIO_TITLES, SCENARIOS, SYNC_ONLY
+from bench.scenarios import IMPL_TITLES, IMPLS, NO_PEER, SCENARIO_TITLES, SCENARIOS
 from bench.text import mb, rcu_text, requests_text
 
 HEADER = (
@@ -59,9 +61,10 @@ def table_for(results: Results, n: int) -> list[str]:
     """The markdown table of one N."""
     lines = [HEADER, ALIGN]
     for scenario in SCENARIOS:
-        if scenario in SYNC_ONLY and results.cell(n, scenario, "asset_sync"):
+        if scenario in NO_PEER and results.cell(n, scenario, "asset_sync"):
             lines.append(
-                f"| {SCENARIO_TITLES[scenario]} | (a), (b) | {NO_PEER_ROW} | | | | | | | | | | |"
+                f"| {SCENARIO_TITLES[scenario]} | (a), (b) | n/a: {NO_PEER[scenario]} "
+                "| | | | | | | | | | |"
             )
         for impl in IMPLS:
             entry = results.cell(n, scenario, impl)
@@ -85,11 +88,17 @@ def sizes_text(size: SizeFigures) -> str:
 def size_section(results: Results, n: int) -> list[str]:
     """The heading, the scenario sizes and the table of one N."""
     size = results.size(n)
+    reassigned = ""
+    if not isinstance(size.reassigned, UnsetType):
+        reassigned = (
+            f"; tickers reassigned: k = {size.reassigned.identity_changes} identity changes "
+            f"writing {size.reassigned.identity_items} items"
+        )
     return [
         f"## N = {n:,}",
         "",
         f"1% changed: k = {size.changed1.k:,} assets; 5% delisted: k = "
-        f"{size.delisted5.k:,} assets.{sizes_text(size)}",
+        f"{size.delisted5.k:,} assets{reassigned}.{sizes_text(size)}",
         "",
         *table_for(results, n),
         "",

@@ -80,6 +80,44 @@ def confirmation_lookups(results: Results, n: int) -> list[Verdict]:
     ]
 
 
+def reassignments(results: Results, n: int) -> list[Verdict]:
+    """Issue 19: k identity changes cost k + 2 write requests, one TransactWriteItems each at
+    2 write units per item, and every foreign attribute ends on its own asset's item."""
+    entry = results.cell(n, "reassigned", "asset_sync")
+    size = results.size(n).reassigned
+    if entry is None or isinstance(size, UnsetType):
+        return []
+    k, items = int(size.identity_changes or 0), int(size.identity_items or 0)
+    worst = entry.most("write_requests")
+    transactions = {run.requests.get("TransactWriteItems", 0) for run in entry.runs}
+    table_units = entry.most("assets_wcu")
+    kept = [(run.foreign_survived, run.foreign_sample) for run in entry.runs]
+    return [
+        Verdict(
+            target=f"k identity changes => <= k + 2 write requests, one TransactWriteItems each "
+            f"(N={n:,}, k={k:,})",
+            met=worst <= k + 2 and transactions == {k + 1},
+            detail=f"{worst:,.0f} write requests (k + 2 = {k + 2:,}): "
+            f"{requests_text(entry, writes_only=True)} (the k identity changes and the run "
+            "record; the run lease)",
+        ),
+        Verdict(
+            target="k identity changes => 2 write units per item written on the assets table "
+            f"(N={n:,}, k={k:,}, {items:,} items)",
+            met=table_units <= 2 * items,
+            detail=f"{table_units:,.0f} WCU on the table for {items:,} items "
+            f"({table_units / items if items else 0.0:.2f} per item); on its indexes "
+            f"{entry.median('gsi_wcu'):,.0f} more",
+        ),
+        Verdict(
+            target=f"tickers reassigned: other services' attributes follow their asset (N={n:,})",
+            met=all(isinstance(a, int) and a == b for a, b in kept),
+            detail=f"{kept[0][0]} of {kept[0][1]} on the item of their asset (and none on the "
+            "items a new asset took over)",
+        ),
+    ]
+
+
 def full_reconciliation(results: Results, n: int) -> list[Verdict]:
     """A full run of an unchanged table writes as a plain one; k drifted items, k repairs."""
     out = []
@@ -176,6 +214,7 @@ PER_SIZE: tuple[PerSize, ...] = (
     no_change_writes,
     k_plus_two,
     confirmation_lookups,
+    reassignments,
     full_reconciliation,
     faster_than_peers,
     initial_load,
