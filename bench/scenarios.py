@@ -84,7 +84,7 @@ class Scenario:
 
     @property
     def touched(self) -> set[str]:
-        """Symbols whose item a correct run changes."""
+        """Items (symbols, archive keys) a correct run writes."""
         touched = set(self.drift)
         if self.changes is not None:
             touched |= set(self.changes.changed) | set(self.changes.delisted)
@@ -99,7 +99,8 @@ class Scenario:
 
     def foreign_values(self, asset_id: str) -> Item:
         """Another service's attributes on the item of `asset_id`: the same for every asset,
-        but where assets change tickers, where they must follow their asset."""
+        but where assets change tickers each asset has its own, so that any on a wrong item
+        shows."""
         if self.reassignments is None:
             return FOREIGN
         return {**FOREIGN, "sector": {"S": f"sector of {asset_id}"}}
