@@ -3,11 +3,11 @@
 The proxy hands over every request body in the order the requests completed (with the response
 of reads and of failed or batch writes); the ledger applies each write to its copy of the items
 so that the write is billed on the item before and after it, and bills each read on the whole
-items it read as the table held them at that moment, as DynamoDB bills them (see
-`bench.units`). A read's response may be projected (`ProjectionExpression`), so the sizes come
-from the shadow, not from the response. Only the update-expression forms the implementations
-under test send are understood: `SET a = :v`, `SET a = if_not_exists(a, :v) + :w`,
-`SET a = a + :v` and `REMOVE a, b`.
+items it read as the table held them at that moment (on a keys-only index, on their entries),
+as DynamoDB bills them (see `bench.units`). A read's response may be projected
+(`ProjectionExpression`), so the sizes come from the shadow, not from the response. Only the
+update-expression forms the implementations under test send are understood: `SET a = :v`,
+`SET a = if_not_exists(a, :v) + :w`, `SET a = a + :v` and `REMOVE a, b`.
 """
 
 from __future__ import annotations
@@ -255,6 +255,18 @@ class Ledger:
                 return item_size(held)
         return item_size(raw) if len(raw) > 1 else None
 
+    def _entry_size(self, request: dict[str, Any], raw: Item) -> int:
+        """The size a Query or Scan is billed on for one item: the whole item, or on a keys-only
+        index its entry (the table's and the index's keys)."""
+        table = self.tables.get(request["TableName"])
+        index = next(
+            (i for i in (table.indexes if table else ()) if i.name == request.get("IndexName")),
+            None,
+        )
+        if table is None or index is None or index.projection != "KEYS_ONLY":
+            return self._size(request["TableName"], raw) or 0
+        return item_size({k: v for k, v in raw.items() if k in (table.key, index.key)})
+
     def _read(
         self, bill: Bill, operation: str, request: dict[str, Any], response: dict[str, Any]
     ) -> None:
@@ -262,7 +274,7 @@ class Ledger:
         units = 0.0
         if operation in ("Query", "Scan"):
             items = list(response.get("Items", []))
-            read = [self._size(request["TableName"], item) or 0 for item in items]
+            read = [self._entry_size(request, item) for item in items]
             consistent = bool(request.get("ConsistentRead")) and "IndexName" not in request
             units = bulk_read_units(read, consistent)
             bill.items_read += len(items)

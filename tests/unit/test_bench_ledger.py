@@ -78,3 +78,18 @@ def test_a_transaction_bills_every_item_and_its_index_writes_twice() -> None:
     assert bill.units_by_table[TABLE] == 4  # 2 items, 1 unit each, twice
     assert bill.index_units_by_name == {STATUS_INDEX: 4, ASSET_ID_INDEX: 8}
     assert bill.transact_units == bill.total_units == 16
+
+
+def test_a_query_of_the_keys_only_index_is_billed_on_its_entries() -> None:
+    big = [{**item(f"S{i}", "shared"), "notes": {"S": "x" * 1_000}} for i in range(10)]
+    book = ledger(*big)
+    keys = [{"symbol": i["symbol"], "asset_id": i["asset_id"]} for i in big]
+
+    def query(index: str) -> Capture:
+        request = {"TableName": TABLE, "IndexName": index, "KeyConditionExpression": "k = :v"}
+        return Capture(
+            "Query", json.dumps(request).encode(), 200, json.dumps({"Items": keys}).encode()
+        )
+
+    assert book.bill([query(ASSET_ID_INDEX)]).read_units == 0.5  # 10 small entries: one 4 KB block
+    assert book.bill([query(STATUS_INDEX)]).read_units == 1.5  # 10 whole items: 3 blocks
