@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.components.dashboard import SyncDashboard
 from infra.components.events import AssetEvents
-from infra.components.monitoring import Monitoring
+from infra.components.monitoring import Monitoring, Watched
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SyncFunction
 from infra.components.tables import Tables
@@ -43,22 +43,10 @@ class AssetSyncStack(cdk.Stack):
             self, "Schedule", settings=settings, function=self.sync.function
         )
         self.events = AssetEvents(self, "Events", settings=settings, tables=self.tables, code=code)
-        self.monitoring = Monitoring(
-            self,
-            "Monitoring",
-            settings=settings,
-            sync=self.sync,
-            schedule=self.schedule,
-            asset_events=self.events,
-        )
+        watched = Watched(self.sync, self.schedule, self.events)
+        self.monitoring = Monitoring(self, "Monitoring", settings=settings, watched=watched)
         self.dashboard = SyncDashboard(
-            self,
-            "Dashboard",
-            settings=settings,
-            sync=self.sync,
-            schedule=self.schedule,
-            asset_events=self.events,
-            alarms=self.monitoring.alarms,
+            self, "Dashboard", settings=settings, watched=watched, alarms=self.monitoring.alarms
         )
         self._outputs()
 

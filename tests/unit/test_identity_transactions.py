@@ -19,7 +19,7 @@ from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
-from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.dal.errors import ConditionFailedError, as_store_error
 from asset_sync.dal.run_state import LeaseLostError
 from asset_sync.logic.apply import PlanApplier, RunIdentity, StopRequested
 from asset_sync.logic.models import ACTIVE, INACTIVE, CatalogAsset, FieldChange, ItemChange
@@ -56,8 +56,10 @@ def rename_group() -> IdentityGroup:
     )
 
 
-def client_error(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, operation)
+def client_error(operation: str) -> BaseException:
+    """What a store raises where botocore failed (dal/errors.py converts it)."""
+    error = ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, operation)
+    return as_store_error(error)
 
 
 class Scripted(MemoryStore):

@@ -25,19 +25,21 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asset_sync.config import ConfigError
+from asset_sync.contract import EVENTS_SERVICE, METRICS_NAMESPACE, Env, Metric
 from asset_sync.events.batch import Consumer, process
 from asset_sync.events.clock import Clock, Deadline, SystemClock
 from asset_sync.events.publisher import Publisher, events_client
 from asset_sync.events.quarantine import Quarantine, s3_client
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-events")
+SERVICE = os.environ.get(Env.POWERTOOLS_SERVICE_NAME, EVENTS_SERVICE)
 # Time kept at the end of an invocation for the last log line, the metrics and the response.
 END_MARGIN_SECONDS = 2.0
 logger = Logger(  # ensure_ascii: symbols in warnings reach the log escaped, never raw
     service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
 )
 metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"), service=SERVICE
+    namespace=os.environ.get(Env.POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE
 )
 
 
@@ -57,10 +59,10 @@ _route_library_logs()
 
 def build_consumer(environ: Mapping[str, str], clock: Clock) -> Consumer:
     """The consumer the environment describes, on `clock`."""
-    bus_name = environ.get("EVENT_BUS_NAME")
+    bus_name = environ.get(Env.EVENT_BUS_NAME)
     if not bus_name:
-        raise RuntimeError("EVENT_BUS_NAME (the event bus to publish to) is not set")
-    bucket = environ.get("EVENTS_QUARANTINE_BUCKET")
+        raise ConfigError(f"{Env.EVENT_BUS_NAME} (the event bus to publish to) is not set")
+    bucket = environ.get(Env.EVENTS_QUARANTINE_BUCKET)
     return Consumer(
         publisher=Publisher(events_client(), bus_name, sleep=clock.sleep),
         quarantine=Quarantine(s3_client(), bucket) if bucket else None,
@@ -79,14 +81,23 @@ def consumer() -> Consumer:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish the events of a batch of stream records; report where to retry from."""
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
-    current = consumer()
+    try:
+        current = consumer()
+    except Exception as error:  # a misconfigured function: one line in the one mapping's words
+        from asset_sync.endings import ending_of  # noqa: PLC0415 - this failure's path only
+
+        logger.exception(ending_of(error).message)
+        raise
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = Deadline.after(current.clock, remaining - END_MARGIN_SECONDS)
     outcome = process(records, current, deadline)
-    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=outcome.published)
-    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=outcome.failed)
-    metrics.add_metric(name="EventsQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
-    metrics.add_metric(name="StreamRecordsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
+    for name, value in (
+        (Metric.EVENTS_PUBLISHED, outcome.published),
+        (Metric.EVENTS_FAILED, outcome.failed),
+        (Metric.EVENTS_QUARANTINED, outcome.quarantined),
+        (Metric.STREAM_RECORDS_IGNORED, outcome.ignored),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     response = outcome.response(records)
     logger.info(
         "stream batch done",

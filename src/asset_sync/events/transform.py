@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from asset_sync.dal.serialization import Image, integer, same_value, text
 from asset_sync.events.classify import (
     ANNOUNCED_ATTRIBUTES,
     MANUAL,
@@ -31,7 +32,6 @@ from asset_sync.events.entries import (
     entry_size,
     make_entry,
 )
-from asset_sync.events.values import Image, integer, same_value, text
 
 __all__ = ["ANNOUNCED_ATTRIBUTES", "StreamRecordError", "events_of", "to_events"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
-from asset_sync.contract import ASSET_ID_INDEX
-from asset_sync.dal.serialization import deserialize_item
+from asset_sync.contract import Outcome
+from asset_sync.dal.assets import AssetTable
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
@@ -84,7 +84,7 @@ class DemoResult:
     def to_json(self) -> dict[str, Any]:
         """The demo as one JSON object: its outcome and the three run reports."""
         return {
-            "outcome": "succeeded" if self.ok else "failed",
+            "outcome": Outcome.SUCCEEDED if self.ok else Outcome.FAILED,
             "exit_code": 0 if self.ok else 1,
             "runs": [report.to_json() for report in self.reports],
             "problems": self.problems,
@@ -192,8 +192,8 @@ def _run(
             return
 
         reports = result.reports
-        result.problems = _check(reports, assets.client, settings.assets_table, annotated)
-        result.problems += _check_shift(assets.client, settings.assets_table, *shift)
+        result.problems = _check(reports, assets, annotated)
+        result.problems += _check_shift(assets, *shift)
     for problem in result.problems:
         say(f"demo check failed: {problem}")
     if not result.problems:
@@ -223,16 +223,9 @@ def _shift_tickers(
     return shifted, (first, second, new)
 
 
-def _check_shift(client: object, table: str, first: str, second: str, new: str) -> list[str]:
+def _check_shift(assets: AssetTable, first: str, second: str, new: str) -> list[str]:
     """The shift is two renames: the links name the asset's real moves on every item."""
-    items = {
-        symbol: deserialize_item(
-            client.get_item(  # type: ignore[attr-defined]
-                TableName=table, Key={"symbol": {"S": symbol}}
-            ).get("Item", {})
-        )
-        for symbol in (first, second, new)
-    }
+    items = {symbol: assets.get_item(symbol) or {} for symbol in (first, second, new)}
     linked = (
         items[first].get("renamed_to") == second
         and items[second].get("previous_symbol") == first
@@ -245,7 +238,7 @@ def _check_shift(client: object, table: str, first: str, second: str, new: str) 
 
 
 def _check(
-    reports: list[RunReport], client: object, table: str, annotated: list[dict[str, object]]
+    reports: list[RunReport], assets: AssetTable, annotated: list[dict[str, object]]
 ) -> list[str]:
     """What the demo promises: foreign attributes kept, re-run writes no asset item."""
     problems = []
@@ -255,18 +248,8 @@ def _check(
     if rerun.dynamodb_write_requests > 2:
         problems.append(f"the re-run made {rerun.dynamodb_write_requests} write requests")
     for asset in annotated:  # on the item that holds the asset now, wherever it moved
-        found = client.query(  # type: ignore[attr-defined]
-            TableName=table,
-            IndexName=ASSET_ID_INDEX,
-            KeyConditionExpression="asset_id = :id",
-            ExpressionAttributeValues={":id": {"S": str(asset["id"])}},
-        )["Items"]
-        items = [
-            deserialize_item(
-                client.get_item(TableName=table, Key={"symbol": k["symbol"]})["Item"]  # type: ignore[attr-defined]
-            )
-            for k in found
-        ]
+        symbols = assets.holders_of([str(asset["id"])]).get(str(asset["id"]), [])
+        items = list(assets.get_items(symbols).values())
         home = next((i for i in items if i.get("status") == "active"), None) or next(
             (i for i in items if "renamed_to" not in i), {}
         )
