@@ -62,6 +62,11 @@ STATE_TABLE_SUFFIX = "_sync_state"
 HISTORY_TABLE_SUFFIX = "_history"
 STATUS_INDEX = "status-index"
 ASSET_ID_INDEX = "asset-id-index"
+# The history table (docs/history.md): partition key `shard` (a fixed hash of the asset id, or
+# a reserved partition), sort key `key` (`<asset_id>#<version>`), and its index by ticker.
+HISTORY_PARTITION_KEY = "shard"
+HISTORY_SORT_KEY = "key"
+HISTORY_SYMBOL_INDEX = "symbol-index"
 
 
 def state_table_name(assets_table: str) -> str:
@@ -77,6 +82,7 @@ def history_table_name(assets_table: str) -> str:
 METRICS_NAMESPACE = "Signal9/AssetSync"
 SYNC_SERVICE = "asset-sync"
 EVENTS_SERVICE = "asset-events"
+HISTORY_SERVICE = "asset-history"
 EVENT_SOURCE = "signal9.asset-sync"
 
 
@@ -107,3 +113,7 @@ class Metric:
     EVENTS_PUBLISHED = "EventsPublished"
     EVENTS_FAILED = "EventsFailed"
     EVENTS_QUARANTINED = "EventsQuarantined"
+    HISTORY_VERSIONS_WRITTEN = "HistoryVersionsWritten"
+    HISTORY_RECORDS_FAILED = "HistoryRecordsFailed"
+    HISTORY_RECORDS_QUARANTINED = "HistoryRecordsQuarantined"
+    HISTORY_RECORDS_IGNORED = "HistoryRecordsIgnored"
