@@ -11,6 +11,7 @@ of the assets table (docs/identity.md's rule), independent of the history code.
 from __future__ import annotations
 
 import copy
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -156,17 +157,24 @@ def table_universe(items: Mapping[str, Mapping[str, Any]]) -> dict[str, Seen]:
     return out
 
 
-def start(env: Env, monkeypatch: pytest.MonkeyPatch) -> Days:
-    """A history table beside `env`'s tables, the stream read from its start, the handler
-    behind the mapping double, and every clock on the first day."""
+def start(
+    env: Env,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    writer_endpoint: str | None = None,
+    create: bool = True,
+) -> Days:
+    """A history table beside `env`'s tables (unless not `create`), the stream read from its
+    start, the handler behind the mapping double (its writer's requests to `writer_endpoint`,
+    a fault proxy, when given), and every clock on the first day."""
     clock = SimClock(start=at(FIRST_DAY, 3))
     monkeypatch.setattr(time, "time", clock.time)
-    history = HistoryTable(
-        dynamodb_client("us-east-1", env.settings.dynamodb_endpoint_url),
-        f"{env.settings.assets_table}_history",
-    )
-    history.create()
-    writer = Writer(history, clock)
+    name = f"{env.settings.assets_table}_history"
+    history = HistoryTable(dynamodb_client("us-east-1", env.settings.dynamodb_endpoint_url), name)
+    if create:
+        history.create()
+    endpoint = writer_endpoint or env.settings.dynamodb_endpoint_url
+    writer = Writer(HistoryTable(handler.writer_client(endpoint), name), clock, random.Random(24))
     handler.writer.cache_clear()
     monkeypatch.setattr(handler, "writer", lambda: writer)
     cold_start.is_cold_start = True

@@ -8,7 +8,6 @@ The history table is HISTORY_TABLE, else the assets table's name plus `_history`
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -29,7 +28,7 @@ from asset_sync.dal.stats import IoStats
 from asset_sync.history.api import History
 from asset_sync.history.backfill import backfill
 from asset_sync.history.model import HistoryError, HistoryNotBegunError, Moment, parse_moment
-from asset_sync.history.versions import timestamp, version_of_record
+from asset_sync.history.versions import now, timestamp, version_of_record
 from asset_sync.render import lines_to_text
 from asset_sync.wiring import tables
 
@@ -79,7 +78,7 @@ def backfill_command(table: str | None, endpoint_url: str | None, as_json: bool)
     settings = load_settings(table, endpoint_url)
     assets, _ = tables(settings)
     store = history_table(settings)
-    started = timestamp(datetime.now(UTC))
+    started = timestamp(now())
     report = backfill(assets.client, settings.assets_table, store, started)
     found = {**report.to_json(), "write_requests": store.stats.writes}
     if as_json:
@@ -153,7 +152,7 @@ def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     try:
-        return parse_moment(value, datetime.now(UTC))
+        return parse_moment(value, now())
     except HistoryError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -204,7 +203,7 @@ def universe(
     ones unless --all-statuses), from the history table."""
     settings = load_settings(table, endpoint_url)
     reader = History(history_table(settings))
-    moment = moment or parse_moment(datetime.now(UTC).isoformat(), datetime.now(UTC))
+    moment = moment or parse_moment(now().isoformat(), now())
     begins_at = reader.begins_at()
     asked = {"as_of": moment.label, "history_table": reader.table.table_name}
     try:

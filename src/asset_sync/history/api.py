@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from asset_sync.config import ConfigError, settings_from_env
 from asset_sync.dal.client import dynamodb_client
@@ -30,17 +30,14 @@ from asset_sync.history.model import (
     steps,
     universe,
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from asset_sync.history.versions import now
 
 
 class History:
     """Reads one history table: where it begins, the universe as of a moment, an asset's
     versions."""
 
-    def __init__(self, table: HistoryTable, now: Callable[[], datetime] = _now) -> None:
+    def __init__(self, table: HistoryTable, now: Callable[[], datetime] = now) -> None:
         self.table = table
         self.now = now
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from asset_sync.dal.assets import ASSETS_SPEC
 from asset_sync.dal.history import HistoryTable
-from asset_sync.dal.schema import raise_table_problem
+from asset_sync.dal.schema import check_table, raise_table_problem
 from asset_sync.history.versions import Version, version_of_item
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def backfill(
     """Record every asset's current version that history lacks; `started` (now, as a stored
     time) becomes where history begins unless an earlier backfill recorded it."""
     report = BackfillReport(assets_table, history.table_name)
+    check_table(assets_client, assets_table, ASSETS_SPEC)  # an assets table, or the fix
     stored = history.version_keys()
     missing: list[Version] = []
     last_run = 0

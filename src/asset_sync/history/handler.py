@@ -55,7 +55,7 @@ def _route_library_logs() -> None:
 _route_library_logs()
 
 
-def writer_client() -> DynamoDBClient:
+def writer_client(endpoint_url: str | None = None) -> DynamoDBClient:
     """A DynamoDB client that makes one attempt per call: the writer owns every retry, so the
     invocation's deadline is the only budget (AWS_ENDPOINT_URL_DYNAMODB is honoured)."""
     config = Config(
@@ -63,7 +63,9 @@ def writer_client() -> DynamoDBClient:
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
     )
-    client: DynamoDBClient = boto3.session.Session().client("dynamodb", config=config)
+    client: DynamoDBClient = boto3.session.Session().client(
+        "dynamodb", endpoint_url=endpoint_url, config=config
+    )
     return client
 
 

@@ -15,6 +15,7 @@ record makes the same key with the same attributes, so it rewrites one version, 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,11 @@ def shard_of(asset_id: str) -> str:
 def timestamp(moment: datetime) -> str:
     """ISO 8601 UTC with microseconds and `Z`, the form of `last_sync_timestamp`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now() -> datetime:
+    """This machine's time, from `time.time()` as every wall-clock reading of the sync."""
+    return datetime.fromtimestamp(time.time(), UTC)
 
 
 def parse_time(value: str) -> datetime:

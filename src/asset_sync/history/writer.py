@@ -10,7 +10,8 @@ skipped while its version can still be written or kept.
 - A version DynamoDB refuses for good (a ValidationException when written alone) is
   quarantined with its record.
 - A write that fails otherwise (throttling, 5xx, a timeout, the table missing, a permission
-  removed) is retried with full-jitter backoff until the deadline, then left to Lambda.
+  removed, anything else) is retried with full-jitter backoff until the deadline, then left to
+  Lambda: the next invocation starts at its record.
 - A quarantine write that fails leaves its record to be retried.
 
 Versions are idempotent by key (asset and run number): the order of the writes does not matter,
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from asset_sync.dal.errors import error_code
 from asset_sync.dal.history import BATCH_WRITE_LIMIT, HistoryTable
@@ -132,7 +133,7 @@ def _write(
                 break
             try:
                 left = writer.table.write([pending[p] for p in chunk])
-            except (ClientError, BotoCoreError, OSError) as error:
+            except Exception as error:  # throttling, 5xx, a timeout, the table gone, a permission
                 code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
                 logger.warning("history write failed", extra={"error": code, "chunk": len(chunk)})
                 if code in INVALID_CODES:
@@ -168,7 +169,7 @@ def _keep(
     now = timestamp(datetime.fromtimestamp(writer.clock.time(), UTC))
     try:
         writer.table.quarantine(name, record, reason, error, now)
-    except (ClientError, BotoCoreError, OSError):
+    except Exception:  # the record is kept for a retry, never dropped
         logger.exception("quarantine write failed; the record is retried", extra=where)
         return False
     logger.error("stream record quarantined", extra={**where, "key": name})
