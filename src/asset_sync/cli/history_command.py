@@ -203,7 +203,7 @@ def universe(
     ones unless --all-statuses), from the history table."""
     settings = load_settings(table, endpoint_url)
     reader = History(history_table(settings))
-    moment = moment or parse_moment(now().isoformat(), now())
+    moment = moment or parse_moment(timestamp(now()), now())
     begins_at = reader.begins_at()
     asked = {"as_of": moment.label, "history_table": reader.table.table_name}
     try:
