@@ -269,3 +269,36 @@ def changes(before: Version | None, after: Version) -> dict[str, tuple[object, o
         if not same_value(old_state.get(name), after.state.get(name)):
             found[name] = (to_json(old_state.get(name)), to_json(after.state.get(name)))
     return found
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one universe became another, by asset id: assets that entered (listed, or back),
+    left (delisted), moved to another ticker, and changed otherwise (the names of what)."""
+
+    entered: tuple[Asset, ...]
+    left: tuple[Asset, ...]
+    moved: tuple[tuple[Asset, Asset], ...]
+    changed: tuple[tuple[Asset, tuple[str, ...]], ...]
+
+
+def difference(before: Sequence[Asset], after: Sequence[Asset]) -> Difference:
+    """The difference between two universes (each asset compared with itself)."""
+    old = {asset.asset_id: asset for asset in before}
+    new = {asset.asset_id: asset for asset in after}
+    moved, changed = [], []
+    for asset_id in sorted(old.keys() & new.keys()):
+        was, now = old[asset_id], new[asset_id]
+        if was.symbol != now.symbol:
+            moved.append((was, now))
+        fields = tuple(
+            name for name in STATE_ATTRIBUTES if getattr(was, name) != getattr(now, name)
+        )
+        if fields:
+            changed.append((now, fields))
+    return Difference(
+        entered=tuple(new[a] for a in sorted(new.keys() - old.keys())),
+        left=tuple(old[a] for a in sorted(old.keys() - new.keys())),
+        moved=tuple(moved),
+        changed=tuple(changed),
+    )
