@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 
+from asset_sync.contract import history_table_name
 from infra.collisions import collisions
 from infra.schedules import (
     DEFAULT_CATCH_UP_SCHEDULE,
@@ -142,7 +143,7 @@ class StageSettings:
             yield f"event_bus_name {self.event_bus_name!r}: 1-40 of A-Z a-z 0-9 . _ -, not default"
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             yield "reserved_concurrency must be >= 1 (leave it out for no reservation)"
-        for name in (self.assets_table_name, self.sync_state_table_name):
+        for name in (self.assets_table_name, self.sync_state_table_name, self.history_table_name):
             if not TABLE_NAME.match(name):
                 yield f"table name {name!r} is not a valid DynamoDB table name"
         if self.assets_table_name == self.sync_state_table_name:
@@ -209,6 +210,16 @@ class StageSettings:
         return f"signal9-asset-events-{self.stage}"
 
     @property
+    def history_function_name(self) -> str:
+        """The stream -> history table writer function."""
+        return f"signal9-asset-history-{self.stage}"
+
+    @property
+    def history_table_name(self) -> str:
+        """The history table: the assets table's name plus ``_history``."""
+        return history_table_name(self.assets_table_name)
+
+    @property
     def secret_name(self) -> str:
         """The Secrets Manager secret with the Alpaca keys."""
         return f"signal9/asset-sync/{self.stage}/alpaca"
@@ -236,6 +247,7 @@ class StageSettings:
         return {
             ("DynamoDB table", self.assets_table_name),
             ("DynamoDB table", self.sync_state_table_name),
+            ("DynamoDB table", self.history_table_name),
             ("event bus", self.bus_name),
             ("event archive", f"{self.bus_name}-archive"),
         }
@@ -251,6 +263,8 @@ class StageSettings:
             "stack_name",
             "function_name",
             "events_function_name",
+            "history_function_name",
+            "history_table_name",
             "secret_name",
             "bus_name",
             "prefix",

@@ -16,6 +16,8 @@ from constructs import Construct
 from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
 from infra.components.common import METRICS_NAMESPACE
 from infra.components.events import AssetEvents, failed_or_quarantined, stalled
+from infra.components.history import AssetHistory
+from infra.components.history import failed_or_quarantined as history_failed
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SERVICE_NAME, SyncFunction
 from infra.settings import StageSettings
@@ -62,6 +64,7 @@ class Monitoring(Construct):
         sync: SyncFunction,
         schedule: SyncSchedule,
         asset_events: AssetEvents,
+        asset_history: AssetHistory,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
@@ -74,6 +77,7 @@ class Monitoring(Construct):
         self.alarms = self.factory.alarms
         self._sync_alarms(sync, schedule)
         self._events_alarms(asset_events)
+        self._history_alarms(asset_history)
         self._admit_alarms()
 
     def _topic(self) -> sns.Topic:
@@ -270,6 +274,48 @@ class Monitoring(Construct):
                 f"{ITERATOR_AGE_ALARM.to_minutes():.0f} minutes behind the table's stream."
             ),
             metric=asset_events.function.metric(
+                "IteratorAge", period=ALARM_PERIOD, statistic="Maximum"
+            ),
+            threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
+            comparison=GT,
+        )
+
+    def _history_alarms(self, asset_history: AssetHistory) -> None:
+        """The history writer's alarms; their runbooks are in docs/deploy.md."""
+        self._alarm(
+            "HistoryFailedAlarm",
+            "history-failed",
+            description=(
+                "Versions were not written by the end of an invocation (HistoryRecordsFailed) or "
+                "stream records were quarantined in the history table "
+                "(HistoryRecordsQuarantined) in 5 minutes."
+            ),
+            metric=history_failed(ALARM_PERIOD),
+            threshold=1,
+            comparison=GE,
+        )
+        self._queue_alarm(
+            "HistoryFailureQueueAlarm",
+            "history-failure-messages",
+            asset_history.failure_queue,
+            "history writer's on-failure queue (stream records were discarded)",
+        )
+        self._alarm(
+            "HistoryErrorsAlarm",
+            "history-errors",
+            description="The history writer raised (Errors >= 1 in 5 minutes).",
+            metric=asset_history.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+            threshold=1,
+            comparison=GE,
+        )
+        self._alarm(
+            "HistoryIteratorAgeAlarm",
+            "history-iterator-age",
+            description=(
+                "The history writer is more than "
+                f"{ITERATOR_AGE_ALARM.to_minutes():.0f} minutes behind the table's stream."
+            ),
+            metric=asset_history.function.metric(
                 "IteratorAge", period=ALARM_PERIOD, statistic="Maximum"
             ),
             threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
