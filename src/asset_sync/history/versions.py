@@ -7,7 +7,7 @@ item (docs/history.md, "Which write makes a version"); `depart` and `archive` wr
 services' writes and writes that change nothing owned make none.
 
 Stored in the history table: partition `shard` (a fixed hash of the asset id), sort key
-`<asset_id>#<version>`. `version` orders an asset's versions: the run number, 12 digits; a hand
+`<asset_id>#<version>`, `symbol`, and `data` (the rest, one compact JSON string). `version` orders an asset's versions: the run number, 12 digits; a hand
 edit sorts after the run it followed (`<run>m<stream sequence number>`). A redelivered stream
 record makes the same key with the same attributes, so it rewrites one version, never adds one.
 """
@@ -15,6 +15,7 @@ record makes the same key with the same attributes, so it rewrites one version, 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,17 +47,6 @@ SHARDS = 32  # fixed forever: a change would move every stored version
 # Writes that move an asset without changing its own state: its arrival makes the version.
 NO_VERSION_ACTIONS = frozenset({"depart", "archive"})
 RUN_DIGITS = 12
-# Version attributes besides the state (the table's keys, then what the version says).
-META_ATTRIBUTES: tuple[str, ...] = (
-    "asset_id",
-    "version",
-    "symbol",
-    "run_seq",
-    "changed_at",
-    "reason",
-    "sync_action",
-    "removed",
-)
 
 
 def shard_of(asset_id: str) -> str:
@@ -109,36 +99,40 @@ class Version:
         }
 
     def to_item(self) -> dict[str, AttributeValue]:
-        """The history table's item."""
-        item: dict[str, AttributeValue] = {**self.key, **dict(self.state)}
-        item |= {
-            "asset_id": {"S": self.asset_id},
-            "version": {"S": self.version},
-            "symbol": {"S": self.symbol},
-            "changed_at": {"S": self.changed_at},
-            "reason": {"S": self.reason},
+        """The history table's item: its keys, `symbol` (the ticker index's key) and `data`,
+        one compact JSON string of the rest (`changed_at`, `reason`, `run_seq`,
+        `sync_action`, `removed`, and `state` in DynamoDB JSON, exact). Four attributes an
+        item: reading a year of versions parses four values each, not two dozen."""
+        data: dict[str, Any] = {
+            "changed_at": self.changed_at,
+            "reason": self.reason,
+            "run_seq": self.run_seq,
+            "sync_action": self.sync_action,
+            "state": dict(self.state),
         }
-        if self.run_seq is not None:
-            item["run_seq"] = {"N": str(self.run_seq)}
-        if self.sync_action is not None:
-            item["sync_action"] = {"S": self.sync_action}
         if self.removed:
-            item["removed"] = {"BOOL": True}
-        return item
+            data["removed"] = True
+        return {
+            **self.key,
+            "symbol": {"S": self.symbol},
+            "data": {"S": json.dumps(data, separators=(",", ":"), sort_keys=True)},
+        }
 
     @classmethod
     def from_item(cls, item: Mapping[str, AttributeValue]) -> Version:
         """A version read back from the history table."""
+        asset_id, version = str(item[HISTORY_SORT_KEY]["S"]).rsplit("#", 1)
+        data = json.loads(item["data"]["S"])
         return cls(
-            asset_id=str(text(item.get("asset_id"))),
-            version=str(text(item.get("version"))),
-            symbol=str(text(item.get("symbol"))),
-            state={name: item[name] for name in STATE_ATTRIBUTES if name in item},
-            changed_at=str(text(item.get("changed_at"))),
-            reason=str(text(item.get("reason"))),
-            run_seq=integer(item.get("run_seq")),
-            sync_action=text(item.get("sync_action")),
-            removed=bool((item.get("removed") or {}).get("BOOL", False)),
+            asset_id=asset_id,
+            version=version,
+            symbol=str(item["symbol"]["S"]),
+            state=data["state"],
+            changed_at=data["changed_at"],
+            reason=data["reason"],
+            run_seq=data.get("run_seq"),
+            sync_action=data.get("sync_action"),
+            removed=bool(data.get("removed", False)),
         )
 
     @property
