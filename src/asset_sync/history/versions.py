@@ -7,9 +7,10 @@ item (docs/history.md, "Which write makes a version"); `depart` and `archive` wr
 services' writes and writes that change nothing owned make none.
 
 Stored in the history table: partition `shard` (a fixed hash of the asset id), sort key
-`<asset_id>#<version>`, `symbol`, and `data` (the rest, one compact JSON string). `version` orders an asset's versions: the run number, 12 digits; a hand
-edit sorts after the run it followed (`<run>m<stream sequence number>`). A redelivered stream
-record makes the same key with the same attributes, so it rewrites one version, never adds one.
+`<asset_id>#<version>`, `symbol`, and `data` (the rest, one compact JSON string). `version`
+orders an asset's versions: the run number, 12 digits; a hand edit sorts after the run it
+followed (`<run>m<stream sequence number>`). A redelivered stream record makes the same key with
+the same attributes, so it rewrites one version, never adds one.
 """
 
 from __future__ import annotations
