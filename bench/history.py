@@ -48,7 +48,7 @@ from asset_sync.events.clock import Deadline, SystemClock
 from asset_sync.history.api import History
 from asset_sync.history.backfill import backfill
 from asset_sync.history.model import parse_moment
-from asset_sync.history.versions import Version, shard_of, timestamp, version_of_record
+from asset_sync.history.versions import Version, timestamp, version_of_record
 from asset_sync.history.writer import Writer, process
 from asset_sync.local.catalog import dumps_catalog, evolve_catalog, generate_catalog
 from asset_sync.local.dynamo_proxy import DynamoProxy
@@ -238,12 +238,16 @@ def build_year(
     history.mark_begun(f"{first.isoformat()}T03:00:00.000000Z", None)
     count = item_total = index_total = 0
     per_day: list[int] = []
+    per_shard: dict[str, int] = {}
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         for number, versions in enumerate(year_of_versions(assets, days, seed, first)):
             chunks = [versions[i : i + 500] for i in range(0, len(versions), 500)]
             list(pool.map(history.put_versions, chunks))
             items = [v.to_item() for v in versions]
+            for item in items:
+                shard = str(item["shard"]["S"])
+                per_shard[shard] = per_shard.get(shard, 0) + item_bytes(item)
             count += len(items)
             item_total += sum(item_bytes(item) for item in items)
             index_total += sum(index_entry_bytes(item) for item in items)
@@ -259,19 +263,11 @@ def build_year(
         "index_bytes": index_total,
         "mean_version_bytes": round(item_total / count),
         "build_seconds": round(time.monotonic() - started, 1),
+        "shard_bytes": per_shard,
     }
 
 
 # -- 3. reading ----------------------------------------------------------------------------------
-
-
-def shard_bytes(history: HistoryTable) -> dict[str, int]:
-    """Bytes of the versions stored in each shard (what a universe read reads)."""
-    sizes: dict[str, int] = {}
-    for version in history.versions():
-        shard = shard_of(version.asset_id)
-        sizes[shard] = sizes.get(shard, 0) + item_bytes(version.to_item())
-    return sizes
 
 
 def pages(size: int, limit: int = 1024 * KB) -> list[int]:
@@ -285,14 +281,15 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.monotonic() - wall, time.process_time() - cpu
 
 
-def measure_reading(moto_url: str, history_name: str, first: date, days: int) -> dict[str, Any]:
+def measure_reading(
+    moto_url: str, history_name: str, first: date, days: int, per_shard: Mapping[str, int]
+) -> dict[str, Any]:
     """`universe --as-of` twice and `show --history` once, through a counting proxy."""
     with DynamoProxy(moto_url) as proxy:
         table = HistoryTable(
             dynamodb_client("us-east-1", proxy.url, max_pool_connections=16), history_name
         )
         reader = History(table)
-        per_shard = shard_bytes(HistoryTable(dynamodb_client("us-east-1", moto_url), history_name))
         units = read_units([page for size in per_shard.values() for page in pages(size)])
         last = first + timedelta(days=days - 1)
         out: dict[str, Any] = {"read_units_per_universe": units}
@@ -329,7 +326,8 @@ def run(assets: int, days: int, seed: int, output: Path) -> dict[str, Any]:
         day2 = writing["day 2: the next day"]
         first = datetime.now(UTC).date() - timedelta(days=days)
         history, year = build_year(moto.url, assets, days, seed, first)
-        reading = measure_reading(moto.url, history.table_name, first, days)
+        per_shard = year.pop("shard_bytes")
+        reading = measure_reading(moto.url, history.table_name, first, days, per_shard)
     year_gb = (year["table_bytes"] + year["index_bytes"]) / 1024**3
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
