@@ -3,11 +3,11 @@
 The proxy hands over every request body in the order the requests completed (with the response
 of reads and of failed or batch writes); the ledger applies each write to its copy of the items
 so that the write is billed on the item before and after it, and bills each read on the whole
-items it read as the table held them at that moment, as DynamoDB bills them (see
-`bench.units`). A read's response may be projected (`ProjectionExpression`), so the sizes come
-from the shadow, not from the response. Only the update-expression forms the implementations
-under test send are understood: `SET a = :v`, `SET a = if_not_exists(a, :v) + :w`,
-`SET a = a + :v` and `REMOVE a, b`.
+items it read as the table held them at that moment (on a keys-only index, on their entries),
+as DynamoDB bills them (see `bench.units`). A read's response may be projected
+(`ProjectionExpression`), so the sizes come from the shadow, not from the response. Only the
+update-expression forms the implementations under test send are understood: `SET a = :v`,
+`SET a = if_not_exists(a, :v) + :w`, `SET a = a + :v` and `REMOVE a, b`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from asset_sync.dal.schema import IndexSpec
 from bench.units import (
     AttributeValue,
     Item,
@@ -47,11 +48,19 @@ class Capture:
 
 @dataclass
 class ShadowTable:
-    """The items of one table, keyed by its partition key's value."""
+    """The items of one table, keyed by its partition key's value, and its indexes."""
 
     key: str
-    index_key: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
     items: dict[str, Item] = field(default_factory=dict)
+
+    def index_units(self, before: Item | None, after: Item | None) -> Counter[str]:
+        """What one item write costs on each of the table's indexes."""
+        units: Counter[str] = Counter()
+        for index in self.indexes:
+            projected = (self.key, index.key) if index.projection == "KEYS_ONLY" else ()
+            units[index.name] += index_write_units(before, after, index.key, projected)
+        return units
 
 
 @dataclass
@@ -64,6 +73,7 @@ class Bill:
     conditional_puts: int = 0
     base_units: int = 0
     index_units: int = 0
+    index_units_by_name: Counter[str] = field(default_factory=Counter)
     by_table: Counter[str] = field(default_factory=Counter)
     units_by_table: Counter[str] = field(default_factory=Counter)  # table write units
     transact_units: int = 0  # write units of TransactWriteItems (included above, doubled)
@@ -103,9 +113,9 @@ class Ledger:
     def __init__(self) -> None:
         self.tables: dict[str, ShadowTable] = {}
 
-    def add_table(self, name: str, key: str, index_key: str | None = None) -> ShadowTable:
+    def add_table(self, name: str, key: str, indexes: tuple[IndexSpec, ...] = ()) -> ShadowTable:
         """Track a table (empty)."""
-        table = ShadowTable(key, index_key)
+        table = ShadowTable(key, indexes)
         self.tables[name] = table
         return table
 
@@ -161,6 +171,7 @@ class Ledger:
             return
         base, index = bill.base_units, bill.index_units
         by_table = Counter(bill.units_by_table)
+        by_index = Counter(bill.index_units_by_name)
         for entry in entries:
             if "Put" in entry:
                 put = entry["Put"]
@@ -175,6 +186,8 @@ class Ledger:
         bill.index_units += bill.index_units - index
         for name, units in list(bill.units_by_table.items()):
             bill.units_by_table[name] += units - by_table[name]
+        for name, units in list(bill.index_units_by_name.items()):
+            bill.index_units_by_name[name] += units - by_index[name]
 
     def _write(
         self,
@@ -204,8 +217,7 @@ class Ledger:
         units = base_write_units(before, after)
         bill.base_units += units
         bill.units_by_table[name] += units
-        if table.index_key:
-            bill.index_units += index_write_units(before, after, table.index_key)
+        self._bill_indexes(bill, table.index_units(before, after))
         table.items[symbol] = after
 
     def _delete(self, bill: Bill, name: str, key: Item, ok: bool) -> None:
@@ -218,9 +230,17 @@ class Ledger:
         bill.base_units += units
         bill.units_by_table[name] += units
         if ok and before is not None:
-            if table.index_key:
-                bill.index_units += index_write_units(before, None, table.index_key)
+            self._bill_indexes(bill, table.index_units(before, None))
             del table.items[symbol]
+
+    @staticmethod
+    def _bill_indexes(bill: Bill, units: Counter[str]) -> None:
+        bill.index_units += units.total()
+        bill.index_units_by_name.update(units)
+
+    def forget(self, name: str, key: str) -> None:
+        """Record an item deleted outside the measured window (restore)."""
+        self.tables[name].items.pop(key, None)
 
     def _size(self, name: str, raw: Item) -> int | None:
         """The whole item's size as the table holds it now (None: no such item).
@@ -235,6 +255,18 @@ class Ledger:
                 return item_size(held)
         return item_size(raw) if len(raw) > 1 else None
 
+    def _entry_size(self, request: dict[str, Any], raw: Item) -> int:
+        """The size a Query or Scan is billed on for one item: the whole item, or on a keys-only
+        index its entry (the table's and the index's keys)."""
+        table = self.tables.get(request["TableName"])
+        index = next(
+            (i for i in (table.indexes if table else ()) if i.name == request.get("IndexName")),
+            None,
+        )
+        if table is None or index is None or index.projection != "KEYS_ONLY":
+            return self._size(request["TableName"], raw) or 0
+        return item_size({k: v for k, v in raw.items() if k in (table.key, index.key)})
+
     def _read(
         self, bill: Bill, operation: str, request: dict[str, Any], response: dict[str, Any]
     ) -> None:
@@ -242,7 +274,7 @@ class Ledger:
         units = 0.0
         if operation in ("Query", "Scan"):
             items = list(response.get("Items", []))
-            read = [self._size(request["TableName"], item) or 0 for item in items]
+            read = [self._entry_size(request, item) for item in items]
             consistent = bool(request.get("ConsistentRead")) and "IndexName" not in request
             units = bulk_read_units(read, consistent)
             bill.items_read += len(items)

@@ -23,14 +23,16 @@ Global secondary index writes ("Provisioned throughput considerations for GSIs")
 item that defines the index key costs one index write; changing the index key's value costs two
 (a delete of the old index entry and a put of the new one); changing only projected attributes
 costs one; a write that changes nothing projected costs none. `status-index` projects ALL, so
-any change to an item is a change of a projected attribute. The index entry is sized here as
-the whole item (projection ALL), ignoring the index's per-entry overhead.
+any change to an item is a change of a projected attribute, and its entry is sized as the whole
+item; `asset-id-index` is KEYS_ONLY: its entry holds `symbol` and `asset_id`, so only a write
+that sets, changes or removes `asset_id` costs it anything. The index's per-entry overhead is
+ignored.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -89,24 +91,36 @@ def base_write_units(before: Item | None, after: Item | None) -> int:
     return units(max(item_size(before) if before else 0, item_size(after) if after else 0))
 
 
-def index_write_units(before: Item | None, after: Item | None, index_key: str) -> int:
-    """Units the same write costs on a GSI keyed on `index_key` that projects ALL attributes."""
+def index_write_units(
+    before: Item | None, after: Item | None, index_key: str, projected: Collection[str] = ()
+) -> int:
+    """Units the same write costs on a GSI keyed on `index_key`.
+
+    `projected`: the attributes an index entry holds (the table's and the index's keys, for a
+    KEYS_ONLY index); empty: every attribute (projection ALL).
+    """
     old_key = before.get(index_key) if before else None
     new_key = after.get(index_key) if after else None
     if old_key is None and new_key is None:
         return 0  # not in the index before or after
+    old_entry = _entry(before, projected)
+    new_entry = _entry(after, projected)
     if old_key is None:
-        assert after is not None
-        return units(item_size(after))  # put into the index
+        return units(item_size(new_entry))  # put into the index
     if new_key is None:
-        assert before is not None
-        return units(item_size(before))  # deleted from the index
-    assert before is not None and after is not None
+        return units(item_size(old_entry))  # deleted from the index
     if old_key != new_key:
-        return units(item_size(before)) + units(item_size(after))  # delete + put
-    if before == after:
+        return units(item_size(old_entry)) + units(item_size(new_entry))  # delete + put
+    if old_entry == new_entry:
         return 0  # nothing projected changed
-    return units(max(item_size(before), item_size(after)))
+    return units(max(item_size(old_entry), item_size(new_entry)))
+
+
+def _entry(item: Item | None, projected: Collection[str]) -> Item:
+    """The index entry of `item`: the projected attributes (all of them when none is named)."""
+    if item is None:
+        return {}
+    return {k: v for k, v in item.items() if k in projected} if projected else item
 
 
 # -- reads ---------------------------------------------------------------------------------------

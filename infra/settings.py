@@ -23,7 +23,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 
-from asset_sync.contract import history_table_name
+from asset_sync.contract import (
+    FULL_RECONCILE_DAYS,
+    MAX_DELIST_FRACTION,
+    history_table_name,
+    stage_assets_table_name,
+    state_table_name,
+)
 from infra.collisions import collisions
 from infra.schedules import (
     DEFAULT_CATCH_UP_SCHEDULE,
@@ -89,18 +95,18 @@ class StageSettings:
     table_deletion_protection: bool | None = None  # null: on for production stages
     memory_mb: int = 1024
     timeout_seconds: int = 600
-    max_delist_fraction: str = "0.10"
-    full_reconcile_days: int = 7
+    max_delist_fraction: str = f"{MAX_DELIST_FRACTION.default:.2f}"
+    full_reconcile_days: int = int(FULL_RECONCILE_DAYS.default)
     lambda_asset: str = "dist/lambda"
 
     def __post_init__(self) -> None:
         _check_types(self)
         # Names left out are the stage's own, so a new stage never shares a table by accident.
         if not self.assets_table_name:
-            object.__setattr__(self, "assets_table_name", f"signal9_assets_{self.stage}")
+            object.__setattr__(self, "assets_table_name", stage_assets_table_name(self.stage))
         if not self.sync_state_table_name:
             object.__setattr__(
-                self, "sync_state_table_name", f"{self.assets_table_name}_sync_state"
+                self, "sync_state_table_name", state_table_name(self.assets_table_name)
             )
         problems = list(self._problems())
         if problems:
@@ -153,13 +159,19 @@ class StageSettings:
         if not 1 <= self.timeout_seconds <= MAX_LAMBDA_TIMEOUT_SECONDS:
             yield f"timeout_seconds must be within 1..900, got {self.timeout_seconds}"
         try:
-            fraction_ok = 0.0 <= float(self.max_delist_fraction) <= 1.0
+            fraction_ok = MAX_DELIST_FRACTION.allows(float(self.max_delist_fraction))
         except ValueError:
             fraction_ok = False
         if not fraction_ok:
-            yield f"max_delist_fraction must be a number within 0..1: {self.max_delist_fraction!r}"
-        if not 1 <= self.full_reconcile_days <= 365:
-            yield f"full_reconcile_days must be within 1..365, got {self.full_reconcile_days}"
+            yield (
+                f"max_delist_fraction must be a number within {MAX_DELIST_FRACTION.range_text}: "
+                f"{self.max_delist_fraction!r}"
+            )
+        if not FULL_RECONCILE_DAYS.allows(self.full_reconcile_days):
+            yield (
+                f"full_reconcile_days must be within {FULL_RECONCILE_DAYS.range_text}, "
+                f"got {self.full_reconcile_days}"
+            )
 
     def deployment_problems(self) -> list[str]:
         """What a production stage still needs before it can be synthesized and deployed."""

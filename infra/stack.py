@@ -12,7 +12,7 @@ from constructs import Construct
 from infra.components.dashboard import SyncDashboard
 from infra.components.events import AssetEvents
 from infra.components.history import AssetHistory
-from infra.components.monitoring import Monitoring
+from infra.components.monitoring import Monitoring, Watched
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SyncFunction
 from infra.components.tables import Tables
@@ -48,23 +48,10 @@ class AssetSyncStack(cdk.Stack):
         self.history = AssetHistory(
             self, "History", settings=settings, tables=self.tables, code=code
         )
-        self.monitoring = Monitoring(
-            self,
-            "Monitoring",
-            settings=settings,
-            sync=self.sync,
-            schedule=self.schedule,
-            asset_events=self.events,
-            asset_history=self.history,
-        )
+        watched = Watched(self.sync, self.schedule, self.events, self.history)
+        self.monitoring = Monitoring(self, "Monitoring", settings=settings, watched=watched)
         self.dashboard = SyncDashboard(
-            self,
-            "Dashboard",
-            settings=settings,
-            sync=self.sync,
-            schedule=self.schedule,
-            asset_events=self.events,
-            alarms=self.monitoring.alarms,
+            self, "Dashboard", settings=settings, watched=watched, alarms=self.monitoring.alarms
         )
         self._outputs()
 

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from asset_sync.contract import LAMBDA_FORBIDDEN_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "asset_sync"
 HANDLER_MODULE = f"{PACKAGE}.handler"
@@ -57,8 +59,8 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 # runtime, the artifact's own copies come first on sys.path (/var/task). A build whose
 # requirements lose one of them fails instead of silently falling back to the runtime's.
 MUST_SHIP = ("boto3", "botocore", "urllib3")
-# Must never be reached from a handler: the CLI, its dependency and the local mode.
-FORBIDDEN_MODULES = ("click", f"{PACKAGE}.cli", f"{PACKAGE}.local")
+# Must never be reached from a handler: the CLI, its dependency, the local mode and test tools.
+FORBIDDEN_MODULES = LAMBDA_FORBIDDEN_MODULES
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644

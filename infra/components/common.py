@@ -6,11 +6,14 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from asset_sync.contract import METRICS_NAMESPACE, Env
 
 # Stateful resources outlive the stack (delete, replacement), but a resource created by a stack
 # operation that fails and rolls back is deleted with it (DeletionPolicy RetainExceptOnCreate), so
@@ -18,11 +21,43 @@ from constructs import Construct
 RETAINED = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # the SQS maximum
-METRICS_NAMESPACE = "Signal9/AssetSync"
 PYTHON_RUNTIME_REASON = (
     "python3.12 is pinned on purpose: scripts/package_lambda.py builds the artifact with "
     "CPython 3.12 wheels (msgspec is a compiled extension). Move both together."
 )
+
+
+def service_metric(
+    service: str, name: str, *, statistic: str = "Sum", period: cdk.Duration
+) -> cloudwatch.Metric:
+    """A metric a handler publishes (EMF, the project's namespace, dimension service=...)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def failed_or_quarantined(
+    service: str, failed: str, quarantined: str, period: cdk.Duration
+) -> cloudwatch.MathExpression:
+    """A stream reader's records left for a retry plus its records quarantined, per period."""
+    return cloudwatch.MathExpression(
+        expression="FILL(failed, 0) + FILL(quarantined, 0)",
+        using_metrics={
+            "failed": service_metric(service, failed, period=period),
+            "quarantined": service_metric(service, quarantined, period=period),
+        },
+        label=f"{failed} + {quarantined}",
+        period=period,
+    )
+
+
+def dynamodb_actions(*operations: str) -> list[str]:
+    """IAM actions of DynamoDB operations (`GetItem` -> `dynamodb:GetItem`)."""
+    return [f"dynamodb:{operation}" for operation in operations]
 
 
 def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
@@ -49,9 +84,9 @@ def python_function(
         logging_format=lambda_.LoggingFormat.JSON,
         environment={
             **environment,
-            "POWERTOOLS_SERVICE_NAME": service,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            Env.POWERTOOLS_SERVICE_NAME: service,
+            Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+            Env.POWERTOOLS_LOG_LEVEL: "INFO",
         },
         **props,
     )

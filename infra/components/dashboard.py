@@ -6,31 +6,24 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.components.common import METRICS_NAMESPACE
-from infra.components.events import EVENTS_SERVICE_NAME, AssetEvents
-from infra.components.monitoring import DURATION_ALARM_FRACTION, ITERATOR_AGE_ALARM, sync_metric
-from infra.components.schedule import SyncSchedule
-from infra.components.sync_function import SyncFunction
+from asset_sync.contract import (
+    ASSET_CHANGE_METRICS,
+    EVENTS_METRICS,
+    EVENTS_SERVICE,
+    OUTCOME_METRICS,
+    Metric,
+)
+from infra.components.common import service_metric
+from infra.components.monitoring import (
+    DURATION_ALARM_FRACTION,
+    ITERATOR_AGE_ALARM,
+    Watched,
+    sync_metric,
+)
 from infra.settings import StageSettings
 
-RUN_OUTCOME_METRICS = (
-    "SyncSucceeded",
-    "SyncPartial",
-    "SyncRefused",
-    "SyncFailed",
-    "SyncInterrupted",
-    "SyncSkipped",
-    "SyncFresh",  # a catch-up found today's sync already done (wrote nothing)
-)
-ASSET_CHANGE_METRICS = (
-    "AssetsCreated",
-    "AssetsUpdated",
-    "AssetsDelisted",
-    "AssetsReactivated",
-    "AssetsRenamed",
-    "AssetsRepaired",
-)
-EVENTS_METRICS = ("EventsPublished", "EventsFailed", "EventsQuarantined")
+# SyncFresh among them: a catch-up found today's sync already done (wrote nothing)
+RUN_OUTCOME_METRICS = tuple(OUTCOME_METRICS.values())
 DELIVERY_METRICS = ("Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures")
 QUEUE_LABELS = ("schedule DLQ", "invoke failures", "events failures")
 PERIOD = cdk.Duration.hours(1)
@@ -41,13 +34,7 @@ RED, ORANGE = "#d62728", "#ff7f0e"
 
 def events_metric(name: str) -> cloudwatch.Metric:
     """A metric the events consumer publishes (service=asset-events)."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": EVENTS_SERVICE_NAME},
-        statistic="Sum",
-        period=EVENTS_PERIOD,
-    )
+    return service_metric(EVENTS_SERVICE, name, period=EVENTS_PERIOD)
 
 
 class SyncDashboard(Construct):
@@ -59,12 +46,11 @@ class SyncDashboard(Construct):
         construct_id: str,
         *,
         settings: StageSettings,
-        sync: SyncFunction,
-        schedule: SyncSchedule,
-        asset_events: AssetEvents,
         alarms: list[cloudwatch.Alarm],
+        watched: Watched,
     ) -> None:
         super().__init__(scope, construct_id)
+        sync, schedule, asset_events = watched.sync, watched.schedule, watched.asset_events
         timeout = settings.timeout_seconds
         consumer = asset_events.function
         zone = settings.schedule_timezone or "UTC"
@@ -105,7 +91,7 @@ class SyncDashboard(Construct):
                 [
                     cloudwatch.GraphWidget(
                         title=f"Sync duration (s, longest per hour) against the {timeout} s limit",
-                        left=[sync_metric("SyncDuration", "Maximum", PERIOD)],
+                        left=[sync_metric(Metric.SYNC_DURATION, "Maximum", PERIOD)],
                         left_y_axis=cloudwatch.YAxisProps(min=0, label="seconds"),
                         left_annotations=[
                             cloudwatch.HorizontalAnnotation(
@@ -122,8 +108,8 @@ class SyncDashboard(Construct):
                     ),
                     cloudwatch.GraphWidget(
                         title="Requests per hour: DynamoDB writes (left), Alpaca attempts (right)",
-                        left=[sync_metric("DynamoDBWriteRequests", period=PERIOD)],
-                        right=[sync_metric("AlpacaAttempts", period=PERIOD)],
+                        left=[sync_metric(Metric.DYNAMODB_WRITE_REQUESTS, period=PERIOD)],
+                        right=[sync_metric(Metric.ALPACA_ATTEMPTS, period=PERIOD)],
                         width=WIDTH,
                         height=HEIGHT,
                     ),

@@ -16,26 +16,23 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.components.common import (
-    METRICS_NAMESPACE,
-    RETAINED,
-    SendOnlyEventSourceDlq,
-    acknowledge,
-    failure_queue,
-    fixed_logical_id,
-    function_role,
-    python_function,
-    retained_log_group,
+from asset_sync.contract import (
+    ASSET_CHANGE_METRICS,
+    EVENT_SOURCE,
+    EVENTS_HANDLER,
+    EVENTS_SERVICE,
+    QUARANTINE_PREFIX,
+    SYNC_SERVICE,
+    Env,
+    Metric,
 )
-from infra.components.sync_function import SERVICE_NAME as SYNC_SERVICE
+from infra.components import common
+from infra.components.stage_function import StageFunction
 from infra.components.tables import Tables
-from infra.settings import StageSettings
 
-EVENTS_HANDLER = "asset_sync.events.handler.lambda_handler"
-EVENTS_SERVICE_NAME = "asset-events"
-EVENT_SOURCE = "signal9.asset-sync"
 # A year of change events can be replayed: as long as the run history the state table keeps
 # (365 runs), at a few cents (a first load of 35,000 events is some 50 MB).
 ARCHIVE_RETENTION = cdk.Duration.days(365)
@@ -52,19 +49,10 @@ BATCHING_WINDOW = cdk.Duration.seconds(5)  # a sync's burst of writes arrives as
 # The stream keeps records 24 h; at 22 h the consumer quarantines what still fails, and at 23 h
 # Lambda discards what the consumer could not handle at all (its description to the queue).
 MAX_RECORD_AGE = cdk.Duration.hours(23)
-QUARANTINE_PREFIX = "pending/"  # asset_sync.events.quarantine.PREFIX
 QUARANTINE_RETENTION = cdk.Duration.days(28)
 QUARANTINE_METRICS_ID = "quarantined"  # S3 request metrics of the prefix (FilterId)
-# The stalled-pipeline alarm compares, per hour, the sync's change counts with the events the
-# consumer published.
-SYNC_CHANGE_METRICS = (
-    "AssetsCreated",
-    "AssetsUpdated",
-    "AssetsDelisted",
-    "AssetsReactivated",
-    "AssetsRenamed",
-    "AssetsRepaired",
-)
+# The stalled-pipeline alarm compares, per hour, the sync's change counts (ASSET_CHANGE_METRICS)
+# with the events the consumer published.
 STALLED_WINDOW = cdk.Duration.hours(1)
 # Keep only what can become an event: the sync's writes (they carry sync_version) and deletes
 # (announced as Asset Removed when the item was the sync's). Other services' writes to items the
@@ -78,68 +66,87 @@ STREAM_FILTERS: list[dict[str, Any]] = [
 ]
 
 
-def service_metric(service: str, name: str, period: cdk.Duration) -> cloudwatch.Metric:
-    """A metric a handler publishes (EMF, Signal9/AssetSync, service=...), summed."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": service},
-        statistic="Sum",
-        period=period,
+def read_stream_statement(stream_arn: str) -> iam.PolicyStatement:
+    """What Lambda's poller needs to read this one stream (as in the DynamoDB guide's policy for
+    a stream consumer), scoped to the stream of the assets table."""
+    return iam.PolicyStatement(
+        sid="AssetsTableStream",
+        actions=common.dynamodb_actions(
+            "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"
+        ),
+        resources=[stream_arn],
+    )
+
+
+def stream_mapping(
+    scope: Construct, function: lambda_.IFunction, stream_arn: str, failure_queue: sqs.IQueue
+) -> lambda_.EventSourceMapping:
+    """A stream reader's mapping, the same for both readers: batches of BATCH_SIZE, bisected on
+    error, retried until MAX_RECORD_AGE from the reported record, discarded records' metadata to
+    `failure_queue`, only the records STREAM_FILTERS keep (the sync's writes and hand edits of
+    its items, which carry sync_version, and deletes).
+
+    Lambda.EventSourceMapping rather than DynamoEventSource: the latter grants
+    dynamodb:ListStreams on "*"; the reader's role already reads exactly this stream.
+    """
+    return lambda_.EventSourceMapping(
+        scope,
+        "StreamMapping",
+        target=function,
+        event_source_arn=stream_arn,
+        starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+        batch_size=BATCH_SIZE,
+        max_batching_window=BATCHING_WINDOW,
+        bisect_batch_on_error=True,
+        max_record_age=MAX_RECORD_AGE,
+        report_batch_item_failures=True,
+        on_failure=common.SendOnlyEventSourceDlq(failure_queue),
+        filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
     )
 
 
 def failed_or_quarantined(period: cdk.Duration) -> cloudwatch.MathExpression:
     """Entries left for a retry plus records quarantined, per period."""
-    return cloudwatch.MathExpression(
-        expression="FILL(failed, 0) + FILL(quarantined, 0)",
-        using_metrics={
-            "failed": service_metric(EVENTS_SERVICE_NAME, "EventsFailed", period),
-            "quarantined": service_metric(EVENTS_SERVICE_NAME, "EventsQuarantined", period),
-        },
-        label="EventsFailed + EventsQuarantined",
-        period=period,
+    return common.failed_or_quarantined(
+        EVENTS_SERVICE, Metric.EVENTS_FAILED, Metric.EVENTS_QUARANTINED, period
     )
 
 
 def stalled() -> cloudwatch.MathExpression:
     """1 for an hour in which the sync changed assets and no event was published, else 0."""
-    changes = {f"c{i}": name for i, name in enumerate(SYNC_CHANGE_METRICS)}
+    changes = {f"c{i}": name for i, name in enumerate(ASSET_CHANGE_METRICS)}
     total = " + ".join(f"FILL({key}, 0)" for key in changes)
     return cloudwatch.MathExpression(
         expression=f"IF(({total}) > 0 AND FILL(published, 0) == 0, 1, 0)",
         using_metrics={
-            **{key: service_metric(SYNC_SERVICE, n, STALLED_WINDOW) for key, n in changes.items()},
-            "published": service_metric(EVENTS_SERVICE_NAME, "EventsPublished", STALLED_WINDOW),
+            **{
+                key: common.service_metric(SYNC_SERVICE, name, period=STALLED_WINDOW)
+                for key, name in changes.items()
+            },
+            "published": common.service_metric(
+                EVENTS_SERVICE, Metric.EVENTS_PUBLISHED, period=STALLED_WINDOW
+            ),
         },
         label="hours with sync changes and no published event",
         period=STALLED_WINDOW,
     )
 
 
-class AssetEvents(Construct):
+class AssetEvents(StageFunction):
     """Event bus with an archive, and the stream consumer that publishes to it."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: StageSettings,
-        tables: Tables,
-        code: lambda_.Code,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = settings
+    def build(self, tables: Tables, code: lambda_.Code) -> None:
+        """The bus and its archive, the quarantine, the consumer and its stream mapping."""
+        settings = self.settings
         # Events are encrypted at rest with a key AWS owns (the EventBridge default), as is the
         # archive: the catalog changes are not secret and need no key of our own. Both outlive
         # the stack and a change of the bus name (the archive's managed rule would keep the bus
         # from being deleted anyway): a year of events is never deleted by a deploy.
         self.bus = events.EventBus(self, "Bus", event_bus_name=settings.bus_name)
-        self.bus.apply_removal_policy(RETAINED)
+        self.bus.apply_removal_policy(common.RETAINED)
         # Pinned to the ids CDK gave them before they were retained, so that a stack deployed
         # before keeps its bus and archive (docs/deploy.md adopts them under these ids).
-        fixed_logical_id(self.bus, BUS_LOGICAL_ID)
+        common.fixed_logical_id(self.bus, BUS_LOGICAL_ID)
         self.archive = events.Archive(
             self,
             "Archive",
@@ -149,11 +156,11 @@ class AssetEvents(Construct):
             event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
             retention=ARCHIVE_RETENTION,
         )
-        self.archive.apply_removal_policy(RETAINED)
-        fixed_logical_id(self.archive, ARCHIVE_LOGICAL_ID)
+        self.archive.apply_removal_policy(common.RETAINED)
+        common.fixed_logical_id(self.archive, ARCHIVE_LOGICAL_ID)
         self.quarantine = self._quarantine()
-        self.log_group = retained_log_group(self, "Logs", settings.events_function_name)
-        self.failure_queue = failure_queue(
+        self.log_group = common.retained_log_group(self, "Logs", settings.events_function_name)
+        self.failure_queue = common.failure_queue(
             self,
             "FailureQueue",
             f"{settings.prefix}-events-failures",
@@ -181,9 +188,9 @@ class AssetEvents(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=QUARANTINE_RETENTION)],
             metrics=[s3.BucketMetrics(id=QUARANTINE_METRICS_ID, prefix=QUARANTINE_PREFIX)],
-            removal_policy=RETAINED,  # a generated name: a new stack never collides with it
+            removal_policy=common.RETAINED,  # a generated name: a new stack never collides with it
         )
-        acknowledge(
+        common.acknowledge(
             bucket,
             "AwsSolutions::AwsSolutions-S1",
             "Only the events consumer writes here and an operator reads; its writes are counted "
@@ -206,18 +213,7 @@ class AssetEvents(Construct):
 
     def _role(self, stream_arn: str) -> iam.Role:
         statements = [
-            # What Lambda's poller needs to read this one stream (as in the DynamoDB guide's
-            # policy for a stream consumer), scoped to the stream of the assets table.
-            iam.PolicyStatement(
-                sid="AssetsTableStream",
-                actions=[
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                ],
-                resources=[stream_arn],
-            ),
+            read_stream_statement(stream_arn),
             iam.PolicyStatement(
                 sid="PublishToTheBus",
                 actions=["events:PutEvents"],
@@ -229,7 +225,7 @@ class AssetEvents(Construct):
                 resources=[self.quarantine.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
             ),
         ]
-        role = function_role(
+        role = common.function_role(
             self,
             "signal9-asset-events Lambda: least privilege, no managed policies",
             self.log_group,
@@ -239,7 +235,7 @@ class AssetEvents(Construct):
         policy = role.node.find_child("DefaultPolicy")
         assert isinstance(bucket, s3.CfnBucket) and isinstance(policy, iam.Policy)
         logical_id = cdk.Stack.of(self).resolve(bucket.logical_id)
-        acknowledge(
+        common.acknowledge(
             policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{QUARANTINE_PREFIX}*]",
             "PutObject under the quarantine's prefix only: one object per stream record, named "
@@ -249,13 +245,13 @@ class AssetEvents(Construct):
 
     def _function(self, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
-        return python_function(
+        return common.python_function(
             self,
             "Function",
-            service=EVENTS_SERVICE_NAME,
+            service=EVENTS_SERVICE,
             environment={
-                "EVENT_BUS_NAME": self.bus.event_bus_name,
-                "EVENTS_QUARANTINE_BUCKET": self.quarantine.bucket_name,
+                Env.EVENT_BUS_NAME: self.bus.event_bus_name,
+                Env.EVENTS_QUARANTINE_BUCKET: self.quarantine.bucket_name,
             },
             function_name=settings.events_function_name,
             description=f"Publishes {settings.assets_table_name} changes to {settings.bus_name}",
@@ -268,19 +264,4 @@ class AssetEvents(Construct):
         )
 
     def _mapping(self, stream_arn: str) -> lambda_.EventSourceMapping:
-        # Lambda.EventSourceMapping rather than DynamoEventSource: the latter grants
-        # dynamodb:ListStreams on "*"; the role above already reads exactly this stream.
-        return lambda_.EventSourceMapping(
-            self,
-            "StreamMapping",
-            target=self.function,
-            event_source_arn=stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=BATCH_SIZE,
-            max_batching_window=BATCHING_WINDOW,
-            bisect_batch_on_error=True,
-            max_record_age=MAX_RECORD_AGE,
-            report_batch_item_failures=True,
-            on_failure=SendOnlyEventSourceDlq(self.failure_queue),
-            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
-        )
+        return stream_mapping(self, self.function, stream_arn, self.failure_queue)

@@ -15,27 +15,19 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
 
-from asset_sync.contract import HISTORY_SERVICE, Env, Metric
+from asset_sync.contract import HISTORY_HANDLER, HISTORY_SERVICE, Env, Metric
+from infra.components.common import failed_or_quarantined as common_failed_or_quarantined
 from infra.components.common import (
-    SendOnlyEventSourceDlq,
     failure_queue,
     function_role,
     python_function,
     retained_log_group,
 )
-from infra.components.events import (
-    BATCH_SIZE,
-    BATCHING_WINDOW,
-    MAX_RECORD_AGE,
-    STREAM_FILTERS,
-    service_metric,
-)
+from infra.components.events import read_stream_statement, stream_mapping
+from infra.components.stage_function import StageFunction
 from infra.components.tables import Tables
-from infra.settings import StageSettings
 
-HISTORY_HANDLER = "asset_sync.history.handler.lambda_handler"
 WRITER_MEMORY_MB = 256
 # 100 records -> at most 4 BatchWriteItem requests; the writer stops 2 s before the end.
 WRITER_TIMEOUT = cdk.Duration.seconds(60)
@@ -43,33 +35,17 @@ WRITER_TIMEOUT = cdk.Duration.seconds(60)
 
 def failed_or_quarantined(period: cdk.Duration) -> cloudwatch.MathExpression:
     """Records left for a retry plus records quarantined, per period."""
-    return cloudwatch.MathExpression(
-        expression="FILL(failed, 0) + FILL(quarantined, 0)",
-        using_metrics={
-            "failed": service_metric(HISTORY_SERVICE, Metric.HISTORY_RECORDS_FAILED, period),
-            "quarantined": service_metric(
-                HISTORY_SERVICE, Metric.HISTORY_RECORDS_QUARANTINED, period
-            ),
-        },
-        label="HistoryRecordsFailed + HistoryRecordsQuarantined",
-        period=period,
+    return common_failed_or_quarantined(
+        HISTORY_SERVICE, Metric.HISTORY_RECORDS_FAILED, Metric.HISTORY_RECORDS_QUARANTINED, period
     )
 
 
-class AssetHistory(Construct):
+class AssetHistory(StageFunction):
     """The history writer: its function, role, log group, stream mapping and failure queue."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: StageSettings,
-        tables: Tables,
-        code: lambda_.Code,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = settings
+    def build(self, tables: Tables, code: lambda_.Code) -> None:
+        """The writer, its failure queue and its mapping on the assets table's stream."""
+        settings = self.settings
         self.table = tables.history
         self.log_group = retained_log_group(self, "Logs", settings.history_function_name)
         self.failure_queue = failure_queue(
@@ -98,36 +74,12 @@ class AssetHistory(Construct):
             role=self.role,
             log_group=self.log_group,
         )
-        # Lambda.EventSourceMapping, not DynamoEventSource (which grants ListStreams on "*").
-        self.mapping = lambda_.EventSourceMapping(
-            self,
-            "StreamMapping",
-            target=self.function,
-            event_source_arn=stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=BATCH_SIZE,
-            max_batching_window=BATCHING_WINDOW,
-            bisect_batch_on_error=True,
-            max_record_age=MAX_RECORD_AGE,
-            report_batch_item_failures=True,
-            on_failure=SendOnlyEventSourceDlq(self.failure_queue),
-            # The same records as the events consumer: the sync's writes and hand edits of its
-            # items (they carry sync_version), and deletes.
-            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
-        )
+        # The events consumer's mapping, on the same records (docs/history.md, Operations).
+        self.mapping = stream_mapping(self, self.function, stream_arn, self.failure_queue)
 
     def _role(self, stream_arn: str) -> iam.Role:
         statements = [
-            iam.PolicyStatement(
-                sid="AssetsTableStream",
-                actions=[
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                ],
-                resources=[stream_arn],
-            ),
+            read_stream_statement(stream_arn),
             # Versions (BatchWriteItem) and quarantined records (PutItem); nothing is read.
             iam.PolicyStatement(
                 sid="WriteTheHistory",

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from asset_sync.contract import SYNC_SERVICE, Metric
 from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
-from infra.components.common import METRICS_NAMESPACE
+from infra.components.common import service_metric
 from infra.components.events import AssetEvents, failed_or_quarantined, stalled
 from infra.components.history import AssetHistory
 from infra.components.history import failed_or_quarantined as history_failed
 from infra.components.schedule import SyncSchedule
-from infra.components.sync_function import SERVICE_NAME, SyncFunction
+from infra.components.sync_function import SyncFunction
 from infra.settings import StageSettings
 
-__all__ = ["ALARM_PERIOD", "GE", "GT", "Monitoring", "sync_metric"]
+__all__ = ["ALARM_PERIOD", "GE", "GT", "Monitoring", "Watched", "sync_metric"]
 
-SYNC_SUCCEEDED_METRIC = "SyncSucceeded"
-SYNC_FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync already done
 # "Neither a successful sync nor a catch-up that found the table fresh in 26 hours": 26
 # one-hour periods, all breaching. With catch-ups the last such signal of a healthy day is the
 # last catch-up's, so the alarm fires about two hours after a whole day's attempts failed.
@@ -38,14 +38,21 @@ ITERATOR_AGE_ALARM = cdk.Duration.minutes(5)
 def sync_metric(
     name: str, statistic: str = "Sum", period: cdk.Duration | None = None
 ) -> cloudwatch.Metric:
-    """A metric the sync handler publishes (EMF, Signal9/AssetSync, service=asset-sync)."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
-        statistic=statistic,
-        period=period or cdk.Duration.hours(1),
+    """A metric the sync handler publishes (EMF, service=asset-sync)."""
+    return service_metric(
+        SYNC_SERVICE, name, statistic=statistic, period=period or cdk.Duration.hours(1)
     )
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the alarms and the dashboard watch: the sync, its schedule, the change events and
+    the history writer."""
+
+    sync: SyncFunction
+    schedule: SyncSchedule
+    asset_events: AssetEvents
+    asset_history: AssetHistory
 
 
 class Monitoring(Construct):
@@ -61,10 +68,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         settings: StageSettings,
-        sync: SyncFunction,
-        schedule: SyncSchedule,
-        asset_events: AssetEvents,
-        asset_history: AssetHistory,
+        watched: Watched,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
@@ -75,9 +79,9 @@ class Monitoring(Construct):
             actions.append(cw_actions.SnsAction(existing))
         self.factory = AlarmFactory(self, settings.prefix, actions)
         self.alarms = self.factory.alarms
-        self._sync_alarms(sync, schedule)
-        self._events_alarms(asset_events)
-        self._history_alarms(asset_history)
+        self._sync_alarms(watched.sync, watched.schedule)
+        self._events_alarms(watched.asset_events)
+        self._history_alarms(watched.asset_history)
         self._admit_alarms()
 
     def _topic(self) -> sns.Topic:
@@ -112,43 +116,23 @@ class Monitoring(Construct):
             )
         )
 
-    def _alarm(
-        self,
-        construct_id: str,
-        name: str,
-        *,
-        description: str,
-        metric: cloudwatch.IMetric,
-        threshold: float,
-        comparison: cloudwatch.ComparisonOperator,
-        evaluation_periods: int = 1,
-        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-    ) -> cloudwatch.Alarm:
-        return self.factory.alarm(
+    def _errors_alarm(
+        self, construct_id: str, name: str, what: str, function: lambda_.IFunction
+    ) -> None:
+        """`function` raised (its Errors >= 1 in one alarm period)."""
+        self.factory.alarm(
             construct_id,
             name,
-            description=description,
-            metric=metric,
-            threshold=threshold,
-            comparison=comparison,
-            evaluation_periods=evaluation_periods,
-            missing=missing,
-        )
-
-    def _queue_alarm(self, construct_id: str, name: str, queue: sqs.IQueue, what: str) -> None:
-        self.factory.new_messages(construct_id, name, queue, what)
-
-    def _sync_alarms(self, sync: SyncFunction, schedule: SyncSchedule) -> None:
-        self._alarm(
-            "ErrorsAlarm",
-            "errors",
-            description="The sync function raised (Errors >= 1 in 5 minutes).",
-            metric=sync.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+            description=f"The {what} raised (Errors >= 1 in 5 minutes).",
+            metric=function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
             threshold=1,
             comparison=GE,
         )
+
+    def _sync_alarms(self, sync: SyncFunction, schedule: SyncSchedule) -> None:
+        self._errors_alarm("ErrorsAlarm", "errors", "sync function", sync.function)
         timeout_ms = self.settings.timeout_seconds * 1000
-        self._alarm(
+        self.factory.alarm(
             "DurationAlarm",
             "duration",
             description=f"A sync ran for >= {DURATION_ALARM_FRACTION:.0%} of the function timeout.",
@@ -156,34 +140,34 @@ class Monitoring(Construct):
             threshold=math.floor(timeout_ms * DURATION_ALARM_FRACTION),
             comparison=GE,
         )
-        self._queue_alarm(
+        self.factory.new_messages(
             "ScheduleDlqAlarm",
             "schedule-dlq-messages",
             schedule.dead_letter_queue,
             "schedule's dead-letter queue",
         )
-        self._queue_alarm(
+        self.factory.new_messages(
             "InvokeFailureQueueAlarm",
             "invoke-failure-messages",
             sync.failure_queue,
             "sync function's on-failure queue",
         )
         self._delivery_alarms(sync)
-        self._alarm(
+        self.factory.alarm(
             "NoSuccessfulSyncAlarm",
             "no-successful-sync",
             description=(
-                f"Neither a successful sync ({SYNC_SUCCEEDED_METRIC}) nor a catch-up that found "
-                f"the table fresh ({SYNC_FRESH_METRIC}) in the last {NO_SUCCESS_WINDOW_HOURS} "
+                f"Neither a successful sync ({Metric.SYNC_SUCCEEDED}) nor a catch-up that found "
+                f"the table fresh ({Metric.SYNC_FRESH}) in the last {NO_SUCCESS_WINDOW_HOURS} "
                 "hours; missing data counts as failure."
             ),
             metric=cloudwatch.MathExpression(
                 expression="FILL(succeeded, 0) + FILL(fresh, 0)",
                 using_metrics={
-                    "succeeded": sync_metric(SYNC_SUCCEEDED_METRIC),
-                    "fresh": sync_metric(SYNC_FRESH_METRIC),
+                    "succeeded": sync_metric(Metric.SYNC_SUCCEEDED),
+                    "fresh": sync_metric(Metric.SYNC_FRESH),
                 },
-                label="SyncSucceeded + SyncFresh",
+                label=f"{Metric.SYNC_SUCCEEDED} + {Metric.SYNC_FRESH}",
                 period=cdk.Duration.hours(1),
             ),
             threshold=1,
@@ -222,7 +206,7 @@ class Monitoring(Construct):
 
     def _events_alarms(self, asset_events: AssetEvents) -> None:
         """The event pipeline's alarms; their runbooks are in docs/events.md ("Runbooks")."""
-        self._alarm(
+        self.factory.alarm(
             "EventsFailedAlarm",
             "events-failed",
             description=(
@@ -233,7 +217,7 @@ class Monitoring(Construct):
             threshold=1,
             comparison=GE,
         )
-        self._alarm(
+        self.factory.alarm(
             "EventsStalledAlarm",
             "events-stalled",
             description=(
@@ -244,7 +228,7 @@ class Monitoring(Construct):
             threshold=1,
             comparison=GE,
         )
-        self._alarm(
+        self.factory.alarm(
             "EventsQuarantineAlarm",
             "events-quarantine-objects",
             description="New stream records arrived in the events consumer's quarantine bucket.",
@@ -252,37 +236,38 @@ class Monitoring(Construct):
             threshold=1,
             comparison=GE,
         )
-        self._queue_alarm(
+        self.factory.new_messages(
             "EventsFailureQueueAlarm",
             "events-failure-messages",
             asset_events.failure_queue,
             "events consumer's on-failure queue (stream records were discarded)",
         )
-        self._alarm(
-            "EventsErrorsAlarm",
-            "events-errors",
-            description="The events consumer raised (Errors >= 1 in 5 minutes).",
-            metric=asset_events.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-            threshold=1,
-            comparison=GE,
+        self._errors_alarm(
+            "EventsErrorsAlarm", "events-errors", "events consumer", asset_events.function
         )
-        self._alarm(
-            "EventsIteratorAgeAlarm",
-            "events-iterator-age",
+        self._iterator_age_alarm(
+            "EventsIteratorAgeAlarm", "events-iterator-age", "events consumer", asset_events
+        )
+
+    def _iterator_age_alarm(
+        self, construct_id: str, name: str, what: str, reader: AssetEvents | AssetHistory
+    ) -> None:
+        """A stream reader more than ITERATOR_AGE_ALARM behind the table's stream."""
+        self.factory.alarm(
+            construct_id,
+            name,
             description=(
-                "The events consumer is more than "
+                f"The {what} is more than "
                 f"{ITERATOR_AGE_ALARM.to_minutes():.0f} minutes behind the table's stream."
             ),
-            metric=asset_events.function.metric(
-                "IteratorAge", period=ALARM_PERIOD, statistic="Maximum"
-            ),
+            metric=reader.function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
             threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
             comparison=GT,
         )
 
     def _history_alarms(self, asset_history: AssetHistory) -> None:
         """The history writer's alarms; their runbooks are in docs/deploy.md."""
-        self._alarm(
+        self.factory.alarm(
             "HistoryFailedAlarm",
             "history-failed",
             description=(
@@ -294,30 +279,15 @@ class Monitoring(Construct):
             threshold=1,
             comparison=GE,
         )
-        self._queue_alarm(
+        self.factory.new_messages(
             "HistoryFailureQueueAlarm",
             "history-failure-messages",
             asset_history.failure_queue,
             "history writer's on-failure queue (stream records were discarded)",
         )
-        self._alarm(
-            "HistoryErrorsAlarm",
-            "history-errors",
-            description="The history writer raised (Errors >= 1 in 5 minutes).",
-            metric=asset_history.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-            threshold=1,
-            comparison=GE,
+        self._errors_alarm(
+            "HistoryErrorsAlarm", "history-errors", "history writer", asset_history.function
         )
-        self._alarm(
-            "HistoryIteratorAgeAlarm",
-            "history-iterator-age",
-            description=(
-                "The history writer is more than "
-                f"{ITERATOR_AGE_ALARM.to_minutes():.0f} minutes behind the table's stream."
-            ),
-            metric=asset_history.function.metric(
-                "IteratorAge", period=ALARM_PERIOD, statistic="Maximum"
-            ),
-            threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
-            comparison=GT,
+        self._iterator_age_alarm(
+            "HistoryIteratorAgeAlarm", "history-iterator-age", "history writer", asset_history
         )

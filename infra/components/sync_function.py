@@ -6,43 +6,40 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
+from asset_sync.contract import (
+    ASSET_ID_INDEX,
+    STATUS_INDEX,
+    SYNC_HANDLER,
+    SYNC_SERVICE,
+    Env,
+)
 from infra.components.common import (
     RETAINED,
     SendOnlyQueueDestination,
     acknowledge,
+    dynamodb_actions,
     failure_queue,
     fixed_logical_id,
     function_role,
     python_function,
     retained_log_group,
 )
-from infra.components.tables import ASSET_ID_INDEX_NAME, STATUS_INDEX_NAME, Tables
-from infra.settings import StageSettings
+from infra.components.stage_function import StageFunction
+from infra.components.tables import Tables
 
-HANDLER = "asset_sync.handler.lambda_handler"
-SERVICE_NAME = "asset-sync"
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # the Lambda maximum: a late daily sync still helps
 # Fixed, like the tables' (docs/deploy.md imports it): a logical id, no secret value.
 ALPACA_SECRET_LOGICAL_ID = "AlpacaSecret"  # noqa: S105
 
 
-class SyncFunction(Construct):
+class SyncFunction(StageFunction):
     """The scheduled sync: function, least-privilege role, secret, log group, failure queue."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: StageSettings,
-        tables: Tables,
-        code: lambda_.Code,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = settings
+    def build(self, tables: Tables, code: lambda_.Code) -> None:
+        """The secret, log group, failure queue, role and function."""
+        settings = self.settings
         self.secret = self._alpaca_secret()
         self.log_group = retained_log_group(self, "Logs", settings.function_name)
         self.failure_queue = failure_queue(
@@ -87,23 +84,18 @@ class SyncFunction(Construct):
                 sid="AssetsTableItems",
                 # Key reads, create-only puts (attribute_not_exists) and conditional updates.
                 # Never Scan, never DeleteItem: the sync marks assets inactive, it never deletes.
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                ],
+                actions=dynamodb_actions("GetItem", "BatchGetItem", "PutItem", "UpdateItem"),
                 resources=[tables.assets.table_arn],
             ),
             iam.PolicyStatement(
                 sid="AssetsTableStatusIndex",
-                actions=["dynamodb:Query"],
-                resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX_NAME}"],
+                actions=dynamodb_actions("Query"),
+                resources=[f"{tables.assets.table_arn}/index/{STATUS_INDEX}"],
             ),
             iam.PolicyStatement(  # a Query per asset id, or one Scan of it on a first load
                 sid="AssetsTableAssetIdIndex",
-                actions=["dynamodb:Query", "dynamodb:Scan"],
-                resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX_NAME}"],
+                actions=dynamodb_actions("Query", "Scan"),
+                resources=[f"{tables.assets.table_arn}/index/{ASSET_ID_INDEX}"],
             ),
             iam.PolicyStatement(
                 sid="SyncStateTableItems",
@@ -113,12 +105,7 @@ class SyncFunction(Construct):
                 # item 400 runs older. DynamoDB authorises each part of a transaction by its own
                 # item action, so PutItem and DeleteItem are needed for the history, and there is
                 # no separate TransactWriteItems permission.
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                ],
+                actions=dynamodb_actions("GetItem", "UpdateItem", "PutItem", "DeleteItem"),
                 resources=[tables.sync_state.table_arn],
             ),
             iam.PolicyStatement(
@@ -137,25 +124,25 @@ class SyncFunction(Construct):
     def _function(self, tables: Tables, code: lambda_.Code) -> lambda_.Function:
         settings = self.settings
         environment = {
-            "ASSETS_TABLE": tables.assets.table_name,
-            "SYNC_STATE_TABLE": tables.sync_state.table_name,
-            "ALPACA_SECRET_ID": self.secret.secret_arn,
-            "APCA_API_BASE_URL": settings.alpaca_base_url,
-            "MAX_DELIST_FRACTION": settings.max_delist_fraction,
-            "FULL_RECONCILE_DAYS": str(settings.full_reconcile_days),
+            Env.ASSETS_TABLE: tables.assets.table_name,
+            Env.SYNC_STATE_TABLE: tables.sync_state.table_name,
+            Env.ALPACA_SECRET_ID: self.secret.secret_arn,
+            Env.APCA_API_BASE_URL: settings.alpaca_base_url,
+            Env.MAX_DELIST_FRACTION: settings.max_delist_fraction,
+            Env.FULL_RECONCILE_DAYS: str(settings.full_reconcile_days),
             # The run lease outlives the longest possible run by a little, so a live run never
             # loses it, and a run killed at the timeout frees it before Lambda's first async
             # retry (about a minute later) arrives.
-            "SYNC_LOCK_LEASE_SECONDS": str(settings.lease_seconds),
+            Env.SYNC_LOCK_LEASE_SECONDS: str(settings.lease_seconds),
         }
         return python_function(
             self,
             "Function",
-            service=SERVICE_NAME,
+            service=SYNC_SERVICE,
             environment=environment,
             function_name=settings.function_name,
             description=f"Syncs Alpaca's asset catalog into {settings.assets_table_name}",
-            handler=HANDLER,
+            handler=SYNC_HANDLER,
             code=code,
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),

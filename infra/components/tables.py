@@ -6,13 +6,21 @@ from __future__ import annotations
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from asset_sync.contract import HISTORY_PARTITION_KEY, HISTORY_SORT_KEY, HISTORY_SYMBOL_INDEX
+from asset_sync.contract import (
+    ASSET_ID_INDEX,
+    ASSET_ID_INDEX_KEY,
+    ASSETS_TABLE_KEY,
+    HISTORY_PARTITION_KEY,
+    HISTORY_SORT_KEY,
+    HISTORY_SYMBOL_INDEX,
+    STATE_TABLE_KEY,
+    STATE_TTL_ATTRIBUTE,
+    STATUS_INDEX,
+    STATUS_INDEX_KEY,
+)
 from infra.components.common import RETAINED
 from infra.settings import StageSettings
 
-STATUS_INDEX_NAME = "status-index"
-ASSET_ID_INDEX_NAME = "asset-id-index"  # the identity rule's lookups (docs/identity.md)
-STATE_TTL_ATTRIBUTE = "expires_at"
 # Fixed logical ids: docs/deploy.md imports an existing table under this id (`cdk import`), and
 # a refactor of the construct tree must never turn into "create a second table of that name".
 ASSETS_TABLE_LOGICAL_ID = "AssetsTable"
@@ -82,18 +90,22 @@ class Tables(Construct):
             "Assets",
             ASSETS_TABLE_LOGICAL_ID,
             table_name=self.settings.assets_table_name,
-            partition_key="symbol",
+            partition_key=ASSETS_TABLE_KEY,
             # Downstream services and the events consumer read the changes from the stream.
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
         table.add_global_secondary_index(
-            index_name=STATUS_INDEX_NAME,
-            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            index_name=STATUS_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=STATUS_INDEX_KEY, type=dynamodb.AttributeType.STRING
+            ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
         table.add_global_secondary_index(  # CloudFormation adds one GSI per stack update
-            index_name=ASSET_ID_INDEX_NAME,
-            partition_key=dynamodb.Attribute(name="asset_id", type=dynamodb.AttributeType.STRING),
+            index_name=ASSET_ID_INDEX,  # the identity rule's lookups (docs/identity.md)
+            partition_key=dynamodb.Attribute(
+                name=ASSET_ID_INDEX_KEY, type=dynamodb.AttributeType.STRING
+            ),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         return table
@@ -103,7 +115,7 @@ class Tables(Construct):
             "SyncState",
             SYNC_STATE_TABLE_LOGICAL_ID,
             table_name=self.settings.sync_state_table_name,
-            partition_key="pk",
+            partition_key=STATE_TABLE_KEY,
             # Run-history items carry an expiry; TTL removes any the sync's own trimming missed.
             time_to_live_attribute=STATE_TTL_ATTRIBUTE,
         )

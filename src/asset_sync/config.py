@@ -14,19 +14,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from asset_sync.contract import (
+    DEFAULT_ASSETS_TABLE,
+    DELIST_CONFIRM_SAMPLE,
+    DELIST_LOOKUPS_PER_SECOND,
+    FULL_RECONCILE_DAYS,
+    LEASE_SECONDS,
+    MAX_DELIST_FRACTION,
+    MAX_WRITES_PER_SECOND,
+    STATE_TABLE_SUFFIX,
+    WRITE_CONCURRENCY,
+    Env,
+    Knob,
+    state_table_name,
+)
+
 PAPER_BASE_URL = "https://paper-api.alpaca.markets"
 LIVE_BASE_URL = "https://api.alpaca.markets"
-DEFAULT_TABLE = "signal9_assets"
 DEFAULT_REGION = "us-east-1"
-DEFAULT_MAX_DELIST_FRACTION = 0.10
 DEFAULT_ASSET_CLASS = "us_equity"  # what Alpaca's /v2/assets returns without `asset_class`
-MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 5, 86_400
 # Alpaca's secret keys have 40 characters; a shorter value is a mistake, and one this short
 # could not be redacted from messages without mangling them.
 MIN_SECRET_LENGTH = 8
 # botocore's own rule for a region name; anything else fails before a request is made
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 _TABLE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")  # DynamoDB's rule for a table name
+# Where the DynamoDB endpoint comes from, in this order (boto3's own names).
+ENDPOINT_VARIABLES = (Env.AWS_ENDPOINT_URL_DYNAMODB, Env.AWS_ENDPOINT_URL)
 
 
 class ConfigError(ValueError):
@@ -53,32 +67,46 @@ class AlpacaCredentials:
     __str__ = __repr__
 
 
+def credentials_from_secret(secret_id: str, value: object) -> AlpacaCredentials:
+    """The keys a Secrets Manager secret holds (a JSON object with the two variables' names)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"secret {secret_id} is not a JSON object")
+    key_id, secret_key = value.get(Env.APCA_API_KEY_ID), value.get(Env.APCA_API_SECRET_KEY)
+    if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
+        raise ConfigError(
+            f"secret {secret_id} must hold non-empty {Env.APCA_API_KEY_ID} and "
+            f"{Env.APCA_API_SECRET_KEY}; set them with `aws secretsmanager put-secret-value` "
+            "(see docs/deploy.md)"
+        )
+    return AlpacaCredentials(key_id, secret_key)
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """Everything one sync run needs to know, resolved from flags and environment."""
 
-    assets_table: str = DEFAULT_TABLE
-    state_table: str = f"{DEFAULT_TABLE}_sync_state"
-    table_source: str = "ASSETS_TABLE"
-    state_table_source: str = "SYNC_STATE_TABLE"
+    assets_table: str = DEFAULT_ASSETS_TABLE
+    state_table: str = state_table_name(DEFAULT_ASSETS_TABLE)
+    table_source: str = Env.ASSETS_TABLE
+    state_table_source: str = Env.SYNC_STATE_TABLE
     region: str = DEFAULT_REGION
     region_source: str = "the default"
     dynamodb_endpoint_url: str | None = None
-    endpoint_source: str = "AWS_ENDPOINT_URL_DYNAMODB"
+    endpoint_source: str = Env.AWS_ENDPOINT_URL_DYNAMODB
     alpaca_base_url: str = PAPER_BASE_URL
     asset_classes: tuple[str, ...] = ()
-    max_delist_fraction: float = DEFAULT_MAX_DELIST_FRACTION
+    max_delist_fraction: float = MAX_DELIST_FRACTION.default
     force: bool = False
     dry_run: bool = False
     full: bool = False
-    full_reconcile_days: int = 7
+    full_reconcile_days: int = int(FULL_RECONCILE_DAYS.default)
     deadline_seconds: float | None = None
-    write_concurrency: int = 8
-    max_writes_per_second: float = 500.0
+    write_concurrency: int = int(WRITE_CONCURRENCY.default)
+    max_writes_per_second: float = MAX_WRITES_PER_SECOND.default
     max_body_bytes: int = 32 * 1024 * 1024
-    lock_lease_seconds: int = 900
-    delist_confirm_sample: int = 50
-    delist_lookups_per_second: float = 2.0
+    lock_lease_seconds: int = int(LEASE_SECONDS.default)
+    delist_confirm_sample: int = int(DELIST_CONFIRM_SAMPLE.default)
+    delist_lookups_per_second: float = DELIST_LOOKUPS_PER_SECOND.default
     credentials: AlpacaCredentials | None = field(default=None, repr=False)
 
     @property
@@ -113,7 +141,7 @@ class SyncSettings:
             raise ConfigError(
                 f"max delist fraction must be between 0 and 1, got {self.max_delist_fraction}"
             )
-        _require_http_url("APCA_API_BASE_URL", self.alpaca_base_url)
+        _require_http_url(Env.APCA_API_BASE_URL, self.alpaca_base_url)
         if self.dynamodb_endpoint_url is not None:
             _require_http_url(self.endpoint_source, self.dynamodb_endpoint_url)
         if self.write_concurrency < 1:
@@ -124,6 +152,11 @@ class SyncSettings:
             raise ConfigError("the deadline must be a positive number of seconds")
         if any(not c.strip() for c in self.asset_classes):
             raise ConfigError("an asset class may not be empty")
+
+
+def derived_state_table_source(source: str) -> str:
+    """Where a state table name derived from the assets table's came from (for messages)."""
+    return f"{source} + {STATE_TABLE_SUFFIX!r}"
 
 
 def _require_http_url(name: str, value: str) -> None:
@@ -141,13 +174,13 @@ def alpaca_base_url(raw: str) -> str:
 def resolve_region(env: Mapping[str, str]) -> tuple[str, str]:
     """The region and where it came from: AWS_REGION, AWS_DEFAULT_REGION, boto3's own
     resolution (the profile in the AWS config file), else the documented default."""
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+    for name in (Env.AWS_REGION, Env.AWS_DEFAULT_REGION):
         if env.get(name):
             return env[name], name
     try:
         import boto3  # noqa: PLC0415 - only needed when the environment names no region
 
-        session = boto3.session.Session(profile_name=env.get("AWS_PROFILE") or None)
+        session = boto3.session.Session(profile_name=env.get(Env.AWS_PROFILE) or None)
         region = session.region_name
     except Exception:  # an unknown profile or an unreadable config file: say so later
         region = None
@@ -182,18 +215,19 @@ def settings_from_env(
     of tables, region and endpoint to the caller (after flags replaced them).
     """
     env = os.environ if env is None else env
-    table = env.get("ASSETS_TABLE") or DEFAULT_TABLE
+    table = env.get(Env.ASSETS_TABLE) or DEFAULT_ASSETS_TABLE
     region, region_source = resolve_region(env)
     endpoint_name = next(
-        (n for n in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL") if env.get(n)),
-        "AWS_ENDPOINT_URL_DYNAMODB",
+        (n for n in ENDPOINT_VARIABLES if env.get(n)), Env.AWS_ENDPOINT_URL_DYNAMODB
     )
     values: dict[str, object] = {
         "assets_table": table,
-        "state_table": env.get("SYNC_STATE_TABLE") or f"{table}_sync_state",
-        "table_source": "ASSETS_TABLE" if env.get("ASSETS_TABLE") else "the default",
+        "state_table": env.get(Env.SYNC_STATE_TABLE) or state_table_name(table),
+        "table_source": Env.ASSETS_TABLE if env.get(Env.ASSETS_TABLE) else "the default",
         "state_table_source": (
-            "SYNC_STATE_TABLE" if env.get("SYNC_STATE_TABLE") else "ASSETS_TABLE + '_sync_state'"
+            Env.SYNC_STATE_TABLE
+            if env.get(Env.SYNC_STATE_TABLE)
+            else derived_state_table_source(Env.ASSETS_TABLE)
         ),
         "region": region,
         "region_source": region_source,
@@ -212,9 +246,9 @@ def settings_from_env(
 
 def _alpaca_settings(env: Mapping[str, str]) -> dict[str, object]:
     """The base URL and the keys (both keys, or none: a half is as good as none)."""
-    url = alpaca_base_url(env.get("APCA_API_BASE_URL") or PAPER_BASE_URL)
-    _require_http_url("APCA_API_BASE_URL", url)
-    key_id, secret = env.get("APCA_API_KEY_ID"), env.get("APCA_API_SECRET_KEY")
+    url = alpaca_base_url(env.get(Env.APCA_API_BASE_URL) or PAPER_BASE_URL)
+    _require_http_url(Env.APCA_API_BASE_URL, url)
+    key_id, secret = env.get(Env.APCA_API_KEY_ID), env.get(Env.APCA_API_SECRET_KEY)
     return {
         "alpaca_base_url": url,
         "credentials": AlpacaCredentials(key_id, secret) if key_id and secret else None,
@@ -233,29 +267,22 @@ def _asset_classes(raw: str) -> tuple[str, ...]:
     return classes
 
 
-def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
-    def number(name: str, default: str, low: float, high: float, *, whole: bool) -> float:
-        raw = env.get(name) or default
-        parse: Callable[[str], float] = _whole if whole else float
-        return _number(name, raw, parse, low, high)
+def _knob(env: Mapping[str, str], knob: Knob) -> float:
+    """A knob's value from the environment (its default when unset), within its range."""
+    raw = env.get(knob.env) or f"{knob.default:g}"
+    return _number(knob.env, raw, _whole if knob.whole else float, knob.low, knob.high)
 
+
+def _sync_knobs(env: Mapping[str, str]) -> dict[str, object]:
     return {
-        "asset_classes": _asset_classes(env.get("ASSET_CLASSES", "")),
-        "max_delist_fraction": number(
-            "MAX_DELIST_FRACTION", str(DEFAULT_MAX_DELIST_FRACTION), 0, 1, whole=False
-        ),
-        "lock_lease_seconds": int(
-            number(
-                "SYNC_LOCK_LEASE_SECONDS", "900", MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, whole=True
-            )
-        ),
-        "max_writes_per_second": number("MAX_WRITES_PER_SECOND", "500", 0.01, 40_000, whole=False),
-        "write_concurrency": int(number("WRITE_CONCURRENCY", "8", 1, 64, whole=True)),
-        "full_reconcile_days": int(number("FULL_RECONCILE_DAYS", "7", 0, 3_650, whole=True)),
-        "delist_confirm_sample": int(number("DELIST_CONFIRM_SAMPLE", "50", 1, 10_000, whole=True)),
-        "delist_lookups_per_second": number(
-            "DELIST_LOOKUPS_PER_SECOND", "2", 0.01, 50, whole=False
-        ),
+        "asset_classes": _asset_classes(env.get(Env.ASSET_CLASSES, "")),
+        "max_delist_fraction": _knob(env, MAX_DELIST_FRACTION),
+        "lock_lease_seconds": int(_knob(env, LEASE_SECONDS)),
+        "max_writes_per_second": _knob(env, MAX_WRITES_PER_SECOND),
+        "write_concurrency": int(_knob(env, WRITE_CONCURRENCY)),
+        "full_reconcile_days": int(_knob(env, FULL_RECONCILE_DAYS)),
+        "delist_confirm_sample": int(_knob(env, DELIST_CONFIRM_SAMPLE)),
+        "delist_lookups_per_second": _knob(env, DELIST_LOOKUPS_PER_SECOND),
     }
 
 

@@ -1,4 +1,5 @@
-"""Lambda entry point (thin): configuration, secrets, logging and metrics around `SyncRun`.
+"""Lambda entry point (thin): configuration, the Alpaca keys, then `SyncRun`; its ending logged
+and published as `asset_sync.endings` maps it.
 
 Duplicate deliveries of the same scheduled event (EventBridge and Lambda async invocation are
 at-least-once) cannot run two syncs at once: the run lease in the state table is taken with a
@@ -30,38 +31,55 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from asset_sync.config import AlpacaCredentials, ConfigError, SyncSettings, settings_from_env
+from asset_sync import endings
+from asset_sync.config import (
+    AlpacaCredentials,
+    ConfigError,
+    SyncSettings,
+    credentials_from_secret,
+    settings_from_env,
+)
+from asset_sync.contract import (
+    ASSET_CHANGE_METRICS,
+    METRICS_NAMESPACE,
+    SYNC_SERVICE,
+    Env,
+    Metric,
+    Outcome,
+)
 from asset_sync.logic.freshness import CatchUp, CatchUpEventError, judge, scheduled_time
 from asset_sync.logic.lifecycle import StopSignal
+from asset_sync.logic.outcome import SyncError
 from asset_sync.logic.report import RunReport
-from asset_sync.logic.sync import LeaseHeldError, SyncError
 from asset_sync.wiring import build_run, tables
 
+SERVICE = os.environ.get(Env.POWERTOOLS_SERVICE_NAME, SYNC_SERVICE)
 # ensure_ascii: every non-ASCII character of catalog text (C1 controls, bidi overrides) reaches
 # the log escaped, never raw (Powertools' default serializer keeps them as they are).
 logger = Logger(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
-    json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str),
+    service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
 )
 metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Signal9/AssetSync"),
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "asset-sync"),
+    namespace=os.environ.get(Env.POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE
 )
 SECRET_MAX_AGE_SECONDS = 300
+FRESH_MESSAGE = endings.FRESH  # imported from here before asset_sync.endings
 
 
 @lru_cache(maxsize=1)
 def base_settings() -> SyncSettings:
     """Settings from the function's environment, validated once per container."""
     settings = settings_from_env()
-    if not os.environ.get("ALPACA_SECRET_ID") and settings.credentials is None:
-        raise ConfigError("ALPACA_SECRET_ID (the Secrets Manager secret with the keys) is not set")
+    if not os.environ.get(Env.ALPACA_SECRET_ID) and settings.credentials is None:
+        raise ConfigError(
+            f"{Env.ALPACA_SECRET_ID} (the Secrets Manager secret with the keys) is not set"
+        )
     return settings
 
 
 def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
     """The Alpaca keys from Secrets Manager (cached by Powertools for five minutes)."""
-    secret_id = os.environ.get("ALPACA_SECRET_ID")
+    secret_id = os.environ.get(Env.ALPACA_SECRET_ID)
     if not secret_id:
         assert settings.credentials is not None
         return settings.credentials
@@ -81,29 +99,7 @@ def alpaca_credentials(settings: SyncSettings) -> AlpacaCredentials:
                 "with `aws secretsmanager put-secret-value` (see docs/deploy.md)"
             ) from None
         raise
-    if not isinstance(value, dict):
-        raise ConfigError(f"secret {secret_id} is not a JSON object")
-    key_id, secret_key = value.get("APCA_API_KEY_ID"), value.get("APCA_API_SECRET_KEY")
-    if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
-        raise ConfigError(
-            f"secret {secret_id} must hold non-empty APCA_API_KEY_ID and APCA_API_SECRET_KEY; "
-            "set them with `aws secretsmanager put-secret-value` (see docs/deploy.md)"
-        )
-    return AlpacaCredentials(key_id, secret_key)
-
-
-# One Count metric per outcome ("runs by outcome" on the dashboard; SyncSucceeded also feeds
-# the no-successful-sync alarm).
-OUTCOME_METRICS = {
-    "succeeded": "SyncSucceeded",
-    "partial": "SyncPartial",
-    "refused": "SyncRefused",
-    "failed": "SyncFailed",
-    "interrupted": "SyncInterrupted",
-    "skipped": "SyncSkipped",
-}
-FRESH_METRIC = "SyncFresh"  # a catch-up found today's sync done and wrote nothing
-FRESH_MESSAGE = "sync fresh: today's sync already succeeded, nothing to do"
+    return credentials_from_secret(secret_id, value)
 
 
 def catch_up_check(
@@ -130,39 +126,37 @@ def catch_up_check(
     if not verdict.fresh:
         logger.info("catch-up: syncing", extra={"catch_up": details})
         return None
-    metrics.add_metric(name=FRESH_METRIC, unit=MetricUnit.Count, value=1)
+    ending = endings.fresh(verdict.message)
+    metrics.add_metric(name=ending.metric, unit=MetricUnit.Count, value=1)
     result = {
-        "outcome": "fresh",
-        "message": verdict.message,
+        "outcome": ending.outcome,
+        "message": ending.message,
         **details,
         "dynamodb_requests": state.stats.requests,
         "dynamodb_write_requests": state.stats.writes,
         "changed_symbols": 0,
     }
-    logger.info(FRESH_MESSAGE, extra={"report": result})
+    logger.info(ending.log, extra={"report": result})
     return result
 
 
-def publish(report: RunReport) -> None:
+def publish(report: RunReport, ending: endings.Ending) -> None:
     """Counts, duration and the run's outcome as EMF metrics."""
-    for name, value in (
-        ("AssetsFetched", report.fetched),
-        ("AssetsInvalid", report.invalid + len(report.duplicates)),
-        ("AssetsCreated", report.created),
-        ("AssetsUpdated", report.updated),
-        ("AssetsReactivated", report.reactivated),
-        ("AssetsDelisted", report.delisted),
-        ("AssetsRenamed", report.renamed),
-        ("AssetsRepaired", report.repaired),
-        ("AssetsUnchanged", report.unchanged),
-        ("WritesFailed", report.failed),
-        ("DynamoDBWriteRequests", report.dynamodb_write_requests),
-        ("AlpacaAttempts", report.alpaca_attempts),
-    ):
+    changes = {name: getattr(report, count) for name, count in ASSET_CHANGE_METRICS.items()}
+    for name, value in {
+        Metric.ASSETS_FETCHED: report.fetched,
+        Metric.ASSETS_INVALID: report.invalid + len(report.duplicates),
+        **changes,
+        Metric.ASSETS_UNCHANGED: report.unchanged,
+        Metric.WRITES_FAILED: report.failed,
+        Metric.DYNAMODB_WRITE_REQUESTS: report.dynamodb_write_requests,
+        Metric.ALPACA_ATTEMPTS: report.alpaca_attempts,
+        ending.metric: 1,
+    }.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="SyncDuration", unit=MetricUnit.Seconds, value=report.duration_seconds)
-    outcome = OUTCOME_METRICS.get(report.outcome, "SyncFailed")
-    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=Metric.SYNC_DURATION, unit=MetricUnit.Seconds, value=report.duration_seconds
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -187,27 +181,28 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             extra={"table": settings.assets_table, "event": event.get("id"), "full": settings.full},
         )
         report = build_run(settings, stop=StopSignal(deadline)).run()
-    except LeaseHeldError as held:
-        publish(held.report)
-        logger.warning("sync skipped: another sync holds the lease", extra={"reason": str(held)})
-        return {**held.report.summary(), "changed_symbols": 0}
     except SyncError as failed:
-        publish(failed.report)
+        ending = endings.ending_of(failed)
+        publish(failed.report, ending)
+        if ending.outcome == Outcome.SKIPPED:  # a duplicate delivery: the other one runs
+            logger.warning(ending.log, extra={"reason": str(failed)})
+            return {**failed.report.summary(), "changed_symbols": 0}
         for warning in failed.report.warnings:
             logger.warning(warning)
-        message = "sync interrupted" if failed.report.outcome == "interrupted" else None
         logger.exception(  # exception_name: the cause (AlpacaAuthError, ...), not the wrapper
-            message or "sync did not complete",
+            ending.log,
             exc_info=failed.__cause__ or failed,
             extra={"report": failed.report.summary()},
         )
         raise
-    except Exception:
-        metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
-        logger.exception("sync failed")
+    except Exception as error:
+        ending = endings.ending_of(error)
+        metrics.add_metric(name=ending.metric, unit=MetricUnit.Count, value=1)
+        logger.exception(ending.log)
         raise
-    publish(report)
+    ending = endings.completed(report)
+    publish(report, ending)
     for warning in report.warnings:
         logger.warning(warning)
-    logger.info("sync finished", extra={"report": report.summary()})
+    logger.info(ending.log, extra={"report": report.summary()})
     return {**report.summary(), "changed_symbols": len(report.changes)}

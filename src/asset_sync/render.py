@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from asset_sync.contract import Count, Outcome
 from asset_sync.logic.report import RunReport
 
 MAX_CHANGES_SHOWN = 25
@@ -60,7 +61,7 @@ def render_report(report: RunReport) -> str:
         f"{report.dynamodb_requests:,} requests in all, {report.dynamodb_retries:,} retries; "
         f"Alpaca: {report.alpaca_attempts:,} requests",
     ]
-    if report.outcome == "refused" and report.delist_candidates:
+    if report.outcome == Outcome.REFUSED and report.delist_candidates:
         lines.append(
             f"  would delist {report.delist_candidates:,} of {report.active_in_scope:,} active "
             f"assets in scope: {_first(report.delist_candidate_symbols)}"
@@ -124,25 +125,26 @@ def render_counts(record: Mapping[str, Any]) -> str:
     """`fetched 12,000, valid 11,998, created 3, ..., duplicate records 2` for a stored run
     record: fetched = valid + invalid + duplicate records + id conflict records."""
     names = (
-        "fetched",
-        "valid",
-        "created",
-        "updated",
-        "reactivated",
-        "delisted",
-        "renamed",
-        "archived",
-        "repaired",
-        "unchanged",
-        "invalid",
-        "duplicate_records",
-        "id_conflict_records",
-        "blocked",
-        "failed",
-        "not_written",
+        Count.FETCHED,
+        Count.VALID,
+        Count.CREATED,
+        Count.UPDATED,
+        Count.REACTIVATED,
+        Count.DELISTED,
+        Count.RENAMED,
+        Count.ARCHIVED,
+        Count.REPAIRED,
+        Count.UNCHANGED,
+        Count.INVALID,
+        Count.DUPLICATE_RECORDS,
+        Count.ID_CONFLICT_RECORDS,
+        Count.BLOCKED,
+        Count.FAILED,
+        Count.NOT_WRITTEN,
     )
     return ", ".join(
         f"{name.replace('_', ' ')} {record[name]:,}"
         for name in names
-        if isinstance(record.get(name), int) and (record[name] or name in ("fetched", "valid"))
+        if isinstance(record.get(name), int)
+        and (record[name] or name in (Count.FETCHED, Count.VALID))
     )

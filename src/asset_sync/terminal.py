@@ -125,8 +125,3 @@ class TerminalProgress:
     def progress(self) -> Progress:
         """The hooks a run calls."""
         return Progress(stage=self.stage, start_writes=self.start, advance=self.advance)
-
-
-def terminal_progress() -> Progress:
-    """Stage lines and a write progress bar on stderr (see `TerminalProgress`)."""
-    return TerminalProgress().progress

@@ -215,12 +215,20 @@ def test_nulls_mean_the_default() -> None:
         ({"event_bus_name": "x" * 41}, "event_bus_name"),
         ({"assets_table_name": "a b"}, "not a valid DynamoDB table name"),
         ({"assets_table_name": "t_a", "sync_state_table_name": "t_a"}, "must differ"),
-        ({"full_reconcile_days": 0}, "full_reconcile_days"),
+        ({"full_reconcile_days": -1}, "full_reconcile_days must be within 0..3650"),
+        ({"full_reconcile_days": 3651}, "full_reconcile_days must be within 0..3650"),
     ],
 )
 def test_invalid_values_are_refused(override: dict[str, Any], message: str) -> None:
     with pytest.raises(StageError, match=re.escape(message)):
         settings_from_context(with_stage_entry({**BASE, **override}))
+
+
+def test_full_reconcile_days_takes_the_functions_own_range() -> None:
+    # One range per knob (asset_sync.contract): 0, "never on its own", is the sync's own value.
+    for days in (0, 3650):
+        entry = {**BASE, "full_reconcile_days": days}
+        assert settings_from_context(with_stage_entry(entry)).full_reconcile_days == days
 
 
 def test_invalid_stage_name() -> None:

@@ -188,7 +188,7 @@ def test_the_progress_bar_ignores_counts_that_arrive_out_of_order(
     master, slave = pty.openpty()
     tty = io.TextIOWrapper(os.fdopen(slave, "wb", buffering=0), encoding="utf-8")
     monkeypatch.setattr(sys, "stderr", tty)
-    progress = terminal.terminal_progress()
+    progress = terminal.TerminalProgress().progress
 
     progress.start_writes(100)
     for done in (3, 1, 2, 5, 4, 48, 47, 47, 60, 99, 100, 98):  # as threads report them

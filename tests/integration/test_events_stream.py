@@ -11,6 +11,7 @@ from tests.support import Env, run_cli
 from tests.support import asset_record as asset
 from tests.support.stream_records import schema_errors
 
+from asset_sync.dal.serialization import to_json
 from asset_sync.events import (
     ASSET_DELISTED,
     ASSET_LISTED,
@@ -19,7 +20,6 @@ from asset_sync.events import (
     to_events,
 )
 from asset_sync.events.transform import ANNOUNCED_ATTRIBUTES
-from asset_sync.events.values import to_json
 from asset_sync.local.stream import TableStream
 from asset_sync.logic.report import RunReport
 from asset_sync.wiring import build_run

@@ -278,6 +278,22 @@ def test_keep_alive_connection_reused(base: str) -> None:
         conn.close()
 
 
+def test_answers_are_sent_with_tcp_nodelay(stand_in: AlpacaStandIn, base: str) -> None:
+    """The handler writes a reply's headers and body apart: without TCP_NODELAY, Nagle holds the
+    body until a keep-alive client's delayed ACK (~20-40 ms per answer)."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        for path in ("/v2/assets", "/v2/assets/FAKE"):
+            conn.request("GET", path, headers=AUTH)
+            conn.getresponse().read()
+        served = set(stand_in._connections)  # the server's side of the open connection
+        assert len(served) == 1
+        assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in served)
+    finally:
+        conn.close()
+
+
 def test_concurrent_clients(stand_in: AlpacaStandIn, base: str, catalog: list[Asset]) -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         replies = list(pool.map(lambda _: get(base, "/v2/assets"), range(16)))

@@ -1,4 +1,5 @@
-"""An in-memory AssetStore as strict as DynamoDB, for pure tests of planning and applying.
+"""An in-memory AssetStore (logic.ports) as strict as DynamoDB, for pure tests of planning,
+applying and whole runs (`SyncRun` with tests/support/memory_state.py).
 
 Every write goes through the data layer's serializer (so a value DynamoDB would reject, such as
 None, a float or a list, fails here too) and then through DynamoDB's own validation rules: a
@@ -12,17 +13,19 @@ absent means absent, and the run-number fence on `sync_run_seq`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Context, Decimal
 from typing import Any
 
-from asset_sync.dal.assets import state_from_item
-from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.dal.assets import PLAN_PROJECTION
 from asset_sync.dal.serialization import deserialize_item, serialize_item
 from asset_sync.logic.item_writes import GroupWrite, NewItem
-from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, StoredValue
+from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, StoredValue, state_from_item
+from asset_sync.logic.ports import ConditionFailedError
 
-PLAN_READ = ("symbol", "status", "sync_hash", "asset_class")  # dal.assets' projection
+PLAN_READ = ("symbol", "status", "sync_hash", "asset_class")  # what states() keeps
+ACTIVE_READ = ("symbol", "sync_hash", "asset_class")  # dal.assets' status-index projection
 KEY = "symbol"
 MAX_NUMBER_DIGITS = 38
 SMALLEST_NUMBER, LARGEST_NUMBER = (
@@ -61,6 +64,10 @@ def _validated(item: Mapping[str, StoredValue]) -> dict[str, StoredValue]:
     return deserialize_item(serialized)
 
 
+def _no_check() -> None:
+    """No lease applies (outside `guard_writes`)."""
+
+
 def _stored_equal(stored: StoredValue | None, expected: StoredValue | None) -> bool:
     """`attribute_not_exists` for None, else DynamoDB's `=` (numbers by value, same type)."""
     if expected is None or stored is None:
@@ -76,6 +83,52 @@ class MemoryStore:
             symbol: _validated(item) for symbol, item in (items or {}).items()
         }
         self.writes = 0
+        self.requests = 0  # every call (there are no retries in memory)
+        self.retries = 0
+        self.guard: Callable[[], None] = _no_check
+
+    @property
+    def stats(self) -> MemoryStore:
+        """The request counts (the store counts its own calls)."""
+        return self
+
+    @contextmanager
+    def guard_writes(self, check: Callable[[], None]) -> Iterator[None]:
+        """`check` before every write while the block runs (dal's before-send)."""
+        self.guard = check
+        try:
+            yield
+        finally:
+            self.guard = _no_check
+
+    def read_active(
+        self,
+        *,
+        whole: bool = False,
+        keep_values: Callable[[str, Mapping[str, StoredValue]], bool] | None = None,
+    ) -> dict[str, CurrentState]:
+        """The status index: active items, projected as dal.assets projects them."""
+        self.requests += 1
+        states = {}
+        for symbol, item in sorted(self.items.items()):
+            if item.get("status") != ACTIVE:
+                continue
+            seen = dict(item) if whole else {k: v for k, v in item.items() if k in ACTIVE_READ}
+            keep = whole and (keep_values is None or keep_values(symbol, seen))
+            states[symbol] = state_from_item(symbol, {**seen, "status": ACTIVE}, whole=keep)
+        return states
+
+    def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
+        """The planning view of the named items (dal.assets' projection unless `whole`)."""
+        wanted = list(dict.fromkeys(symbols))
+        self.requests += 1 if wanted else 0  # BatchGetItem: no keys, no request
+        found = {}
+        for symbol in wanted:
+            item = self.items.get(symbol)
+            if item is not None:
+                seen = item if whole else {k: v for k, v in item.items() if k in PLAN_PROJECTION}
+                found[symbol] = state_from_item(symbol, copy.deepcopy(seen), whole=whole)
+        return found
 
     def states(self) -> dict[str, CurrentState]:
         """What a plain run's read returns: the same projection, no whole values."""
@@ -96,14 +149,18 @@ class MemoryStore:
         }
 
     def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
+        self.requests += 1
         item = self.items.get(symbol)
         return copy.deepcopy(item) if item is not None else None
 
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
+        symbols = list(symbols)
+        self.requests += 1 if symbols else 0  # BatchGetItem: no keys, no request
         return {s: copy.deepcopy(self.items[s]) for s in symbols if s in self.items}
 
     def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
-        """The asset-id index: the symbols of the items storing each id."""
+        """The asset-id index: the symbols of the items storing each id (a Query per id)."""
+        self.requests += len(set(asset_ids))
         found: dict[str, list[str]] = {}
         for symbol, item in sorted(self.items.items()):
             if item.get("asset_id") in asset_ids:
@@ -111,6 +168,8 @@ class MemoryStore:
         return found
 
     def put_new(self, item: Mapping[str, StoredValue]) -> None:
+        self.guard()
+        self.requests += 1
         self.writes += 1
         self._put(self.items, item)
 
@@ -122,11 +181,15 @@ class MemoryStore:
         expected: Mapping[str, StoredValue | None],
         run_seq: int,
     ) -> None:
+        self.guard()
+        self.requests += 1
         self.writes += 1
         self._update(self.items, symbol, set_values, remove, expected, run_seq)
 
     def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
         """All of the writes or none (TransactWriteItems): one item at most once."""
+        self.guard()
+        self.requests += 1
         self.writes += 1
         symbols = [write.symbol for write in writes]
         if len(set(symbols)) != len(symbols):

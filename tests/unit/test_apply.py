@@ -18,9 +18,9 @@ from tests.support import minimal_record as rec
 from tests.support.memory_store import MemoryStore
 
 from asset_sync.dal.assets import state_from_item
-from asset_sync.dal.errors import ConditionFailedError
+from asset_sync.dal.errors import ConditionFailedError, as_store_error
 from asset_sync.dal.run_state import LeaseLostError
-from asset_sync.logic import apply as apply_module
+from asset_sync.logic import pacing
 from asset_sync.logic.apply import (
     MAX_ATTEMPTS_PER_ITEM,
     MAX_FAILURES_BEFORE_ABORT,
@@ -95,7 +95,7 @@ class Scripted(MemoryStore):
         error = self.before(self, symbol, self.calls)
         if error is not None:
             self.writes += 1
-            raise error
+            raise as_store_error(error)  # what the data layer raises for a botocore error
         super().update_owned(symbol, set_values, remove, expected, run_seq)
 
 
@@ -198,7 +198,9 @@ def test_a_lost_reply_whose_write_applied_is_confirmed_by_the_re_read() -> None:
             self.calls += 1
             MemoryStore.update_owned(self, symbol, *args, **kwargs)  # applied ...
             if self.calls == 1:
-                raise ConnectionClosedError(endpoint_url="http://x")  # ... reply lost
+                raise as_store_error(
+                    ConnectionClosedError(endpoint_url="http://x")
+                )  # ... reply lost
 
     lost = LostReply(store, applied_then_lost)
     outcome = applier(lost).apply(plan_of(store, rec("A", name="new")))
@@ -379,7 +381,7 @@ def test_the_backoff_is_full_jitter_up_to_an_exponential_cap(
         bounds.append((low, high))
         return high
 
-    monkeypatch.setattr(apply_module.random, "uniform", uniform)
+    monkeypatch.setattr(pacing.random, "uniform", uniform)  # the one backoff: logic.pacing
     store = synced(rec("A"))
 
     def keep_changing(s: MemoryStore, symbol: str, _call: int) -> Exception:
@@ -453,8 +455,10 @@ def test_a_failing_re_read_is_retried_and_named_when_it_never_works() -> None:
         def get_item(self, symbol: str) -> Any:
             self.reads += 1
             if self.reads <= self.failing_reads:
-                raise ClientError(
-                    {"Error": {"Code": "InternalServerError", "Message": "x"}}, "GetItem"
+                raise as_store_error(
+                    ClientError(
+                        {"Error": {"Code": "InternalServerError", "Message": "x"}}, "GetItem"
+                    )
                 )
             return super().get_item(symbol)
 
@@ -485,7 +489,7 @@ def test_a_delisting_whose_reply_was_lost_is_confirmed() -> None:
             self.calls += 1
             super().update_owned(symbol, *args, **kwargs)
             if self.calls == 1:
-                raise ConnectionClosedError(endpoint_url="http://x")
+                raise as_store_error(ConnectionClosedError(endpoint_url="http://x"))
 
     lost = LostReply()
     lost.items = store.items

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from asset_sync.logic.sync import human_duration
+from asset_sync.logic.clock import human_duration
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,19 @@ from asset_sync.logic.sync import human_duration
 )
 def test_a_duration_is_rounded_to_the_last_unit_shown(delta: timedelta, text: str) -> None:
     assert human_duration(delta) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86_400 - 1_800, "1 day 0 h"),  # from here hours are the last unit
+        (86_400 - 1_801, "23 h 30 min"),
+        (2 * 86_400, "2 days 0 h"),
+        (3_600 - 30, "1 h 0 min"),  # from here minutes are the last unit
+        (3_600 - 31, "59 min 29 s"),
+        (60, "1 min 0 s"),
+        (0, "0 s"),
+    ],
+)
+def test_the_units_change_exactly_at_their_thresholds(seconds: int, text: str) -> None:
+    assert human_duration(timedelta(seconds=seconds)) == text

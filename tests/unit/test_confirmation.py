@@ -128,3 +128,11 @@ def test_confirmed_one_by_one_names_the_moved_asset() -> None:
     }
     result, _ = confirm(["A", "B"], answers, listed=("A2",))
     assert (result.confirmed, result.kept_active) == (["A"], ["B"])
+
+
+def test_an_asset_still_active_under_the_candidate_own_symbol_is_kept_even_if_listed() -> None:
+    """Only a move to *another* listed symbol confirms a candidate: the same symbol, active at
+    Alpaca, contradicts the delisting whatever `listed` holds."""
+    answers = {"id-A": {"status": ACTIVE, "symbol": "A"}}
+    result, _ = confirm(["A"], answers, listed=("A",))
+    assert (result.confirmed, result.kept_active) == ([], ["A"])

@@ -1,4 +1,4 @@
-"""The consumer Lambda's import graph stays inside what the artifact ships."""
+"""Both Lambdas' import graphs stay inside what the artifact ships (one forbidden list)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,21 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("click", "asset_sync.cli", "asset_sync.local", "moto", "jsonschema")
+import pytest
+
+from asset_sync.contract import LAMBDA_FORBIDDEN_MODULES as FORBIDDEN
 
 
-def test_the_event_handler_imports_neither_the_cli_nor_the_local_mode() -> None:
+@pytest.mark.parametrize(
+    ("handler", "reaches"),
+    [
+        ("asset_sync.events.handler", "asset_sync.events.transform"),
+        ("asset_sync.handler", "asset_sync.logic.sync"),
+    ],
+)
+def test_a_handler_imports_neither_the_cli_nor_the_local_mode(handler: str, reaches: str) -> None:
     probe = (
-        "import json, sys; import asset_sync.events.handler as h; "
+        f"import json, sys; import {handler} as h; "
         "assert callable(h.lambda_handler); print(json.dumps(sorted(sys.modules)))"
     )
     completed = subprocess.run(
@@ -19,6 +28,6 @@ def test_the_event_handler_imports_neither_the_cli_nor_the_local_mode() -> None:
     )
     modules = json.loads(completed.stdout)
 
-    assert "asset_sync.events.transform" in modules
+    assert reaches in modules
     reached = [m for m in modules for f in FORBIDDEN if m == f or m.startswith(f + ".")]
     assert reached == []

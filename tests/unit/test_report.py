@@ -5,7 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from asset_sync.logic.models import FieldChange, InvalidRecord, ItemChange, Unrecognized
-from asset_sync.logic.report import COUNTERS, MAX_REPORTED_INVALID, SUCCESS_OUTCOMES, RunReport
+from asset_sync.logic.report import (
+    COUNTERS,
+    MAX_REPORTED_INVALID,
+    MAX_REPORTED_SYMBOLS,
+    SUCCESS_OUTCOMES,
+    RunReport,
+)
 
 
 def report(**fields: object) -> RunReport:
@@ -125,3 +131,12 @@ def test_foreign_values_appear_as_stored() -> None:
         "cusip": {"old": {"NULL": True}, "new": "123"},
         "name": {"old": {"B": "00ff"}, "new": "n"},
     }
+
+
+def test_the_json_lists_reassignments_and_blocked_records_sorted_and_bounded() -> None:
+    reassignments = [{"symbol": f"S{i:03d}", "from": "a", "to": "b"} for i in range(205)]
+    blocked = {f"B{i:03d}": "why" for i in reversed(range(205))}
+    out = report(reassignments=reassignments, blocked_records=blocked, blocked=205).to_json()
+    assert out["reassignments"] == reassignments[:MAX_REPORTED_SYMBOLS]
+    assert list(out["blocked_records"]) == [f"B{i:03d}" for i in range(MAX_REPORTED_SYMBOLS)]
+    assert set(out["blocked_records"].values()) == {"why"} and out["blocked"] == 205

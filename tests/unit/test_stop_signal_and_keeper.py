@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
+from asset_sync.dal.errors import as_store_error
 from asset_sync.dal.run_state import FORCED_UNLOCK, Lease, LeaseLostError, StateView
 from asset_sync.logic import lifecycle
 from asset_sync.logic.apply import StopRequested
@@ -103,14 +104,14 @@ class FakeState:
     def read(self) -> StateView:
         self.reads += 1
         if self.read_error is not None:
-            raise self.read_error
+            raise as_store_error(self.read_error)  # as the data layer would
         taken = self.holder not in (None, "run-1")
         # a skipped run took number 10 since the holder's 9: the message names the holder's
         return StateView(run_seq=10, lock_owner=self.holder, lock_run_seq=9 if taken else 7)
 
     def renew(self, lease: Lease, expires_at: int) -> None:
         if self.renew_error is not None:
-            raise self.renew_error
+            raise as_store_error(self.renew_error)
         self.renewed.append(expires_at)
         self.renewed_leases.append(lease)
 
@@ -193,6 +194,8 @@ def test_a_renewal_refused_because_another_run_took_the_lease_stops_writes(clock
     clock.now += 700
     with pytest.raises(LeaseLostError, match="taken"):
         k.check()
+    with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):
+        k.check()  # the lease is gone from memory: no second renewal is tried
 
 
 def test_the_holder_is_read_before_the_first_write_then_every_few_seconds(clock: Clock) -> None:
@@ -216,8 +219,11 @@ def test_a_lease_another_run_now_holds_stops_writes_at_the_next_verification(
     k.check()
     state.holder = "run-2"  # its clock judged this run's lease expired and took it over
     clock.now += VERIFY_EVERY_SECONDS
-    with pytest.raises(LeaseLostError, match=r"a newer run \(number 9\) took the run lease over"):
+    with pytest.raises(
+        LeaseLostError, match=r"a newer run \(number 9\) took the run lease over"
+    ) as lost:
         k.check()
+    assert lost.value.view == StateView(run_seq=10, lock_owner="run-2", lock_run_seq=9)
     state.holder = "run-1"
     with pytest.raises(LeaseLostError):  # no way back: the lease is gone from memory too
         k.check()
@@ -258,7 +264,7 @@ def test_a_renewal_that_fails_exactly_when_the_lease_runs_out_stops_writes(clock
     class SlowFailure:
         def __call__(self, lease: Lease, expires_at: int) -> None:
             clock.now += valid - 600  # the failed attempt ends exactly at the lease's end
-            raise ConnectionClosedError(endpoint_url="http://x")
+            raise as_store_error(ConnectionClosedError(endpoint_url="http://x"))
 
     state.renew = SlowFailure()  # type: ignore[method-assign]
     with pytest.raises(LeaseLostError, match=r"^the run lease ran out before it could be renewed"):
@@ -274,8 +280,9 @@ def test_a_lease_an_operator_cleared_stops_the_run_as_a_signal_does(clock: Clock
     with pytest.raises(StopRequested, match="cleared by an operator"):
         k.check()
     assert k.stop.requested and k.stop.reason == FORCED_UNLOCK
-    with pytest.raises(StopRequested):  # every later write (and boto3 retry) stops alike
+    with pytest.raises(StopRequested) as again:  # every later write (and boto3 retry) alike
         k.check()
+    assert str(again.value) == FORCED_UNLOCK
 
 
 def test_a_renewal_refused_because_the_lease_was_cleared_stops_the_run(clock: Clock) -> None:
@@ -288,3 +295,56 @@ def test_a_renewal_refused_because_the_lease_was_cleared_stops_the_run(clock: Cl
     with pytest.raises(StopRequested):
         k.check()
     assert k.stop.reason == FORCED_UNLOCK
+
+
+def test_before_a_write_a_stop_comes_first_then_the_lease(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.before_write()  # verifies the holder: this run
+    assert state.reads == 1
+    k.stop.request("SIGINT")
+    with pytest.raises(StopRequested, match=r"^SIGINT$"):
+        k.before_write()
+    assert state.reads == 1  # the stop answered before the lease was looked at
+
+
+def test_an_item_a_newer_run_wrote_stops_the_run_unless_the_lease_is_still_its_own(
+    clock: Clock,
+) -> None:
+    k, state, _ = keeper(clock)
+    k.acquire("run-1", "assets")
+    k.newer_run_seen("AAA", 12)  # still this run's: the number came from elsewhere
+    state.holder = "run-2"
+    with pytest.raises(LeaseLostError) as lost:
+        k.newer_run_seen("AAA", 12)
+    assert str(lost.value) == (  # the fake state's view has no expiry to show
+        "a newer run (number 12) wrote AAA: this run's lease was taken over (no sync holds the "
+        "run lease); this run stopped writing"
+    )
+    with pytest.raises(LeaseLostError, match=r"^a newer run wrote 3 of the items this run read: "):
+        k.newer_run_seen("3 of the items this run read", None)
+
+
+def test_before_acquiring_no_lease_is_this_runs(clock: Clock) -> None:
+    k, state, _ = keeper(clock)
+    state.holder = "someone"
+    with pytest.raises(LeaseLostError, match=r"^a newer run \(number 5\) wrote AAA: "):
+        k.newer_run_seen("AAA", 5)
+
+
+def test_a_takeover_waits_for_the_displaced_run_and_says_how_long(clock: Clock) -> None:
+    waits: list[float] = []
+    k, state, _ = keeper(clock)
+
+    def acquire(run_id: str, table: str, expires_at: int, now: float) -> Lease:
+        return Lease(run_id, 8, expires_at, StateView(run_seq=7), taken_from="run-0")
+
+    state.acquire = acquire  # type: ignore[method-assign]
+    k.stop.wait = lambda seconds: waits.append(seconds) or False  # type: ignore[method-assign]
+    k.acquire("run-1", "assets")
+
+    assert k.let_the_displaced_run_stop() == (
+        "took over the run lease of run run-0 (number 7), expired by this machine's clock; "
+        f"waited {TAKEOVER_GRACE_SECONDS:.0f} s for it to stop writing before reading the table"
+    )
+    assert waits == [TAKEOVER_GRACE_SECONDS]

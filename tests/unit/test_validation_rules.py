@@ -18,6 +18,7 @@ from asset_sync.logic.validation import (
     MAX_NAME_LENGTH,
     MAX_STRING_LENGTH,
     MAX_SYMBOL_LENGTH,
+    SHOWN_CHARACTERS,
     validate_catalog,
     validate_records,
 )
@@ -116,6 +117,14 @@ def test_absent_and_null_optional_fields_stay_absent() -> None:
 
 
 LONG = repr("x" * 40 + "…")  # an offending value is shown quoted, cut at 40 characters
+
+
+def test_an_offending_value_is_cut_only_beyond_the_shown_length() -> None:
+    for length, shown in (
+        (SHOWN_CHARACTERS, repr("x" * SHOWN_CHARACTERS)),
+        (SHOWN_CHARACTERS + 1, LONG),
+    ):
+        assert reason({**FULL, "status": "x" * length}).startswith(f"`status` is {shown}, not")
 
 
 def test_only_an_active_record_is_valid_in_an_active_only_response() -> None:
@@ -260,3 +269,21 @@ def test_duplicates_and_id_conflicts_are_sorted_and_set_aside() -> None:
     assert [(c.asset_id, c.symbols) for c in catalog.id_conflicts] == [("shared", ("A", "B"))]
     assert list(catalog.assets) == ["C"]
     assert catalog.protected_symbols == {"A", "B", "Y", "Z"}
+
+
+def test_every_fetched_record_is_counted_exactly_once() -> None:
+    """valid + invalid + duplicate_records + id_conflict_records = fetched (docs/identity.md)."""
+    records = [
+        {**FULL, "symbol": "Z", "id": "z"},
+        {**FULL, "symbol": "Z", "id": "z2"},
+        {**FULL, "symbol": "B", "id": "shared"},
+        {**FULL, "symbol": "A", "id": "shared"},
+        {**FULL, "symbol": "C", "id": "c"},
+        {**FULL, "symbol": "D", "id": "d"},
+        {**FULL, "symbol": "Y", "id": "y", "tradable": "bad"},
+        {**FULL, "symbol": "Y", "id": "y"},
+    ]
+    catalog = validate_catalog(json.dumps(records).encode())
+    valid, invalid = len(catalog.assets), len(catalog.invalid)
+    assert (valid, invalid, catalog.duplicate_records, catalog.id_conflict_records) == (2, 1, 3, 2)
+    assert catalog.fetched == 8 == valid + invalid + 3 + 2

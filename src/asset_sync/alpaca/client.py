@@ -28,6 +28,7 @@ from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTime
 from urllib3.util.retry import Retry
 
 from asset_sync.config import AlpacaCredentials
+from asset_sync.logic.catalog import CatalogAssetNotFoundError, CatalogAuthError, CatalogError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "signal9-asset-sync/0.1"
@@ -43,11 +44,11 @@ def redact(text: str, secret: str) -> str:
     return token.sub(REDACTED, text)
 
 
-class AlpacaError(RuntimeError):
+class AlpacaError(CatalogError):
     """The catalog could not be fetched; the message says why (never with the secret)."""
 
 
-class AlpacaAuthError(AlpacaError):
+class AlpacaAuthError(AlpacaError, CatalogAuthError):
     """Alpaca rejected the credentials (401/403): retrying cannot help."""
 
 
@@ -55,7 +56,7 @@ class AlpacaEndpointError(AlpacaError):
     """`GET /v2/assets` answered 404: APCA_API_BASE_URL is not the API's root."""
 
 
-class AssetNotFoundError(AlpacaError):
+class AssetNotFoundError(AlpacaError, CatalogAssetNotFoundError):
     """`GET /v2/assets/{symbol}` answered 404."""
 
 

@@ -1,6 +1,7 @@
 """`asset-sync`: the command line over the same sync code path the Lambda runs.
 
-See `asset_sync.cli.outcomes` for the exit codes (one mapping for every command).
+See `asset_sync.endings` for the exit codes (one mapping for every command and both Lambdas;
+`asset_sync.cli.outcomes` adds the CLI's usage errors and signals).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.outcomes import CommandFailed, Stopped
 from asset_sync.cli.sync_command import sync
 from asset_sync.cli.toolkit import show
+from asset_sync.contract import Outcome
 from asset_sync.dal.errors import TableSchemaError
 from asset_sync.wiring import tables
 
@@ -63,7 +65,7 @@ def create_table(table: str | None, endpoint_url: str | None, as_json: bool) -> 
     if problems:
         raise CommandFailed(str(problems[0]), {"tables": done}, cause=problems[0])
     if as_json:
-        echo_json({"outcome": "succeeded", "tables": done})
+        echo_json({"outcome": Outcome.SUCCEEDED, "tables": done})
 
 
 @main.command()

@@ -12,15 +12,23 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands imported from here
+from asset_sync.cli.outcomes import Stopped, describe, exit_code_for, outcome_of
+from asset_sync.config import (
+    ENDPOINT_VARIABLES,
+    SyncSettings,
+    derived_state_table_source,
+    settings_from_env,
+)
+from asset_sync.contract import CLI_NAME, DEFAULT_ASSETS_TABLE, Env, state_table_name
+from asset_sync.endings import (
     CONFIG_ERRORS,
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -28,23 +36,38 @@ from asset_sync.cli.outcomes import (  # noqa: F401 - the names commands importe
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_SIGNALS,
-    Stopped,
-    describe,
-    exit_code_for,
-    outcome_of,
 )
-from asset_sync.config import SyncSettings, settings_from_env
 from asset_sync.render import safe
 
+__all__ = [  # the exit codes and helpers commands imported from here before asset_sync.endings
+    "CONFIG_ERRORS",
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_SIGNALS",
+    "AssetSyncGroup",
+    "Stopped",
+    "describe",
+    "echo_json",
+    "exit_code_for",
+    "fail",
+    "finish",
+    "load_settings",
+    "outcome_of",
+    "table_options",
+    "use_color",
+]
 F = TypeVar("F", bound=Callable[..., Any])
 # The environment variables each flag replaces: a flag given, they are not read at all (a bad
 # value there does not matter).
 FLAG_VARIABLES: dict[str, tuple[str, ...]] = {
-    "table": ("ASSETS_TABLE",),
-    "endpoint_url": ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
-    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "max_delist_fraction": ("MAX_DELIST_FRACTION",),
-    "asset_classes": ("ASSET_CLASSES",),
+    "table": (Env.ASSETS_TABLE,),
+    "endpoint_url": ENDPOINT_VARIABLES,
+    "region": (Env.AWS_REGION, Env.AWS_DEFAULT_REGION),
+    "max_delist_fraction": (Env.MAX_DELIST_FRACTION,),
+    "asset_classes": (Env.ASSET_CLASSES,),
 }
 
 
@@ -68,7 +91,7 @@ def table_options(command: F) -> F:
         help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, else AWS).",
     )(command)
     return click.option(
-        "--table", help="Assets table (default: ASSETS_TABLE, else signal9_assets)."
+        "--table", help=f"Assets table (default: {Env.ASSETS_TABLE}, else {DEFAULT_ASSETS_TABLE})."
     )(command)
 
 
@@ -92,9 +115,9 @@ def load_settings(
     if table:
         overrides["assets_table"] = table
         overrides["table_source"] = "--table"
-        if not env.get("SYNC_STATE_TABLE"):
-            overrides["state_table"] = f"{table}_sync_state"
-            overrides["state_table_source"] = "--table + '_sync_state'"
+        if not env.get(Env.SYNC_STATE_TABLE):
+            overrides["state_table"] = state_table_name(table)
+            overrides["state_table_source"] = derived_state_table_source("--table")
     if endpoint_url:
         overrides["endpoint_source"] = "--endpoint-url"
     if region:
@@ -104,7 +127,7 @@ def load_settings(
 
 def use_color() -> bool:
     """False when NO_COLOR is set to anything (https://no-color.org)."""
-    return not os.environ.get("NO_COLOR")
+    return not os.environ.get(Env.NO_COLOR)
 
 
 def echo_json(value: Any) -> None:
@@ -132,18 +155,6 @@ def finish(error: BaseException, as_json: bool) -> NoReturn:
     fail(outcome.message, outcome.exit_code)
 
 
-@contextmanager
-def clear_errors(as_json: bool = False) -> Iterator[None]:
-    """Inside a command: end on any failure as `finish` does (the group does the same for
-    whatever a command lets through)."""
-    try:
-        yield
-    except (click.exceptions.Exit, click.Abort):
-        raise
-    except (Exception, Stopped) as error:
-        finish(error, as_json)
-
-
 def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Stopped(signal.Signals(signum).name)
 
@@ -166,7 +177,7 @@ class AssetSyncGroup(click.Group):
                 signal.signal(sig, _stop_on_signal)
         extra["standalone_mode"] = False
         try:
-            code = super().main(argv, prog_name or "asset-sync", **extra)
+            code = super().main(argv, prog_name or CLI_NAME, **extra)
         except click.exceptions.NoArgsIsHelpError as help_asked:
             click.echo(help_asked.ctx.get_help() if help_asked.ctx else "")
             sys.exit(EXIT_OK)

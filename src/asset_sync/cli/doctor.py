@@ -14,17 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError
 
 from asset_sync.alpaca.client import AlpacaAuthError, AlpacaEndpointError, AlpacaError
 from asset_sync.cli.common import echo_json, load_settings, table_options
 from asset_sync.cli.outcomes import CommandFailed
 from asset_sync.config import LIVE_BASE_URL, PAPER_BASE_URL, SyncSettings
+from asset_sync.contract import Outcome
 from asset_sync.dal.assets import ASSETS_SPEC
 from asset_sync.dal.errors import EndpointNotDynamoDBError, StateTableConflictError
-from asset_sync.dal.run_state import STATE_SPEC, RunStateTable
-from asset_sync.dal.schema import TableSpec, describe, schema_fix, schema_problems
-from asset_sync.logic.sync import fetch_catalog, parse_timestamp
+from asset_sync.dal.run_state import RunStateTable
+from asset_sync.endings import cause_of
+from asset_sync.logic.catalog import fetch_catalog
+from asset_sync.logic.clock import parse_timestamp
+from asset_sync.logic.ports import StoreError
 from asset_sync.logic.validation import CatalogFormatError
 from asset_sync.render import lines_to_text
 from asset_sync.wiring import alpaca_client, tables
@@ -99,46 +102,27 @@ class Checks:
             return Check(name, False, f"not checked: {self.dynamodb_down}")
         try:
             return check(name)
-        except EndpointNotDynamoDBError as error:
+        except StoreError as failed:  # the store's: judge by what the client said
+            error = cause_of(failed)
+        if isinstance(error, EndpointNotDynamoDBError):
             self.dynamodb_down = "the endpoint is not DynamoDB"
             return Check(name, False, str(error), "point --endpoint-url at DynamoDB")
-        except EndpointConnectionError as error:
+        if isinstance(error, EndpointConnectionError):
             self.dynamodb_down = "DynamoDB cannot be reached"
             return Check(name, False, f"cannot reach DynamoDB ({error})", "check the endpoint")
-        except (ClientError, BotoCoreError) as error:
-            fix = "check the region and credentials"
-            return Check(name, False, f"DynamoDB error: {error}", fix)
-
-    def _table(self, name: str, table: str, spec: TableSpec) -> Check | None:
-        """A failed check when `table` does not exist or is not as `spec` says; else None."""
-        found = describe(self.assets.client, table)
-        if found is None:
-            return Check(name, False, "does not exist", "run `asset-sync create-table`")
-        problems = schema_problems(found, spec)
-        if problems:
-            return Check(name, False, ", and ".join(problems), schema_fix(table, found, spec))
-        stream = found.get("StreamSpecification", {})
-        if spec.stream and (
-            not stream.get("StreamEnabled") or stream.get("StreamViewType") != "NEW_AND_OLD_IMAGES"
-        ):
-            return Check(
-                name,
-                False,
-                "has no NEW_AND_OLD_IMAGES stream (the change events need it)",
-                f"aws dynamodb update-table --table-name {table} --stream-specification "
-                "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
-            )
-        return None
+        return Check(name, False, f"DynamoDB error: {error}", "check the region and credentials")
 
     def _assets_table(self, name: str) -> Check:
-        failed = self._table(name, self.settings.assets_table, ASSETS_SPEC)
+        found = self.assets.diagnose()
+        if found is not None:
+            return Check(name, False, found.problem, found.fix)
         indexes = ", ".join(f"index {index.name}" for index in ASSETS_SPEC.indexes)
-        return failed or Check(name, True, f"key symbol, {indexes}, stream NEW_AND_OLD_IMAGES")
+        return Check(name, True, f"key symbol, {indexes}, stream NEW_AND_OLD_IMAGES")
 
     def _state_table(self, name: str) -> Check:
-        failed = self._table(name, self.settings.state_table, STATE_SPEC)
-        if failed is not None:
-            return failed
+        found = self.state.diagnose()
+        if found is not None:
+            return Check(name, False, found.problem, found.fix)
         view = self.state.read()
         try:
             self.state.check_serves(view, self.settings.assets_table)
@@ -218,7 +202,7 @@ def _last_run(state: RunStateTable) -> Check:
     started = parse_timestamp(str(last.get("last_sync_timestamp", "")))
     age = (time.time() - started.timestamp()) / 3600 if started else float("inf")
     detail = f"number {last.get('run_seq')}, {last.get('outcome')}, {age:.1f} h ago"
-    if last.get("outcome") != "succeeded":
+    if last.get("outcome") != Outcome.SUCCEEDED:
         return Check("last run", False, detail, "see `asset-sync history` and the runbooks")
     if age > HEALTHY_AGE_HOURS:
         return Check("last run", False, detail, "is the schedule running? (docs/deploy.md)")

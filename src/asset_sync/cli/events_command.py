@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from asset_sync.cli.common import echo_json
 from asset_sync.cli.outcomes import CommandFailed
 from asset_sync.config import ConfigError, resolve_region
+from asset_sync.contract import Env, Outcome
 from asset_sync.events.clock import Deadline, SystemClock
 from asset_sync.events.publisher import Publisher, events_client
 from asset_sync.events.quarantine import Quarantine, s3_client
@@ -52,13 +53,13 @@ def replay_command(
     as_json: bool,
 ) -> None:
     """Publish the quarantined events again (same event_id), then delete what was published."""
-    bucket = bucket or os.environ.get("EVENTS_QUARANTINE_BUCKET")
-    bus = bus or os.environ.get("EVENT_BUS_NAME")
+    bucket = bucket or os.environ.get(Env.EVENTS_QUARANTINE_BUCKET)
+    bus = bus or os.environ.get(Env.EVENT_BUS_NAME)
     where = {"bucket": bucket, "bus": bus}
     if not bucket:
-        raise ConfigError("no quarantine bucket (--bucket, EVENTS_QUARANTINE_BUCKET)")
+        raise ConfigError(f"no quarantine bucket (--bucket, {Env.EVENTS_QUARANTINE_BUCKET})")
     if not bus:
-        raise ConfigError("no event bus (--bus, EVENT_BUS_NAME)")
+        raise ConfigError(f"no event bus (--bus, {Env.EVENT_BUS_NAME})")
     region = region or resolve_region(os.environ)[0]
     clock = SystemClock()
     try:
@@ -92,7 +93,7 @@ def _report(report: ReplayReport, where: dict[str, str | None], as_json: bool) -
             f"{message} ({shown}); see `asset-sync events replay --dry-run`", {**where, **summary}
         )
     if as_json:
-        outcome = "dry_run" if report.dry_run else "succeeded"
+        outcome = "dry_run" if report.dry_run else Outcome.SUCCEEDED
         echo_json({"outcome": outcome, "message": message, **where, **summary})
     else:
         click.echo(lines_to_text(_lines(report, where)))

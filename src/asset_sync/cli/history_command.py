@@ -22,6 +22,7 @@ from asset_sync.cli.history_views import (
 from asset_sync.cli.outcomes import CommandFailed
 from asset_sync.cli.toolkit import history as runs
 from asset_sync.config import ConfigError, SyncSettings
+from asset_sync.contract import Outcome
 from asset_sync.dal.client import dynamodb_client
 from asset_sync.dal.history import HistoryTable, history_table_for
 from asset_sync.dal.stats import IoStats
@@ -82,7 +83,7 @@ def backfill_command(table: str | None, endpoint_url: str | None, as_json: bool)
     report = backfill(assets.client, settings.assets_table, store, started)
     found = {**report.to_json(), "write_requests": store.stats.writes}
     if as_json:
-        echo_json({"outcome": "succeeded", **found})
+        echo_json({"outcome": Outcome.SUCCEEDED, **found})
         return
     since = "recorded now" if report.began_now else "recorded by an earlier backfill"
     click.echo(
@@ -145,7 +146,7 @@ def replay_command(
         shown = ", ".join(str(item["key"]) for item in remaining[:5])
         raise CommandFailed(f"{len(remaining)} quarantined records remain ({shown})", summary)
     if as_json:
-        echo_json({"outcome": "dry_run" if dry_run else "succeeded", **summary})
+        echo_json({"outcome": "dry_run" if dry_run else Outcome.SUCCEEDED, **summary})
 
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Moment | None:

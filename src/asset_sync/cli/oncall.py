@@ -6,6 +6,7 @@ import click
 
 from asset_sync.cli.common import echo_json, load_settings, table_options
 from asset_sync.cli.outcomes import CommandFailed
+from asset_sync.contract import Outcome
 from asset_sync.dal.run_state import StateView
 from asset_sync.render import lines_to_text, render_counts
 from asset_sync.wiring import tables
@@ -101,6 +102,6 @@ def unlock(table: str | None, endpoint_url: str | None, force: bool, as_json: bo
     else:
         message = f"cleared the run lease of {view.describe_lock()}"
     if as_json:
-        echo_json({"outcome": "succeeded", "message": message, **found})
+        echo_json({"outcome": Outcome.SUCCEEDED, "message": message, **found})
     else:
         click.echo(message)

@@ -9,11 +9,11 @@ Ctrl-C only says how many writes are still in flight.
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
 from asset_sync.cli.common import echo_json, load_settings, table_options
+from asset_sync.logic.clock import deadline_after
 from asset_sync.logic.lifecycle import StopSignal
 from asset_sync.logic.sync import SyncError
 from asset_sync.render import render_report
@@ -72,7 +72,7 @@ def sync(
         deadline_seconds=deadline_seconds,
     )
     show_progress = not as_json and sys.stderr.isatty()
-    stop = StopSignal(_deadline(deadline_seconds))
+    stop = StopSignal(deadline_after(deadline_seconds))
     term = TerminalProgress() if show_progress else None
     run = build_run(settings, term.progress if term else None, stop)
     with stop_on_signals(stop, run, term.close if term else None):
@@ -91,7 +91,3 @@ def sync(
         echo_json(report.to_json())
     else:
         click.echo(render_report(report))
-
-
-def _deadline(seconds: float | None) -> float | None:
-    return None if seconds is None else time.monotonic() + seconds

@@ -7,49 +7,62 @@ sync owns, so other services' attributes are never erased.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from asset_sync.contract import (
+    ASSET_ID_INDEX,
+    ASSET_ID_INDEX_KEY,
+    ASSETS_TABLE_KEY,
+    STATUS_INDEX,
+    STATUS_INDEX_KEY,
+    WRITE_OPERATIONS,
+    Env,
+)
 from asset_sync.dal.errors import (
     ConditionFailedError,
     IncompleteReadError,
     error_code,
     is_condition_failure,
+    translated,
 )
 from asset_sync.dal.item_requests import put_request, update_request
 from asset_sync.dal.schema import (
+    Diagnosis,
     IndexSpec,
     TableSpec,
     check_table,
     create_table,
     describe,
+    diagnose,
+    paged_items,
     raise_table_problem,
 )
 from asset_sync.dal.serialization import deserialize_item
 from asset_sync.dal.stats import IoStats
 from asset_sync.logic.item_writes import GroupWrite, NewItem
-from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue
+from asset_sync.logic.models import ACTIVE, CurrentState, StoredValue, state_from_item
+from asset_sync.logic.pacing import full_jitter
+
+__all__ = ["ASSETS_SPEC", "AssetTable", "state_from_item"]  # state_from_item: imported here before
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATUS_INDEX = "status-index"
-ASSET_ID_INDEX = "asset-id-index"  # key asset_id, keys only: the identity rule's lookups
 # The assets table as the sync needs it: `create-table` makes it so, and a request that fails
 # on a table that is not so is explained from it (every index the sync queries belongs here).
 ASSETS_SPEC = TableSpec(
     role="assets",
-    source="--table / ASSETS_TABLE",
-    key="symbol",
+    source=f"--table / {Env.ASSETS_TABLE}",
+    key=ASSETS_TABLE_KEY,
     indexes=(
-        IndexSpec(STATUS_INDEX, "status", "ALL"),
-        IndexSpec(ASSET_ID_INDEX, "asset_id", "KEYS_ONLY"),
+        IndexSpec(STATUS_INDEX, STATUS_INDEX_KEY, "ALL"),
+        IndexSpec(ASSET_ID_INDEX, ASSET_ID_INDEX_KEY, "KEYS_ONLY"),  # the identity rule's lookups
     ),
     stream=True,
 )
@@ -58,26 +71,6 @@ MAX_ID_QUERIES = 200
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
 PLAN_PROJECTION = ("symbol", "status", "sync_hash", "asset_class", "sync_run_seq")
-
-
-def state_from_item(
-    symbol: str, item: Mapping[str, StoredValue], *, whole: bool = True
-) -> CurrentState:
-    """The planner's view of an item read from the table (`whole`: every attribute was read)."""
-    status = item.get("status")
-    seq = item.get("sync_run_seq")
-    return CurrentState(
-        symbol=symbol,
-        status=status if isinstance(status, str) else "",
-        sync_hash=_text(item.get("sync_hash")),
-        asset_class=_text(item.get("asset_class")),
-        sync_run_seq=int(seq) if isinstance(seq, Decimal) and seq == seq.to_integral() else 0,
-        values=dict(item) if whole else None,
-    )
-
-
-def _text(value: StoredValue | None) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 class AssetTable:
@@ -91,6 +84,7 @@ class AssetTable:
 
     # -- reads -------------------------------------------------------------------------------
 
+    @translated
     def read_active(
         self,
         *,
@@ -118,23 +112,15 @@ class AssetTable:
             request["ProjectionExpression"] = ", ".join(names)
             request["ExpressionAttributeNames"].update(names)
         states: dict[str, CurrentState] = {}
-        while True:
-            try:
-                response = self.client.query(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            for raw in response.get("Items", []):
-                item = deserialize_item(raw)
-                symbol = item.get("symbol")
-                if isinstance(symbol, str):
-                    keep = whole and (keep_values is None or keep_values(symbol, item))
-                    states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE}, whole=keep)
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return states
-            request["ExclusiveStartKey"] = last_key
+        for raw in paged_items(self.client.query, request, self._raise_table_problem):
+            item = deserialize_item(raw)
+            symbol = item.get("symbol")
+            if isinstance(symbol, str):
+                keep = whole and (keep_values is None or keep_values(symbol, item))
+                states[symbol] = state_from_item(symbol, {**item, "status": ACTIVE}, whole=keep)
+        return states
 
+    @translated
     def states_of(self, symbols: Iterable[str], *, whole: bool = False) -> dict[str, CurrentState]:
         """The planning view of specific items (the catalog symbols not found active)."""
         items = self._batch_get(symbols, projection=() if whole else PLAN_PROJECTION)
@@ -142,6 +128,7 @@ class AssetTable:
             symbol: state_from_item(symbol, item, whole=whole) for symbol, item in items.items()
         }
 
+    @translated
     def get_item(self, symbol: str) -> dict[str, StoredValue] | None:
         """One whole item, strongly consistent."""
         raw = self.get_raw_item(symbol)
@@ -159,10 +146,16 @@ class AssetTable:
         raw = response.get("Item")
         return dict(raw) if raw else None
 
+    @translated
+    def diagnose(self) -> Diagnosis | None:
+        """What keeps this table from serving the sync, with the fix (None: nothing)."""
+        return diagnose(self.client, self.table_name, ASSETS_SPEC)
+
     def _raise_table_problem(self, error: ClientError) -> None:
         """The table's problem (missing, an index missing, another key) behind `error`."""
         raise_table_problem(self.client, self.table_name, ASSETS_SPEC, error)
 
+    @translated
     def get_items(self, symbols: Iterable[str]) -> dict[str, dict[str, StoredValue]]:
         """Whole items by symbol (BatchGetItem, strongly consistent, UnprocessedKeys retried)."""
         return self._batch_get(symbols)
@@ -205,6 +198,7 @@ class AssetTable:
                 )
         return found
 
+    @translated
     def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]:
         """The symbols of the items storing each asset id (the asset-id index: keys only)."""
         wanted = set(asset_ids)
@@ -238,20 +232,11 @@ class AssetTable:
             **query,
         }
         call = self.client.query if query else self.client.scan
-        while True:
-            try:
-                response = call(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            yield from response.get("Items", [])
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key
+        return paged_items(call, request, self._raise_table_problem)
 
     # -- writes ------------------------------------------------------------------------------
 
+    @translated
     def put_new(self, item: Mapping[str, StoredValue]) -> None:
         """Create an item; fails (ConditionFailedError) if one with that symbol appeared."""
         try:
@@ -261,6 +246,7 @@ class AssetTable:
                 raise ConditionFailedError(str(item.get("symbol"))) from None
             raise
 
+    @translated
     def update_owned(
         self,
         symbol: str,
@@ -279,6 +265,7 @@ class AssetTable:
                 raise ConditionFailedError(symbol) from None
             raise
 
+    @translated
     def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None:
         """Apply the writes of one identity change together, or none of them.
 
@@ -314,6 +301,28 @@ class AssetTable:
                     ", ".join(w.symbol for w in writes) + f": {_reasons(error)}"
                 ) from None
             raise
+
+    @contextmanager
+    def guard_writes(self, check: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, every attempt of a write through this table's client (each of
+        WRITE_OPERATIONS: an identity change's TransactWriteItems too) first passes `check`,
+        boto3's own retries included (a botocore `before-send` hook; what `check` raises ends
+        the call and is not retried): a write whose first attempt went out in time must not
+        land after the lease ran out."""
+        events = self.client.meta.events
+        names = [f"before-send.dynamodb.{operation}" for operation in sorted(WRITE_OPERATIONS)]
+        key = f"lease-{id(check)}"  # botocore keeps one registration per unique id
+
+        def before_send(**_kwargs: object) -> None:
+            check()
+
+        for name in names:
+            events.register(name, before_send, unique_id=f"{name}-{key}")
+        try:
+            yield
+        finally:
+            for name in names:
+                events.unregister(name, unique_id=f"{name}-{key}")
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -358,6 +367,6 @@ def _reasons(error: ClientError) -> str:
     return ", ".join(codes) or "TransactionCanceledException"
 
 
-def _backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> None:
-    """Full-jitter exponential backoff for UnprocessedKeys."""
-    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 - jitter, not crypto
+def _backoff(attempt: int) -> None:
+    """Between rounds of UnprocessedKeys."""
+    time.sleep(full_jitter(attempt, base=0.05, cap=5.0))

@@ -1,17 +1,41 @@
-"""Errors of the data layer, translated from botocore's ClientError codes."""
+"""Errors of the data layer: botocore's, turned into the ones logic/ knows (logic.ports).
+
+Every method a run calls on a store goes through `translated`: a botocore error leaves it as a
+`StoreError` whose message names the cause and whose `__cause__` is the botocore error (the
+CLI and the handlers map that cause to their exit code and message).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asset_sync.logic.ports import ConditionFailedError, StoreError, StoreSetupError
+
+__all__ = [
+    "ConditionFailedError",  # logic.ports' own: imported from here before the ports existed
+    "EndpointNotDynamoDBError",
+    "IncompleteReadError",
+    "StateTableConflictError",
+    "StoreError",
+    "TableMissingError",
+    "TableSchemaError",
+    "TableSetupError",
+    "as_store_error",
+    "error_code",
+    "is_condition_failure",
+    "missing_message",
+    "translated",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class ConditionFailedError(Exception):
-    """A conditional write lost a race: the item changed since it was read."""
-
-
-class TableSetupError(RuntimeError):
+class TableSetupError(StoreSetupError):
     """A table the sync needs is not usable as it is set up; the message names the fix."""
 
 
@@ -27,7 +51,7 @@ class StateTableConflictError(TableSetupError):
     """The run-state table records the runs of another assets table: refuse to mix them."""
 
 
-class EndpointNotDynamoDBError(ClientError):
+class EndpointNotDynamoDBError(ClientError, StoreSetupError):
     """The endpoint answered a DynamoDB request as no DynamoDB does (an HTTP 4xx without a
     DynamoDB error): a wrong AWS_ENDPOINT_URL_DYNAMODB or --endpoint-url. Still a ClientError,
     so every caller that handles one handles this."""
@@ -41,6 +65,10 @@ class EndpointNotDynamoDBError(ClientError):
         )
 
 
+class IncompleteReadError(RuntimeError):
+    """DynamoDB kept returning unprocessed keys; the read could not complete."""
+
+
 def error_code(error: ClientError) -> str:
     """The DynamoDB error code of a ClientError."""
     return str(error.response.get("Error", {}).get("Code", ""))
@@ -51,19 +79,28 @@ def is_condition_failure(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def raise_if_missing(error: ClientError, table: str) -> None:
-    """Turn ResourceNotFoundException into a TableMissingError with the fix in its message.
-
-    Prefer `schema.raise_table_problem`: moto answers ResourceNotFoundException for a missing
-    index too, which only a look at the table tells apart."""
-    if error_code(error) == "ResourceNotFoundException":
-        raise TableMissingError(missing_message(table)) from None
-
-
 def missing_message(table: str) -> str:
     """The message of a table that does not exist, with its fix."""
     return f"table {table!r} does not exist; create it with `asset-sync create-table`"
 
 
-class IncompleteReadError(RuntimeError):
-    """DynamoDB kept returning unprocessed keys; the read could not complete."""
+def as_store_error(error: BaseException) -> BaseException:
+    """A botocore error as the store's `StoreError` (`ClientError: ...`); any other as it is."""
+    if isinstance(error, ClientError | BotoCoreError):
+        converted = StoreError(f"{type(error).__name__}: {error}")
+        converted.__cause__ = error
+        return converted
+    return error
+
+
+def translated(method: Callable[P, R]) -> Callable[P, R]:
+    """A store method that raises `StoreError` where botocore raised (see `as_store_error`)."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (ClientError, BotoCoreError) as error:
+            raise as_store_error(error) from error
+
+    return call

@@ -25,6 +25,7 @@ from asset_sync.contract import (
     HISTORY_PARTITION_KEY,
     HISTORY_SORT_KEY,
     HISTORY_SYMBOL_INDEX,
+    Env,
     history_table_name,
 )
 from asset_sync.dal.errors import (
@@ -70,9 +71,9 @@ class QuarantinedRecord:
 def history_table_for(assets_table: str, environ: Mapping[str, str]) -> tuple[str, str]:
     """The history table and where its name came from: HISTORY_TABLE, else the assets
     table's name plus `_history`."""
-    named = environ.get("HISTORY_TABLE")
+    named = environ.get(Env.HISTORY_TABLE)
     if named:
-        return named, "HISTORY_TABLE"
+        return named, Env.HISTORY_TABLE
     return history_table_name(assets_table), "the assets table + '_history'"
 
 

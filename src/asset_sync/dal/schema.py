@@ -8,7 +8,7 @@ not as specified (a missing index, another key) is explained from the same spec,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +149,35 @@ def describe(client: DynamoDBClient, name: str) -> dict[str, Any] | None:
     return table
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """What keeps a table from serving as specified, and the fix."""
+
+    problem: str
+    fix: str
+
+
+def diagnose(client: DynamoDBClient, name: str, spec: TableSpec) -> Diagnosis | None:
+    """What is wrong with table `name` for `spec` (it is missing, has another key, lacks an
+    index or the stream the change events need); None when it serves as specified."""
+    table = describe(client, name)
+    if table is None:
+        return Diagnosis("does not exist", "run `asset-sync create-table`")
+    problems = schema_problems(table, spec)
+    if problems:
+        return Diagnosis(", and ".join(problems), schema_fix(name, table, spec))
+    stream = table.get("StreamSpecification", {})
+    if spec.stream and (
+        not stream.get("StreamEnabled") or stream.get("StreamViewType") != "NEW_AND_OLD_IMAGES"
+    ):
+        return Diagnosis(
+            "has no NEW_AND_OLD_IMAGES stream (the change events need it)",
+            f"aws dynamodb update-table --table-name {name} --stream-specification "
+            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+        )
+    return None
+
+
 def check_table(client: DynamoDBClient, name: str, spec: TableSpec) -> None:
     """Raise TableMissingError or TableSchemaError (with the fix) unless `name` serves as
     `spec`."""
@@ -177,6 +206,24 @@ def raise_table_problem(
     except (ClientError, BotoCoreError):  # cannot look: judge by the error alone
         if error_code(error) == "ResourceNotFoundException":
             raise TableMissingError(missing_message(name)) from None
+
+
+def paged_items(
+    call: Callable[..., Any], request: dict[str, Any], problem: Callable[[ClientError], None]
+) -> Iterator[Mapping[str, Any]]:
+    """Every item a paged Query or Scan returns; a failed page is explained by `problem` first
+    (`raise_table_problem` of its table), else its error is raised as it is."""
+    while True:
+        try:
+            response = call(**request)
+        except ClientError as error:
+            problem(error)
+            raise
+        yield from response.get("Items", [])
+        last_key = response.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        request["ExclusiveStartKey"] = last_key
 
 
 def create_table(client: DynamoDBClient, name: str, spec: TableSpec) -> bool:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from asset_sync.contract import WRITE_OPERATIONS
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-WRITE_OPERATIONS = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-)
 
 
 class IoStats:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from asset_sync.dal.serialization import Image, JsonValue, same_value, text, to_json
 from asset_sync.events.entries import (
     ASSET_DELISTED,
     ASSET_LISTED,
@@ -21,7 +22,6 @@ from asset_sync.events.entries import (
     ASSET_RENAMED,
     ASSET_UPDATED,
 )
-from asset_sync.events.values import Image, JsonValue, same_value, text, to_json
 from asset_sync.logic.models import (
     ACTIVE,
     ARCHIVE_PREFIX,

@@ -12,21 +12,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-SOURCE = "signal9.asset-sync"
+from asset_sync.contract import EVENT_SOURCE, DetailType
 
-ASSET_LISTED = "Asset Listed"
-ASSET_UPDATED = "Asset Updated"
-ASSET_DELISTED = "Asset Delisted"
-ASSET_REACTIVATED = "Asset Reactivated"
-ASSET_RENAMED = "Asset Renamed"
-ASSET_REMOVED = "Asset Removed"
-DETAIL_TYPES: tuple[str, ...] = (
-    ASSET_LISTED,
-    ASSET_UPDATED,
-    ASSET_DELISTED,
-    ASSET_REACTIVATED,
-    ASSET_RENAMED,
-    ASSET_REMOVED,
+SOURCE: str = EVENT_SOURCE
+DETAIL_TYPES: tuple[str, ...] = tuple(DetailType)  # contract.DetailType, under their old names:
+ASSET_LISTED, ASSET_UPDATED, ASSET_DELISTED, ASSET_REACTIVATED, ASSET_RENAMED, ASSET_REMOVED = (
+    DETAIL_TYPES
 )
 
 MAX_ENTRIES_PER_REQUEST = 10

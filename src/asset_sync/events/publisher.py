@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from asset_sync.events.clock import Deadline
 from asset_sync.events.entries import request_batches
+from asset_sync.logic.pacing import full_jitter
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -103,7 +104,8 @@ class Publisher:
         alone: set[int] = set()  # entries to send one per request (their request was invalid)
         while pending:
             if outcome.rounds:
-                delay = self.jitter.uniform(0, self._cap(outcome.rounds))
+                rounds = outcome.rounds
+                delay = full_jitter(rounds - 1, self.base_delay, self.max_delay, self.jitter)
                 if not deadline.allows(delay + self.request_seconds):
                     break
                 self.sleep(delay)
@@ -111,9 +113,6 @@ class Publisher:
             pending = self._round(entries, pending, alone, deadline, outcome)
         outcome.pending = pending
         return outcome
-
-    def _cap(self, rounds: int) -> float:
-        return min(self.max_delay, self.base_delay * 2.0 ** (rounds - 1))
 
     def _round(
         self,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from asset_sync.contract import QUARANTINE_PREFIX
 from asset_sync.events.entries import Entry
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "pending/"
+PREFIX = QUARANTINE_PREFIX
 # Why a record is quarantined (the object's `reason`).
 UNREADABLE = "unreadable"  # the record cannot be read or turned into an event
 REFUSED = "refused"  # EventBridge refused its entry with a non-retryable code

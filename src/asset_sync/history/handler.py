@@ -12,47 +12,26 @@ service and namespace.
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
 import os
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from asset_sync.contract import HISTORY_SERVICE, METRICS_NAMESPACE, Env, Metric
+from asset_sync.config import ConfigError
+from asset_sync.contract import HISTORY_SERVICE, Env
 from asset_sync.dal.history import HistoryTable
-from asset_sync.events.clock import Clock, Deadline, SystemClock
+from asset_sync.events.clock import Clock, SystemClock
+from asset_sync.events.stream_lambda import configured, deadline_of, finish_batch, powertools
 from asset_sync.history.writer import CONNECT_TIMEOUT, READ_TIMEOUT, Writer, process
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SERVICE = os.environ.get(Env.POWERTOOLS_SERVICE_NAME, HISTORY_SERVICE)
-END_MARGIN_SECONDS = 2.0  # kept for the last log line, the metrics and the response
-logger = Logger(  # ensure_ascii: symbols in log lines reach the log escaped, never raw
-    service=SERVICE, json_serializer=functools.partial(json.dumps, ensure_ascii=True, default=str)
-)
-metrics = Metrics(
-    namespace=os.environ.get(Env.POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE
-)
-
-
-def _route_library_logs() -> None:
-    """The writer's stdlib logs as this logger's JSON lines (only `asset_sync.history.*`)."""
-    library = logging.getLogger("asset_sync.history")
-    library.handlers = list(logger.handlers)
-    library.setLevel(logger.log_level)
-    library.propagate = False
-
-
-_route_library_logs()
+SERVICE, logger, metrics = powertools(HISTORY_SERVICE, "asset_sync.history")
 
 
 def writer_client(endpoint_url: str | None = None) -> DynamoDBClient:
@@ -73,7 +52,7 @@ def build_writer(environ: Mapping[str, str], clock: Clock) -> Writer:
     """The writer the environment describes, on `clock`."""
     table = environ.get(Env.HISTORY_TABLE)
     if not table:
-        raise RuntimeError(f"{Env.HISTORY_TABLE} (the history table to write) is not set")
+        raise ConfigError(f"{Env.HISTORY_TABLE} (the history table to write) is not set")
     return Writer(HistoryTable(writer_client(), table), clock)
 
 
@@ -88,28 +67,6 @@ def writer() -> Writer:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Write the versions of a batch of stream records; report where to retry from."""
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
-    current = writer()
-    remaining = context.get_remaining_time_in_millis() / 1000
-    deadline = Deadline.after(current.clock, remaining - END_MARGIN_SECONDS)
-    outcome = process(records, current, deadline)
-    for name, value in (
-        (Metric.HISTORY_VERSIONS_WRITTEN, outcome.written),
-        (Metric.HISTORY_RECORDS_FAILED, outcome.failed),
-        (Metric.HISTORY_RECORDS_QUARANTINED, outcome.quarantined),
-        (Metric.HISTORY_RECORDS_IGNORED, outcome.ignored),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    response = outcome.response(records)
-    logger.info(
-        "history batch done",
-        extra={
-            "records": outcome.records,
-            "versions": outcome.versions,
-            "written": outcome.written,
-            "failed": outcome.failed,
-            "quarantined": outcome.quarantined,
-            "ignored": outcome.ignored,
-            "retry_from": response["batchItemFailures"],
-        },
-    )
-    return response
+    current = configured(writer, logger)
+    outcome = process(records, current, deadline_of(current.clock, context))
+    return finish_batch(logger, metrics, "history batch done", outcome, records)

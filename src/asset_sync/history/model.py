@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from asset_sync.dal.serialization import deserialize
-from asset_sync.events.values import AttributeValue, same_value, to_json
+from asset_sync.dal.serialization import AttributeValue, deserialize, same_value, to_json
 from asset_sync.history.versions import STATE_ATTRIBUTES, Version, parse_time, timestamp
 from asset_sync.logic.models import ACTIVE
 

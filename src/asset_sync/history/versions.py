@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asset_sync.contract import HISTORY_PARTITION_KEY, HISTORY_SORT_KEY
+from asset_sync.dal.serialization import AttributeValue, Image, integer, same_value, text
 from asset_sync.events.classify import CATALOG, MANUAL, REPAIR, SYNC_MARKER, is_archive_key
-from asset_sync.events.transform import StreamRecordError, run_seq
-from asset_sync.events.values import AttributeValue, Image, integer, same_value, text
+from asset_sync.events.transform import StreamRecordError, record_parts, run_seq
 from asset_sync.logic.models import CONTENT_ATTRIBUTES
 
 __all__ = [
@@ -150,21 +150,9 @@ class Version:
 def version_of_record(record: Mapping[str, Any]) -> Version | None:
     """The version one stream record (Lambda's shape) makes, or None; StreamRecordError for a
     record that cannot be read (malformed, or not NEW_AND_OLD_IMAGES)."""
-    stream = record.get("dynamodb")
-    if not isinstance(stream, Mapping):
-        raise StreamRecordError(f"stream record {record.get('eventID')!r} has no `dynamodb`")
-    name = record.get("eventName")
+    name, stream, new, old = record_parts(record)
     if name == "REMOVE":
         return _removal(record, stream)
-    if name not in ("INSERT", "MODIFY"):
-        raise StreamRecordError(f"stream record {record.get('eventID')!r}: eventName {name!r}")
-    new = stream.get("NewImage")
-    old = stream.get("OldImage") if name == "MODIFY" else {}
-    if not isinstance(new, Mapping) or not isinstance(old, Mapping):
-        raise StreamRecordError(
-            f"stream record {record.get('eventID')!r} lacks its images: the table's stream "
-            "must be NEW_AND_OLD_IMAGES"
-        )
     key = _key(record, stream, new)
     asset_id = text(new.get("asset_id"))
     if SYNC_MARKER not in new or asset_id is None or not _home(new):

@@ -25,12 +25,14 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from asset_sync.contract import QUARANTINE_PREFIX, Metric
 from asset_sync.dal.errors import error_code
 from asset_sync.dal.history import BATCH_WRITE_LIMIT, HistoryTable
+from asset_sync.events.batch import StreamOutcome
 from asset_sync.events.clock import Clock, Deadline
 from asset_sync.events.quarantine import REFUSED, UNREADABLE, object_key
 from asset_sync.history.versions import Version, timestamp, version_of_record
@@ -57,23 +59,18 @@ class Writer:
 
 
 @dataclass
-class WriteOutcome:
-    """What one invocation did with its batch of stream records."""
+class WriteOutcome(StreamOutcome):
+    """What one invocation wrote of its batch."""
 
-    records: int = 0
+    METRICS: ClassVar[Mapping[str, str]] = {
+        Metric.HISTORY_VERSIONS_WRITTEN: "written",
+        Metric.HISTORY_RECORDS_FAILED: "failed",
+        Metric.HISTORY_RECORDS_QUARANTINED: "quarantined",
+        Metric.HISTORY_RECORDS_IGNORED: "ignored",
+    }
+
     versions: int = 0
     written: int = 0
-    failed: int = 0  # records left for the next invocation
-    quarantined: int = 0
-    ignored: int = 0
-    retry_from: int | None = None  # position of the first record to retry; None: all done
-
-    def response(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The `ReportBatchItemFailures` response."""
-        if self.retry_from is None:
-            return {"batchItemFailures": []}
-        stream = records[self.retry_from].get("dynamodb") or {}
-        return {"batchItemFailures": [{"itemIdentifier": str(stream.get("SequenceNumber", ""))}]}
 
 
 def process(
@@ -165,7 +162,7 @@ def _keep(
     if not deadline.allows(REQUEST_SECONDS):
         logger.error("no time left to quarantine the record; it is retried", extra=where)
         return False
-    name = object_key(record).removeprefix("pending/").removesuffix(".json")
+    name = object_key(record).removeprefix(QUARANTINE_PREFIX).removesuffix(".json")
     now = timestamp(datetime.fromtimestamp(writer.clock.time(), UTC))
     try:
         writer.table.quarantine(name, record, reason, error, now)

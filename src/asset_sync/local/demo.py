@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asset_sync.config import AlpacaCredentials, SyncSettings
-from asset_sync.dal.serialization import deserialize_item
+from asset_sync.contract import Outcome
+from asset_sync.dal.assets import AssetTable
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
 from asset_sync.local.demo_history import DemoHistory
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
@@ -84,7 +85,7 @@ class DemoResult:
     def to_json(self) -> dict[str, Any]:
         """The demo as one JSON object: its outcome and the three run reports."""
         return {
-            "outcome": "succeeded" if self.ok else "failed",
+            "outcome": Outcome.SUCCEEDED if self.ok else Outcome.FAILED,
             "exit_code": 0 if self.ok else 1,
             "runs": [report.to_json() for report in self.reports],
             "problems": self.problems,
@@ -162,7 +163,7 @@ def _run(
                 UpdateExpression="SET last_pollenation_date = :d, sector = :s",
                 ExpressionAttributeValues={
                     ":d": {"S": FOREIGN["last_pollenation_date"]},
-                    ":s": {"S": FOREIGN["sector"]},
+                    ":s": {"S": sector_of(asset)},
                 },
             )
         say(
@@ -171,14 +172,13 @@ def _run(
         )
 
         catalog, changes = evolve_catalog(catalog, seed + 1)
-        listed = {str(a["symbol"]) for a in catalog}
-        renaming = next((str(a["symbol"]) for a in annotated if a["symbol"] in listed), min(listed))
-        catalog, ticker_change = _change_one_ticker(catalog, renaming)
+        catalog, shift = _shift_tickers(catalog, annotated)
         alpaca.set_assets(catalog)
         say(
             f"\n== day 2: the catalog evolved: {len(changes.listed)} listed, "
-            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and one ticker "
-            f"change: {ticker_change[0]} -> {ticker_change[1]} (same asset id)"
+            f"{len(changes.delisted)} delisted, {len(changes.changed)} changed, and a same-day "
+            f"ticker shift (as Meta's on 2022-06-09): {shift[0]} -> {shift[1]} while "
+            f"{shift[1]} -> {shift[2]}"
         )
         completed = runs.sync(settings, result)
         say(render_report(result.reports[-1]))
@@ -195,47 +195,55 @@ def _run(
         say(history.describe_difference())
 
         reports = result.reports
-        result.problems = _check(reports, assets.client, settings.assets_table, annotated)
-        result.problems += _check_rename(assets.client, settings.assets_table, *ticker_change)
+        result.problems = _check(reports, assets, annotated)
+        result.problems += _check_shift(assets, *shift)
         result.problems += history.check(set(assets.read_active()))
     for problem in result.problems:
         say(f"demo check failed: {problem}")
     if not result.problems:
         say(
-            "\nchecks: foreign attributes survived (on the renamed asset's old item too); the "
-            "ticker change is a rename; the re-run wrote only the run record "
+            "\nchecks: other services' attributes followed their assets (the shifted ones "
+            "included, and stayed on the old item as history); the shift is two renames; the "
+            "re-run wrote only the run record "
             f"({reports[2].dynamodb_write_requests} write requests: lease + run record); the "
             "universe as of now in the history is the table's active assets"
         )
 
 
-def _change_one_ticker(
-    catalog: list[dict[str, object]], symbol: str
-) -> tuple[list[dict[str, object]], tuple[str, str]]:
-    """The catalog with `symbol` (if still listed) trading under a new ticker, same asset id."""
-    taken = {str(a["symbol"]) for a in catalog}
-    new = next(f"{symbol}{s}" for s in ("N", "NN", "NNN") if f"{symbol}{s}" not in taken)
-    changed = [{**a, "symbol": new} if a["symbol"] == symbol else a for a in catalog]
-    return changed, (symbol, new)
+def sector_of(asset: dict[str, object]) -> str:
+    """The demo's foreign attribute: it names its asset, so the check can tell where it went."""
+    return f"{FOREIGN['sector']} ({str(asset['id'])[:8]})"
 
 
-def _check_rename(client: object, table: str, old: str, new: str) -> list[str]:
-    """The ticker change is a rename: each item names the other, the old keeps its attributes."""
-    items = {
-        symbol: deserialize_item(
-            client.get_item(  # type: ignore[attr-defined]
-                TableName=table, Key={"symbol": {"S": symbol}}
-            ).get("Item", {})
-        )
-        for symbol in (old, new)
-    }
-    if items[old].get("renamed_to") != new or items[new].get("previous_symbol") != old:
-        return [f"the ticker change {old} -> {new} was not recorded as a rename"]
+def _shift_tickers(
+    catalog: list[dict[str, object]], annotated: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], tuple[str, str, str]]:
+    """The catalog with a same-day shift between two listed annotated assets: the first takes
+    the second's ticker, the second moves to a new one (FB -> META while META -> METV)."""
+    listed = {str(a["symbol"]) for a in catalog}
+    first, second = [str(a["symbol"]) for a in annotated if a["symbol"] in listed][:2]
+    new = next(f"{second}{s}" for s in ("V", "VV", "VVV") if f"{second}{s}" not in listed)
+    moves = {first: second, second: new}
+    shifted = [{**a, "symbol": moves.get(str(a["symbol"]), a["symbol"])} for a in catalog]
+    return shifted, (first, second, new)
+
+
+def _check_shift(assets: AssetTable, first: str, second: str, new: str) -> list[str]:
+    """The shift is two renames: the links name the asset's real moves on every item."""
+    items = {symbol: assets.get_item(symbol) or {} for symbol in (first, second, new)}
+    linked = (
+        items[first].get("renamed_to") == second
+        and items[second].get("previous_symbol") == first
+        and items[new].get("previous_symbol") == second
+        and items[second].get("replaces_asset_id") == items[new].get("asset_id")
+    )
+    if not linked:
+        return [f"the shift {first} -> {second} -> {new} was not recorded as two renames"]
     return []
 
 
 def _check(
-    reports: list[RunReport], client: object, table: str, annotated: list[dict[str, object]]
+    reports: list[RunReport], assets: AssetTable, annotated: list[dict[str, object]]
 ) -> list[str]:
     """What the demo promises: foreign attributes kept, re-run writes no asset item."""
     problems = []
@@ -244,12 +252,14 @@ def _check(
         problems.append("the re-run wrote asset items")
     if rerun.dynamodb_write_requests > 2:
         problems.append(f"the re-run made {rerun.dynamodb_write_requests} write requests")
-    for asset in annotated:
-        response = client.get_item(  # type: ignore[attr-defined]
-            TableName=table, Key={"symbol": {"S": str(asset["symbol"])}}
+    for asset in annotated:  # on the item that holds the asset now, wherever it moved
+        symbols = assets.holders_of([str(asset["id"])]).get(str(asset["id"]), [])
+        items = list(assets.get_items(symbols).values())
+        home = next((i for i in items if i.get("status") == "active"), None) or next(
+            (i for i in items if "renamed_to" not in i), {}
         )
-        item = deserialize_item(response.get("Item", {}))
-        for name, value in FOREIGN.items():
-            if item.get(name) != value:
-                problems.append(f"{asset['symbol']}: foreign attribute {name} was lost")
+        wanted = {**FOREIGN, "sector": sector_of(asset)}
+        for name, value in wanted.items():
+            if home.get(name) != value:
+                problems.append(f"{asset['symbol']}: foreign attribute {name} did not follow it")
     return problems

@@ -18,7 +18,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from asset_sync.contract import WRITE_OPERATIONS
 from asset_sync.local.loopback import LoopbackServer
+
+__all__ = [  # WRITE_OPERATIONS: bench/ imports it from here
+    "DROP_AFTER_APPLY",
+    "FAULT_KINDS",
+    "SERVER_ERROR",
+    "THROTTLE",
+    "THROTTLING",
+    "WRITE_OPERATIONS",
+    "DynamoProxy",
+    "FaultPlan",
+    "ProxyStats",
+]
 
 THROTTLE = "throttle"  # 400 ProvisionedThroughputExceededException, nothing applied
 THROTTLING = "throttling"  # 400 ThrottlingException, nothing applied
@@ -63,11 +76,6 @@ class ProxyStats:
         return sum(self.requests[name] for name in operations)
 
 
-WRITE_OPERATIONS = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-)
-
-
 class DynamoProxy(LoopbackServer):
     """Forward DynamoDB JSON requests to `upstream`, counting them and injecting faults."""
 
@@ -80,12 +88,6 @@ class DynamoProxy(LoopbackServer):
         self.stats = ProxyStats()
         self._rng = random.Random(self.faults.seed)  # noqa: S311 - reproducible faults
         self._lock = threading.Lock()
-
-    def set_faults(self, faults: FaultPlan) -> None:
-        """Change the fault plan (and reseed) from now on."""
-        with self._lock:
-            self.faults = faults
-            self._rng = random.Random(faults.seed)  # noqa: S311
 
     def reset_stats(self) -> ProxyStats:
         """Return the counts so far and start new ones."""

@@ -16,12 +16,13 @@ import time
 import urllib.error
 import urllib.request
 
+from asset_sync.contract import Env
 from asset_sync.local.loopback import LocalService
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    Env.AWS_DEFAULT_REGION: "us-east-1",
 }
 
 

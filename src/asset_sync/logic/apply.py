@@ -14,28 +14,37 @@ lease was taken over: the run stops at its first fenced write. Writer threads ne
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from asset_sync.dal.errors import ConditionFailedError
-from asset_sync.dal.run_state import LeaseLostError
 from asset_sync.logic.apply_groups import apply_group
 from asset_sync.logic.item_writes import (
     SYNC_ACTION_OF,
-    GroupWrite,
     diff_item,
     identity_links,
     new_item,
 )
+from asset_sync.logic.lease import LeaseLostError
 from asset_sync.logic.models import INACTIVE, CurrentState, ItemChange, StoredValue
+from asset_sync.logic.pacing import Pacer, full_jitter
 from asset_sync.logic.planning import Action, IdentityGroup, ItemPlan, plan_item
+from asset_sync.logic.ports import AssetStore, ConditionFailedError, StoreError
+
+__all__ = [  # AssetStore: the port, imported from here before logic.ports existed
+    "MAX_ATTEMPTS_PER_ITEM",
+    "MAX_FAILURES_BEFORE_ABORT",
+    "SETTLED",
+    "ApplyOutcome",
+    "AssetStore",
+    "PlanApplier",
+    "RunIdentity",
+    "StateReader",
+    "StopRequested",
+    "WritePacer",
+]
 
 MAX_ATTEMPTS_PER_ITEM = 8
 # Plans that need no write (any more): recorded as they are.
@@ -45,27 +54,6 @@ MAX_FAILURES_BEFORE_ABORT = 25
 
 class StopRequested(Exception):  # noqa: N818 - a request, not an error
     """The run was asked to stop: no new write may start."""
-
-
-class AssetStore(Protocol):
-    """What applying needs of the assets table (`dal.assets.AssetTable`)."""
-
-    def get_item(self, symbol: str) -> dict[str, StoredValue] | None: ...
-
-    def get_items(self, symbols: list[str]) -> dict[str, dict[str, StoredValue]]: ...
-
-    def put_new(self, item: Mapping[str, StoredValue]) -> None: ...
-
-    def update_owned(
-        self,
-        symbol: str,
-        set_values: Mapping[str, StoredValue],
-        remove: list[str] | tuple[str, ...],
-        expected: Mapping[str, StoredValue | None],
-        run_seq: int,
-    ) -> None: ...
-
-    def transact(self, writes: Sequence[GroupWrite], run_seq: int) -> None: ...
 
 
 StateReader = Callable[[str, Mapping[str, StoredValue]], CurrentState]
@@ -93,25 +81,14 @@ class ApplyOutcome:
     abort_reason: str = ""
     stopped: bool = False
 
+    @property
+    def written(self) -> int:
+        """Items this run wrote (the settled ones needed no write)."""
+        return sum(1 for action in self.done.values() if action not in SETTLED)
 
-class WritePacer:
-    """Spaces write starts to at most `rate` per second across threads (GSI partition cap)."""
 
-    def __init__(self, rate: float, sleep: Callable[[float], object] = time.sleep) -> None:
-        self.interval = 1.0 / rate
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-        self._sleep = sleep
-
-    def wait(self) -> None:
-        """Block until this caller's slot (the sleep may return early on a stop)."""
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > 0:
-            self._sleep(delay)
+class WritePacer(Pacer):
+    """Spaces item writes (the status index's single `active` partition caps them)."""
 
 
 def _symbols(unit: ItemPlan | IdentityGroup) -> tuple[str, ...]:
@@ -259,16 +236,16 @@ class PlanApplier:
                 send()
             except ConditionFailedError:
                 last_error = "the item kept changing under conditional writes"
-            except (ClientError, BotoCoreError) as error:
-                last_error = f"{type(error).__name__}: {error}"
+            except StoreError as error:
+                last_error = str(error)
             else:
                 self._record(item.symbol, action=plan.action, change=change, resolved=attempt > 0)
                 return
             self._backoff(attempt)
             try:
                 fresh = self.store.get_item(item.symbol)
-            except (ClientError, BotoCoreError) as error:
-                last_error = f"{type(error).__name__}: {error}"
+            except StoreError as error:
+                last_error = str(error)
                 continue  # same plan, same expectations: the conditions keep it safe
             if self._is_own_write(plan, fresh):
                 # the write had applied but its reply was lost; boto3's retry then failed
@@ -365,8 +342,7 @@ class PlanApplier:
 
     def _backoff(self, attempt: int, cap: float = 5.0) -> None:
         """Full-jitter exponential backoff between item-level attempts."""
-        delay = random.uniform(0, min(cap, self.backoff_base * 2**attempt))  # noqa: S311
-        self.pause(delay)
+        self.pause(full_jitter(attempt, self.backoff_base, cap))
 
     def _done_count(self) -> int:
         with self._lock:

@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from asset_sync.dal.errors import ConditionFailedError
 from asset_sync.logic.item_writes import GroupWrite, NewItem, holder, member_writes
 from asset_sync.logic.models import ItemChange, StoredValue
 from asset_sync.logic.planning import Action, IdentityGroup, Member, Role
+from asset_sync.logic.ports import ConditionFailedError, StoreError
 
 if TYPE_CHECKING:
     from asset_sync.logic.apply import PlanApplier
@@ -55,16 +53,16 @@ def apply_group(
             applier._send(applier.store.transact, writes, run.run_seq)
         except ConditionFailedError as error:
             last_error = f"the items kept changing under the transaction ({error})"
-        except (ClientError, BotoCoreError) as error:
-            last_error = f"{type(error).__name__}: {error}"
+        except StoreError as error:
+            last_error = str(error)
         else:
             _done(applier, group, writes, resolved=attempt > 0)
             return
         applier._backoff(attempt)
         try:
             fresh = applier.store.get_items(list(group.reads))
-        except (ClientError, BotoCoreError) as error:
-            last_error = f"{type(error).__name__}: {error}"
+        except StoreError as error:
+            last_error = str(error)
             continue
         now: dict[str, Mapping[str, StoredValue] | None] = {s: fresh.get(s) for s in group.reads}
         if _is_own_write(writes, now, run.run_seq):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from asset_sync.logic.clock import iso_time as iso
+from asset_sync.logic.clock import parse_time
 
 CATCH_UP_KEY = "catch_up"
 WINDOW_KEY = "window_seconds"
@@ -59,22 +61,6 @@ class Verdict:
     window_start: str
     last_success_at: str | None
     message: str
-
-
-def iso(unix_seconds: float) -> str:
-    """A unix time as ISO 8601 UTC, seconds precision."""
-    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: object) -> float | None:
-    """An ISO 8601 time with a zone (``2026-12-03T05:00:00Z``) as unix seconds, else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
 
 
 def scheduled_time(event: Mapping[str, Any], now: float) -> float:

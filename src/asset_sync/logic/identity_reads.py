@@ -8,26 +8,14 @@ items the asset-id index names.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import Protocol
-
 from asset_sync.logic.identity import needs_lookup
 from asset_sync.logic.item_writes import holder
-from asset_sync.logic.models import ACTIVE, StoredValue
+from asset_sync.logic.models import ACTIVE
 from asset_sync.logic.planning import Plan
-
-Items = dict[str, dict[str, StoredValue]]
-
-
-class IdentityStore(Protocol):
-    """The reads the identity rule needs (`dal.assets.AssetTable`)."""
-
-    def get_items(self, symbols: Iterable[str]) -> Items: ...
-
-    def holders_of(self, asset_ids: Collection[str]) -> dict[str, list[str]]: ...
+from asset_sync.logic.ports import AssetStore, Items
 
 
-def read_for_identity(store: IdentityStore, plan: Plan) -> Items:
+def read_for_identity(store: AssetStore, plan: Plan) -> Items:
     """The whole items the identity rule decides on, read strongly consistent."""
     incoming = [*plan.creates, *plan.updates, *plan.reactivations, *plan.repairs]
     wanted = [i.symbol for i in incoming if i.current is not None]

@@ -4,11 +4,11 @@ The stop signal is set by SIGINT/SIGTERM (the CLI) or by reaching the deadline (
 remaining time, or `--deadline-seconds`). After it is set no new write starts; writes in flight
 finish, then the run records what it really wrote and gives the lease back.
 
-The lease keeper answers "may this run still write?" before every write and every retry of one
-that boto3 makes, from memory: the lease is valid until its last renewal plus its length
-(measured on the monotonic clock), renewed when a third is left, and never extended past the
-deadline plus a small margin, so a run that dies at its deadline blocks the next attempt for
-seconds, not for a whole lease.
+The lease keeper answers "may this run still write?" before every write and every attempt of
+one that the store makes (its retries: `AssetStore.guard_writes`), from memory: the lease is
+valid until its last renewal plus its length (measured on the monotonic clock), renewed when a
+third is left, and never extended past the deadline plus a small margin, so a run that dies at
+its deadline blocks the next attempt for seconds, not for a whole lease.
 """
 
 from __future__ import annotations
@@ -16,25 +16,18 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from asset_sync.dal.run_state import (
+from asset_sync.logic.apply import StopRequested
+from asset_sync.logic.lease import (
     FORCED_UNLOCK,
     Lease,
     LeaseLostError,
-    RunStateTable,
     StateView,
     lease_cleared,
     lease_lost_message,
 )
-from asset_sync.logic.apply import StopRequested
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from asset_sync.logic.ports import RunStateStore, StoreError
 
 DEADLINE_WRITE_MARGIN_SECONDS = 30.0  # stop writing this long before the deadline
 DEADLINE_LEASE_MARGIN_SECONDS = 10.0  # the lease outlives the deadline by at most this
@@ -109,7 +102,7 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        state: RunStateTable,
+        state: RunStateStore,
         lease_seconds: int,
         stop: StopSignal,
         wall_clock: Callable[[], float] = time.time,
@@ -133,7 +126,7 @@ class LeaseKeeper:
         return max(1.0, min(float(self.lease_seconds), left + DEADLINE_LEASE_MARGIN_SECONDS))
 
     def acquire(self, run_id: str, assets_table: str) -> Lease:
-        """Take the lease (LockHeldError if held, StateTableConflictError if not ours)."""
+        """Take the lease (LeaseHeldError if held, StoreSetupError if not ours)."""
         sent = time.monotonic()
         length = self._length()
         self.lease = self.state.acquire(
@@ -170,7 +163,7 @@ class LeaseKeeper:
                 if lost.view is None:
                     raise
                 raise self._lost(lost.view) from None
-            except (ClientError, BotoCoreError):
+            except StoreError:
                 self._renew_after = now + 1.0  # try again soon, while still valid in memory
                 if time.monotonic() >= self._valid_until:  # the failed attempt outlasted it
                     raise LeaseLostError(_RAN_OUT) from None
@@ -185,7 +178,7 @@ class LeaseKeeper:
         self._verify_after = now + VERIFY_EVERY_SECONDS
         try:
             view = self.state.read()
-        except (ClientError, BotoCoreError):
+        except StoreError:
             return
         if view.lock_owner != self.lease.run_id:
             self._valid_until = -math.inf
@@ -205,24 +198,36 @@ class LeaseKeeper:
             f"{lease_lost_message(view, self.lease.run_seq)}; this run stopped writing", view
         )
 
-    @contextmanager
-    def guarding(self, client: DynamoDBClient) -> Iterator[None]:
-        """While the block runs, every attempt of a PutItem/UpdateItem through `client` first
-        passes `check`, boto3's own retries included: a write whose first attempt went out in
-        time must not land after the lease ran out, when a newer run may hold it."""
-        events = client.meta.events
-        names = [f"before-send.dynamodb.{operation}" for operation in ("PutItem", "UpdateItem")]
-        for name in names:  # a unique id per event: botocore keeps one registration per id
-            events.register(name, self._before_send, unique_id=f"{name}-lease-{id(self)}")
-        try:
-            yield
-        finally:
-            for name in names:
-                events.unregister(name, unique_id=f"{name}-lease-{id(self)}")
+    def let_the_displaced_run_stop(self) -> str:
+        """This run took over a lease whose holder may still be writing (its expiry judged on
+        this machine's clock): wait until that run has re-read the lease, stopped, and its
+        writes in flight have landed, so this run's read of the table sees them. The warning
+        the report carries."""
+        assert self.lease is not None and self.lease.taken_from is not None
+        self.stop.wait(TAKEOVER_GRACE_SECONDS)
+        return (
+            f"took over the run lease of run {self.lease.taken_from} (number "
+            f"{self.lease.state.run_seq}), expired by this machine's clock; waited "
+            f"{TAKEOVER_GRACE_SECONDS:.0f} s for it to stop writing before reading the table"
+        )
 
-    def _before_send(self, **_kwargs: object) -> None:
-        """botocore hook: raising here ends the call (LeaseLostError is not retried)."""
+    def before_write(self) -> None:
+        """Before a write: StopRequested once the run was asked to stop, else `check`."""
+        if self.stop.requested:
+            raise StopRequested(self.stop.reason)
         self.check()
+
+    def newer_run_seen(self, what: str, run_seq: int | None) -> None:
+        """A run with a higher number wrote `what`: it took the lease after this run. Unless the
+        lease is still this run's (the number came from elsewhere), stop: LeaseLostError."""
+        view = self.state.read()
+        if self.lease is not None and view.lock_owner == self.lease.run_id:
+            return
+        newer = f"a newer run (number {run_seq})" if run_seq is not None else "a newer run"
+        raise LeaseLostError(
+            f"{newer} wrote {what}: this run's lease was taken over ({view.describe_lock()}); "
+            "this run stopped writing"
+        )
 
     def seconds_valid(self) -> float:
         """Seconds this run may still write before its lease could expire (for tests/logs)."""

@@ -240,3 +240,23 @@ class ItemChange:
                 for name, change in sorted(self.fields.items())
             }
         return out
+
+
+def state_from_item(
+    symbol: str, item: Mapping[str, StoredValue], *, whole: bool = True
+) -> CurrentState:
+    """The planner's view of a stored item (`whole`: every attribute was read)."""
+    status = item.get("status")
+    seq = item.get("sync_run_seq")
+    return CurrentState(
+        symbol=symbol,
+        status=status if isinstance(status, str) else "",
+        sync_hash=_text(item.get("sync_hash")),
+        asset_class=_text(item.get("asset_class")),
+        sync_run_seq=int(seq) if isinstance(seq, Decimal) and seq == seq.to_integral() else 0,
+        values=dict(item) if whole else None,
+    )
+
+
+def _text(value: StoredValue | None) -> str | None:
+    return value if isinstance(value, str) else None

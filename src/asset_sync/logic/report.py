@@ -5,37 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asset_sync.logic.models import InvalidRecord, ItemChange
+from asset_sync.contract import RUNNING, SUCCESS_OUTCOMES, Count
+from asset_sync.logic.models import InvalidRecord, ItemChange, ValidatedCatalog
 
 MAX_REPORTED_INVALID = 200
 MAX_REPORTED_SYMBOLS = 200  # lists of symbols in --json (duplicates, blocked, ...) are bounded
 MAX_REPORTED_CANDIDATES = 100  # delisting candidates listed by symbol (`delist_candidates`: all)
 
-# Outcomes: succeeded | partial | refused | failed | interrupted | skipped | dry-run
-SUCCESS_OUTCOMES = ("succeeded", "dry-run")
-COUNTERS = (
-    "fetched",
-    "valid",
-    "invalid",
-    "duplicate_records",
-    "id_conflict_records",
-    "created",
-    "updated",
-    "unchanged",
-    "delisted",
-    "reactivated",
-    "renamed",
-    "archived",
-    "blocked",
-    "repaired",
-    "superseded",
-    "vanished",
-    "conflicts_resolved",
-    "failed",
-    "not_written",
-    "delist_candidates",
-    "delist_lookups",
-)
+COUNTERS = tuple(Count)  # the run record's counts, in this order (contract.Count)
 
 
 @dataclass
@@ -47,7 +24,7 @@ class RunReport:
     dry_run: bool = False
     full: bool = False
     run_seq: int | None = None
-    outcome: str = "running"
+    outcome: str = RUNNING  # a contract.Outcome once the run ended
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)
@@ -93,6 +70,21 @@ class RunReport:
     duration_seconds: float = 0.0
     region: str = ""
     endpoint: str = ""
+
+    def note_catalog(self, catalog: ValidatedCatalog) -> None:
+        """What the catalog held: fetched, valid and invalid records, duplicated symbols."""
+        self.fetched, self.valid = catalog.fetched, len(catalog.assets)
+        self.invalid, self.invalid_records = len(catalog.invalid), list(catalog.invalid)
+        self.duplicates = list(catalog.duplicates)
+
+    def note_plan(self, catalog: ValidatedCatalog, unchanged: int, superseded: int) -> None:
+        """What planning found: unchanged and superseded items, records set aside."""
+        self.unchanged, self.superseded = unchanged, superseded
+        self.id_conflicts = [
+            {"asset_id": c.asset_id, "symbols": list(c.symbols)} for c in catalog.id_conflicts
+        ]
+        self.duplicate_records = catalog.duplicate_records
+        self.id_conflict_records = catalog.id_conflict_records
 
     @property
     def succeeded(self) -> bool:
