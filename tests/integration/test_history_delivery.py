@@ -39,14 +39,15 @@ def test_an_hour_of_throttling_delays_the_versions_and_loses_none(
         days = start(env, monkeypatch, writer_endpoint=proxy.url)
         days.backfill()
         days.sync(CATALOG)
-        proxy.set_faults(FaultPlan(1.0, (THROTTLING,), frozenset({"BatchWriteItem"})))
+        # the proxy reads its plan at each request: from now on, every write is throttled
+        proxy.faults = FaultPlan(1.0, (THROTTLING,), frozenset({"BatchWriteItem"}))
         days.mapping.put(days.stream.read_new())
         days.mapping.run(until=days.clock.monotonic() + HOUR)
 
         assert days.version_count() == 0
         assert days.mapping.metric("HistoryRecordsFailed") > 0
         assert proxy.stats.faults[THROTTLING] > 60  # retried within each invocation
-        proxy.set_faults(FaultPlan())
+        proxy.faults = FaultPlan()
         settle(days)
 
     assert days.version_count() == 3
