@@ -109,3 +109,16 @@ def test_lookups_are_paced_and_stop_when_the_run_must() -> None:
     # between them, wait(0) asks whether the run must stop
     assert [s for s in waits.seconds if s > 0] == pytest.approx([0.5, 1.0], abs=0.05)
     assert waits.seconds.count(0) == 3
+
+
+class OneBody(Bodies):
+    """A source that answers one body whatever it was asked (a broken port)."""
+
+    def list_assets_bodies(self, asset_classes: Any = ()) -> list[bytes]:
+        return [self.body]
+
+
+def test_a_class_without_its_body_fails_the_fetch_instead_of_reading_as_empty() -> None:
+    # Counted as absent, its items would look delisted and the scope check could not see it.
+    with pytest.raises(ValueError, match="shorter"):
+        fetch_catalog(OneBody(b"[]"), ("us_equity", "crypto"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -27,6 +28,30 @@ def test_timestamps_round_trip_with_microseconds() -> None:
     assert parse_timestamp(None) is None  # type: ignore[arg-type]
     now = parse_timestamp(utc_timestamp())
     assert now is not None and abs(now.timestamp() - time.time()) < 60
+
+
+@pytest.fixture
+def zone_behind_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local zone 5 h behind UTC (POSIX rule: no zone database needed)."""
+    monkeypatch.setenv("TZ", "XST+05")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("zone_behind_utc")
+def test_a_timestamp_is_utc_whatever_the_machines_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moment = datetime(2026, 12, 3, 4, 5, 6, 789012, tzinfo=UTC)
+    assert time.localtime(moment.timestamp()).tm_hour == 23  # the zone is in effect
+    assert utc_timestamp(moment) == "2026-12-03T04:05:06.789012Z"
+    assert utc_timestamp(moment.astimezone(timezone(timedelta(hours=-5)))) == (
+        "2026-12-03T04:05:06.789012Z"
+    )
+    monkeypatch.setattr(clock.time, "time", moment.timestamp)
+    assert utc_timestamp() == "2026-12-03T04:05:06.789012Z"
 
 
 def test_unix_times_as_iso_and_back() -> None:

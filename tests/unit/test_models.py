@@ -21,6 +21,7 @@ from asset_sync.logic.models import (
     ValidatedCatalog,
     content_hash,
     same_value,
+    state_from_item,
     to_json_value,
 )
 
@@ -152,3 +153,20 @@ def test_catalog_asset_is_frozen() -> None:
     asset = CatalogAsset("A", "active", {}, "h")
     with pytest.raises(AttributeError):
         asset.symbol = "B"  # type: ignore[misc]
+
+
+def test_the_planners_view_of_an_item_keeps_only_values_of_the_types_it_reads() -> None:
+    # Another service's item: no run number, a status and a hash of other types.
+    foreign = {"symbol": "F", "status": Decimal(1), "sync_hash": Decimal(2), "asset_class": True}
+    state = state_from_item("F", foreign, whole=False)
+    assert (state.status, state.sync_hash, state.asset_class) == ("", None, None)
+    assert state.sync_run_seq == 0 and state.values is None
+    written = {"status": "active", "sync_hash": "h", "asset_class": "crypto"}
+    state = state_from_item("W", {**written, "sync_run_seq": Decimal(4)})
+    assert (state.status, state.sync_hash, state.asset_class, state.sync_run_seq) == (
+        "active",
+        "h",
+        "crypto",
+        4,
+    )
+    assert state_from_item("X", {"sync_run_seq": Decimal("4.5")}).sync_run_seq == 0

@@ -84,3 +84,10 @@ def test_an_inconsistent_list_names_what_was_kept_and_what_was_delisted() -> Non
         "2 delisting candidates could not be confirmed and were left as they are; delisted only "
         "the 1 confirmed one by one"
     )
+
+
+def test_only_a_store_error_speaks_with_its_setup_cause() -> None:
+    # A bug hit while handling a setup problem is still a bug: named by its own type.
+    error = KeyError("k")
+    error.__cause__ = TableMissingError("table 't' does not exist")
+    assert failure_message(error) == "KeyError: 'k'"

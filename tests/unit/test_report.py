@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from asset_sync.logic.models import FieldChange, InvalidRecord, ItemChange, Unrecognized
+from asset_sync.logic.models import (
+    FieldChange,
+    IdConflict,
+    InvalidRecord,
+    ItemChange,
+    Unrecognized,
+    ValidatedCatalog,
+)
 from asset_sync.logic.report import (
     COUNTERS,
     MAX_REPORTED_INVALID,
@@ -140,3 +147,11 @@ def test_the_json_lists_reassignments_and_blocked_records_sorted_and_bounded() -
     assert out["reassignments"] == reassignments[:MAX_REPORTED_SYMBOLS]
     assert list(out["blocked_records"]) == [f"B{i:03d}" for i in range(MAX_REPORTED_SYMBOLS)]
     assert set(out["blocked_records"].values()) == {"why"} and out["blocked"] == 205
+
+
+def test_planning_notes_each_id_conflict_by_its_id_and_symbols() -> None:
+    catalog = ValidatedCatalog({}, id_conflicts=(IdConflict("id-1", ("P", "Q")),))
+    r = report()
+    r.note_plan(catalog, unchanged=3, superseded=1)
+    assert (r.unchanged, r.superseded) == (3, 1)
+    assert r.to_json()["id_conflicts"] == [{"asset_id": "id-1", "symbols": ["P", "Q"]}]

@@ -348,3 +348,14 @@ def test_a_takeover_waits_for_the_displaced_run_and_says_how_long(clock: Clock) 
         f"waited {TAKEOVER_GRACE_SECONDS:.0f} s for it to stop writing before reading the table"
     )
     assert waits == [TAKEOVER_GRACE_SECONDS]
+
+
+def test_only_a_lease_taken_over_has_a_displaced_run_to_wait_for(clock: Clock) -> None:
+    waits: list[float] = []
+    k, _state, _ = keeper(clock)
+    k.stop.wait = lambda seconds: waits.append(seconds) or False  # type: ignore[method-assign]
+    k.acquire("run-1", "assets")  # a free lease: nobody was displaced
+
+    with pytest.raises(AssertionError):
+        k.let_the_displaced_run_stop()
+    assert waits == []  # no grace waited, no warning about a "run None"

@@ -6,16 +6,21 @@ outcomes are checked by the table's items, the recorded runs and the report.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from tests.support import minimal_record as rec
 from tests.support.memory_run import TABLE, InstantStop, MemoryWorld
+from tests.support.memory_store import MemoryStore
 
 from asset_sync.contract import Outcome
 from asset_sync.logic.lifecycle import TAKEOVER_GRACE_SECONDS
-from asset_sync.logic.models import ACTIVE, INACTIVE
+from asset_sync.logic.models import ACTIVE, INACTIVE, CurrentState, StoredValue
 from asset_sync.logic.ports import StoreSetupError
 from asset_sync.logic.sync import LeaseHeldError, Progress, RunSkippedError, ScopeError, SyncError
 
@@ -223,3 +228,52 @@ def test_an_asset_class_neither_side_knows_is_a_scope_error_recorded_as_failed()
     )
     assert world.state.view.last_run_outcome == Outcome.FAILED
     assert world.state.view.lock_owner is None and world.store.items == {}
+
+
+class LaggingIndex(MemoryStore):
+    """A store whose status index has not caught up with some active items yet."""
+
+    hidden: frozenset[str] = frozenset()
+
+    def read_active(self, **kwargs: Any) -> dict[str, CurrentState]:
+        states = super().read_active(**kwargs)
+        return {symbol: state for symbol, state in states.items() if symbol not in self.hidden}
+
+
+def test_a_full_reconciliation_repairs_an_item_the_index_has_not_shown_yet() -> None:
+    world = MemoryWorld(store=LaggingIndex()).list([rec("AAA"), rec("BBB")])
+    world.sync()
+    world.store.items["AAA"]["name"] = "edited by hand"
+    world.store.hidden = frozenset({"AAA"})  # type: ignore[attr-defined]
+
+    report = world.sync(full=True)  # AAA is read by key, every value of it
+
+    assert report.repaired == 1 and report.changes["AAA"].action == "repair"
+    assert world.store.items["AAA"]["name"] == "AAA Corp"
+
+
+class OverlapMeter(MemoryStore):
+    """A store that measures how many writes it serves at once (each takes a moment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.in_flight = self.peak = 0
+
+    def put_new(self, item: Mapping[str, StoredValue]) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        time.sleep(0.02)
+        with self.lock:
+            self.in_flight -= 1
+        super().put_new(item)
+
+
+def test_writes_run_no_more_at_once_than_the_setting_allows() -> None:
+    world = MemoryWorld(store=OverlapMeter()).list([rec(s) for s in "ABCDEF"])
+
+    report = world.sync(write_concurrency=1)
+
+    assert report.outcome == Outcome.SUCCEEDED and report.created == 6
+    assert world.store.peak == 1  # type: ignore[attr-defined]
