@@ -272,8 +272,8 @@ def test_unlock_never_clears_a_lease_taken_after_it_looked(
     stale = env.state.read()
     env.hold_lease("new-run", seconds=600)  # a newer run takes the expired lease
     reads = iter([stale])
-    real_read = env.state.read
-    monkeypatch.setattr(env.state, "read", lambda: next(reads, None) or real_read())
+    real_read = env.state._read  # what unlock reads through (read() is its public wrapper)
+    monkeypatch.setattr(env.state, "_read", lambda: next(reads, None) or real_read())
 
     view, cleared = env.state.unlock(force=force)
 
