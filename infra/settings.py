@@ -26,6 +26,7 @@ from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 from asset_sync.contract import (
     FULL_RECONCILE_DAYS,
     MAX_DELIST_FRACTION,
+    history_table_name,
     stage_assets_table_name,
     state_table_name,
 )
@@ -148,7 +149,7 @@ class StageSettings:
             yield f"event_bus_name {self.event_bus_name!r}: 1-40 of A-Z a-z 0-9 . _ -, not default"
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             yield "reserved_concurrency must be >= 1 (leave it out for no reservation)"
-        for name in (self.assets_table_name, self.sync_state_table_name):
+        for name in (self.assets_table_name, self.sync_state_table_name, self.history_table_name):
             if not TABLE_NAME.match(name):
                 yield f"table name {name!r} is not a valid DynamoDB table name"
         if self.assets_table_name == self.sync_state_table_name:
@@ -221,6 +222,16 @@ class StageSettings:
         return f"signal9-asset-events-{self.stage}"
 
     @property
+    def history_function_name(self) -> str:
+        """The stream -> history table writer function."""
+        return f"signal9-asset-history-{self.stage}"
+
+    @property
+    def history_table_name(self) -> str:
+        """The history table: the assets table's name plus ``_history``."""
+        return history_table_name(self.assets_table_name)
+
+    @property
     def secret_name(self) -> str:
         """The Secrets Manager secret with the Alpaca keys."""
         return f"signal9/asset-sync/{self.stage}/alpaca"
@@ -248,6 +259,7 @@ class StageSettings:
         return {
             ("DynamoDB table", self.assets_table_name),
             ("DynamoDB table", self.sync_state_table_name),
+            ("DynamoDB table", self.history_table_name),
             ("event bus", self.bus_name),
             ("event archive", f"{self.bus_name}-archive"),
         }
@@ -263,6 +275,8 @@ class StageSettings:
             "stack_name",
             "function_name",
             "events_function_name",
+            "history_function_name",
+            "history_table_name",
             "secret_name",
             "bus_name",
             "prefix",

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra.components.dashboard import SyncDashboard
 from infra.components.events import AssetEvents
+from infra.components.history import AssetHistory
 from infra.components.monitoring import Monitoring, Watched
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SyncFunction
@@ -19,7 +20,8 @@ from infra.settings import StageSettings
 
 
 class AssetSyncStack(cdk.Stack):
-    """Tables, the scheduled sync, change events, alarms and the dashboard of one stage."""
+    """Tables, the scheduled sync, change events, history, alarms and the dashboard of one
+    stage."""
 
     def __init__(
         self,
@@ -43,7 +45,10 @@ class AssetSyncStack(cdk.Stack):
             self, "Schedule", settings=settings, function=self.sync.function
         )
         self.events = AssetEvents(self, "Events", settings=settings, tables=self.tables, code=code)
-        watched = Watched(self.sync, self.schedule, self.events)
+        self.history = AssetHistory(
+            self, "History", settings=settings, tables=self.tables, code=code
+        )
+        watched = Watched(self.sync, self.schedule, self.events, self.history)
         self.monitoring = Monitoring(self, "Monitoring", settings=settings, watched=watched)
         self.dashboard = SyncDashboard(
             self, "Dashboard", settings=settings, watched=watched, alarms=self.monitoring.alarms
@@ -75,6 +80,9 @@ class AssetSyncStack(cdk.Stack):
             "ScheduleDlqUrl": self.schedule.dead_letter_queue.queue_url,
             "InvokeFailureQueueUrl": self.sync.failure_queue.queue_url,
             "EventsFailureQueueUrl": self.events.failure_queue.queue_url,
+            "HistoryTableName": self.tables.history.table_name,
+            "HistoryFunctionName": self.history.function.function_name,
+            "HistoryFailureQueueUrl": self.history.failure_queue.queue_url,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

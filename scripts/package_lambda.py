@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "asset_sync"
 HANDLER_MODULE = f"{PACKAGE}.handler"
 # Further Lambda entry points: each one that exists in src/ gets the same import check.
-OPTIONAL_HANDLER_MODULES = (f"{PACKAGE}.events.handler",)
+OPTIONAL_HANDLER_MODULES = (f"{PACKAGE}.events.handler", f"{PACKAGE}.history.handler")
 
 # The python3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 (glibc 2.17) and
 # manylinux_2_28 wheels both run there. pip does not expand these tags by itself.

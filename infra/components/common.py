@@ -40,6 +40,21 @@ def service_metric(
     )
 
 
+def failed_or_quarantined(
+    service: str, failed: str, quarantined: str, period: cdk.Duration
+) -> cloudwatch.MathExpression:
+    """A stream reader's records left for a retry plus its records quarantined, per period."""
+    return cloudwatch.MathExpression(
+        expression="FILL(failed, 0) + FILL(quarantined, 0)",
+        using_metrics={
+            "failed": service_metric(service, failed, period=period),
+            "quarantined": service_metric(service, quarantined, period=period),
+        },
+        label=f"{failed} + {quarantined}",
+        period=period,
+    )
+
+
 def dynamodb_actions(*operations: str) -> list[str]:
     """IAM actions of DynamoDB operations (`GetItem` -> `dynamodb:GetItem`)."""
     return [f"dynamodb:{operation}" for operation in operations]

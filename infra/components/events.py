@@ -16,6 +16,8 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
 from asset_sync.contract import (
     ASSET_CHANGE_METRICS,
@@ -64,19 +66,49 @@ STREAM_FILTERS: list[dict[str, Any]] = [
 ]
 
 
+def read_stream_statement(stream_arn: str) -> iam.PolicyStatement:
+    """What Lambda's poller needs to read this one stream (as in the DynamoDB guide's policy for
+    a stream consumer), scoped to the stream of the assets table."""
+    return iam.PolicyStatement(
+        sid="AssetsTableStream",
+        actions=common.dynamodb_actions(
+            "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"
+        ),
+        resources=[stream_arn],
+    )
+
+
+def stream_mapping(
+    scope: Construct, function: lambda_.IFunction, stream_arn: str, failure_queue: sqs.IQueue
+) -> lambda_.EventSourceMapping:
+    """A stream reader's mapping, the same for both readers: batches of BATCH_SIZE, bisected on
+    error, retried until MAX_RECORD_AGE from the reported record, discarded records' metadata to
+    `failure_queue`, only the records STREAM_FILTERS keep (the sync's writes and hand edits of
+    its items, which carry sync_version, and deletes).
+
+    Lambda.EventSourceMapping rather than DynamoEventSource: the latter grants
+    dynamodb:ListStreams on "*"; the reader's role already reads exactly this stream.
+    """
+    return lambda_.EventSourceMapping(
+        scope,
+        "StreamMapping",
+        target=function,
+        event_source_arn=stream_arn,
+        starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+        batch_size=BATCH_SIZE,
+        max_batching_window=BATCHING_WINDOW,
+        bisect_batch_on_error=True,
+        max_record_age=MAX_RECORD_AGE,
+        report_batch_item_failures=True,
+        on_failure=common.SendOnlyEventSourceDlq(failure_queue),
+        filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
+    )
+
+
 def failed_or_quarantined(period: cdk.Duration) -> cloudwatch.MathExpression:
     """Entries left for a retry plus records quarantined, per period."""
-    return cloudwatch.MathExpression(
-        expression="FILL(failed, 0) + FILL(quarantined, 0)",
-        using_metrics={
-            name: common.service_metric(EVENTS_SERVICE, metric, period=period)
-            for name, metric in (
-                ("failed", Metric.EVENTS_FAILED),
-                ("quarantined", Metric.EVENTS_QUARANTINED),
-            )
-        },
-        label=f"{Metric.EVENTS_FAILED} + {Metric.EVENTS_QUARANTINED}",
-        period=period,
+    return common.failed_or_quarantined(
+        EVENTS_SERVICE, Metric.EVENTS_FAILED, Metric.EVENTS_QUARANTINED, period
     )
 
 
@@ -181,15 +213,7 @@ class AssetEvents(StageFunction):
 
     def _role(self, stream_arn: str) -> iam.Role:
         statements = [
-            # What Lambda's poller needs to read this one stream (as in the DynamoDB guide's
-            # policy for a stream consumer), scoped to the stream of the assets table.
-            iam.PolicyStatement(
-                sid="AssetsTableStream",
-                actions=common.dynamodb_actions(
-                    "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"
-                ),
-                resources=[stream_arn],
-            ),
+            read_stream_statement(stream_arn),
             iam.PolicyStatement(
                 sid="PublishToTheBus",
                 actions=["events:PutEvents"],
@@ -240,19 +264,4 @@ class AssetEvents(StageFunction):
         )
 
     def _mapping(self, stream_arn: str) -> lambda_.EventSourceMapping:
-        # Lambda.EventSourceMapping rather than DynamoEventSource: the latter grants
-        # dynamodb:ListStreams on "*"; the role above already reads exactly this stream.
-        return lambda_.EventSourceMapping(
-            self,
-            "StreamMapping",
-            target=self.function,
-            event_source_arn=stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=BATCH_SIZE,
-            max_batching_window=BATCHING_WINDOW,
-            bisect_batch_on_error=True,
-            max_record_age=MAX_RECORD_AGE,
-            report_batch_item_failures=True,
-            on_failure=common.SendOnlyEventSourceDlq(self.failure_queue),
-            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTERS],
-        )
+        return stream_mapping(self, self.function, stream_arn, self.failure_queue)

@@ -18,6 +18,8 @@ from asset_sync.contract import SYNC_SERVICE, Metric
 from infra.components.alarms import ALARM_PERIOD, GE, GT, AlarmFactory
 from infra.components.common import service_metric
 from infra.components.events import AssetEvents, failed_or_quarantined, stalled
+from infra.components.history import AssetHistory
+from infra.components.history import failed_or_quarantined as history_failed
 from infra.components.schedule import SyncSchedule
 from infra.components.sync_function import SyncFunction
 from infra.settings import StageSettings
@@ -44,11 +46,13 @@ def sync_metric(
 
 @dataclass(frozen=True)
 class Watched:
-    """What the alarms and the dashboard watch: the sync, its schedule, the change events."""
+    """What the alarms and the dashboard watch: the sync, its schedule, the change events and
+    the history writer."""
 
     sync: SyncFunction
     schedule: SyncSchedule
     asset_events: AssetEvents
+    asset_history: AssetHistory
 
 
 class Monitoring(Construct):
@@ -77,6 +81,7 @@ class Monitoring(Construct):
         self.alarms = self.factory.alarms
         self._sync_alarms(watched.sync, watched.schedule)
         self._events_alarms(watched.asset_events)
+        self._history_alarms(watched.asset_history)
         self._admit_alarms()
 
     def _topic(self) -> sns.Topic:
@@ -240,16 +245,49 @@ class Monitoring(Construct):
         self._errors_alarm(
             "EventsErrorsAlarm", "events-errors", "events consumer", asset_events.function
         )
+        self._iterator_age_alarm(
+            "EventsIteratorAgeAlarm", "events-iterator-age", "events consumer", asset_events
+        )
+
+    def _iterator_age_alarm(
+        self, construct_id: str, name: str, what: str, reader: AssetEvents | AssetHistory
+    ) -> None:
+        """A stream reader more than ITERATOR_AGE_ALARM behind the table's stream."""
         self.factory.alarm(
-            "EventsIteratorAgeAlarm",
-            "events-iterator-age",
+            construct_id,
+            name,
             description=(
-                "The events consumer is more than "
+                f"The {what} is more than "
                 f"{ITERATOR_AGE_ALARM.to_minutes():.0f} minutes behind the table's stream."
             ),
-            metric=asset_events.function.metric(
-                "IteratorAge", period=ALARM_PERIOD, statistic="Maximum"
-            ),
+            metric=reader.function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
             threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
             comparison=GT,
+        )
+
+    def _history_alarms(self, asset_history: AssetHistory) -> None:
+        """The history writer's alarms; their runbooks are in docs/deploy.md."""
+        self.factory.alarm(
+            "HistoryFailedAlarm",
+            "history-failed",
+            description=(
+                "Versions were not written by the end of an invocation (HistoryRecordsFailed) or "
+                "stream records were quarantined in the history table "
+                "(HistoryRecordsQuarantined) in 5 minutes."
+            ),
+            metric=history_failed(ALARM_PERIOD),
+            threshold=1,
+            comparison=GE,
+        )
+        self.factory.new_messages(
+            "HistoryFailureQueueAlarm",
+            "history-failure-messages",
+            asset_history.failure_queue,
+            "history writer's on-failure queue (stream records were discarded)",
+        )
+        self._errors_alarm(
+            "HistoryErrorsAlarm", "history-errors", "history writer", asset_history.function
+        )
+        self._iterator_age_alarm(
+            "HistoryIteratorAgeAlarm", "history-iterator-age", "history writer", asset_history
         )

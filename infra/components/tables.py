@@ -1,4 +1,5 @@
-"""The two DynamoDB tables: the assets table (read by other services) and the run-state table."""
+"""The DynamoDB tables: the assets table (read by other services), the run-state table and the
+history table (versions of every asset, docs/history.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from asset_sync.contract import (
     ASSET_ID_INDEX,
     ASSET_ID_INDEX_KEY,
     ASSETS_TABLE_KEY,
+    HISTORY_PARTITION_KEY,
+    HISTORY_SORT_KEY,
+    HISTORY_SYMBOL_INDEX,
     STATE_TABLE_KEY,
     STATE_TTL_ATTRIBUTE,
     STATUS_INDEX,
@@ -21,16 +25,19 @@ from infra.settings import StageSettings
 # a refactor of the construct tree must never turn into "create a second table of that name".
 ASSETS_TABLE_LOGICAL_ID = "AssetsTable"
 SYNC_STATE_TABLE_LOGICAL_ID = "SyncStateTable"
+HISTORY_TABLE_LOGICAL_ID = "HistoryTable"
 
 
 class Tables(Construct):
-    """Assets table (key ``symbol``, GSI ``status-index``, stream) and the run-state table."""
+    """Assets table (key ``symbol``, GSI ``status-index``, stream), the run-state table and the
+    history table (keys ``shard`` and ``key``, GSI ``symbol-index``)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.assets = self._assets_table()
         self.sync_state = self._sync_state_table()
+        self.history = self._history_table()
 
     def _table(
         self,
@@ -39,6 +46,7 @@ class Tables(Construct):
         *,
         table_name: str,
         partition_key: str,
+        sort_key: str | None = None,
         stream: dynamodb.StreamViewType | None = None,
         time_to_live_attribute: str | None = None,
     ) -> dynamodb.Table:
@@ -48,6 +56,11 @@ class Tables(Construct):
             table_name=table_name,
             partition_key=dynamodb.Attribute(
                 name=partition_key, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=(
+                dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING)
+                if sort_key
+                else None
             ),
             stream=stream,
             time_to_live_attribute=time_to_live_attribute,
@@ -106,3 +119,19 @@ class Tables(Construct):
             # Run-history items carry an expiry; TTL removes any the sync's own trimming missed.
             time_to_live_attribute=STATE_TTL_ATTRIBUTE,
         )
+
+    def _history_table(self) -> dynamodb.Table:
+        table = self._table(
+            "History",
+            HISTORY_TABLE_LOGICAL_ID,
+            table_name=self.settings.history_table_name,
+            partition_key=HISTORY_PARTITION_KEY,  # a fixed hash of the asset id (32 shards)
+            sort_key=HISTORY_SORT_KEY,  # <asset_id>#<version>
+        )
+        table.add_global_secondary_index(  # the assets that held a ticker (`show --history`)
+            index_name=HISTORY_SYMBOL_INDEX,
+            partition_key=dynamodb.Attribute(name="symbol", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=HISTORY_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        return table

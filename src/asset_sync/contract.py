@@ -78,6 +78,11 @@ STATE_TABLE_SUFFIX = "_sync_state"
 HISTORY_TABLE_SUFFIX = "_history"
 STATUS_INDEX = "status-index"  # partition key `status`, projection ALL
 ASSET_ID_INDEX = "asset-id-index"  # partition key `asset_id`, keys only: the identity rule
+# The history table (docs/history.md): partition key `shard` (a fixed hash of the asset id, or
+# a reserved partition), sort key `key` (`<asset_id>#<version>`), and its index by ticker.
+HISTORY_PARTITION_KEY = "shard"
+HISTORY_SORT_KEY = "key"
+HISTORY_SYMBOL_INDEX = "symbol-index"
 
 
 def state_table_name(assets_table: str) -> str:
@@ -93,6 +98,7 @@ def history_table_name(assets_table: str) -> str:
 METRICS_NAMESPACE = "Signal9/AssetSync"
 SYNC_SERVICE = "asset-sync"
 EVENTS_SERVICE = "asset-events"
+HISTORY_SERVICE = "asset-history"
 EVENT_SOURCE = "signal9.asset-sync"
 QUARANTINE_PREFIX = "pending/"  # the events consumer's quarantine objects (and the bucket metrics)
 
@@ -112,6 +118,7 @@ def stage_assets_table_name(stage: str) -> str:
 CLI_NAME = "asset-sync"
 SYNC_HANDLER = "asset_sync.handler.lambda_handler"
 EVENTS_HANDLER = "asset_sync.events.handler.lambda_handler"
+HISTORY_HANDLER = "asset_sync.history.handler.lambda_handler"
 
 
 class DetailType(StrEnum):
@@ -204,6 +211,10 @@ class Metric:
     EVENTS_PUBLISHED = "EventsPublished"
     EVENTS_FAILED = "EventsFailed"
     EVENTS_QUARANTINED = "EventsQuarantined"
+    HISTORY_VERSIONS_WRITTEN = "HistoryVersionsWritten"
+    HISTORY_RECORDS_FAILED = "HistoryRecordsFailed"
+    HISTORY_RECORDS_QUARANTINED = "HistoryRecordsQuarantined"
+    HISTORY_RECORDS_IGNORED = "HistoryRecordsIgnored"
     STREAM_RECORDS_IGNORED = "StreamRecordsIgnored"
 
 

@@ -145,14 +145,14 @@ def test_dev_and_prod_as_documented_synthesize_and_share_no_physical_name(
     assert len(named(dev)) == len(named(prod)) > 25  # every table, function, alarm, ...
     assert named(dev) & named(prod) == set()
     tables = {v for t, v in named(prod) if t == "AWS::DynamoDB::Table"}
-    assert tables == {"signal9_assets", "signal9_assets_sync_state"}
+    assert tables == {"signal9_assets", "signal9_assets_sync_state", "signal9_assets_history"}
     assert ("AWS::Events::EventBus", "signal9-assets") in named(prod)
     protected = [
         r["Properties"]["DeletionProtectionEnabled"]
         for r in prod["Resources"].values()
         if r["Type"] == "AWS::DynamoDB::Table"
     ]
-    assert protected == [True, True]
+    assert protected == [True, True, True]
 
 
 def test_a_stage_configured_to_collide_stops_and_says_why(

@@ -148,7 +148,11 @@ def test_consumer_function(template: Template) -> None:
 
 
 def test_stream_mapping(template: Template) -> None:
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    [mapping] = [  # the events consumer's (the history writer has its own)
+        m
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": consumer_id(template)}
+    ]
     props = dict(mapping["Properties"])
     filters = props.pop("FilterCriteria")["Filters"]
     props.pop("Tags", None)

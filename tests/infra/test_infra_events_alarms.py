@@ -44,7 +44,11 @@ def alarm(template: Template, name: str) -> dict[str, Any]:
 def test_the_mapping_double_and_the_consumer_run_with_the_stacks_settings(
     template: Template,
 ) -> None:
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    [mapping] = [  # the events consumer's (the history writer has its own)
+        m
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": consumer_id(template)}
+    ]
     props = mapping["Properties"]
     function = resources(template, "AWS::Lambda::Function")[consumer_id(template)]
     double = MappingSettings()

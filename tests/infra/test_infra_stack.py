@@ -40,6 +40,8 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Events/Role/DefaultPolicy": (
         "AwsSolutions::AwsSolutions-IAM5[Resource::<EventsQuarantine495FBB34.Arn>/pending/*]"
     ),
+    "History/FailureQueue": "AwsSolutions::AwsSolutions-SQS3",
+    "History/Function": "AwsSolutions::AwsSolutions-L1",
 }
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 
@@ -61,27 +63,28 @@ def template(synth: Synth) -> Template:
 
 def test_resource_inventory(template: Template) -> None:
     counts = {
-        "AWS::DynamoDB::Table": 2,
-        "AWS::Lambda::Function": 2,
+        "AWS::DynamoDB::Table": 3,  # assets, run state, history
+        "AWS::Lambda::Function": 3,  # the sync, the events consumer, the history writer
         "AWS::Lambda::EventInvokeConfig": 1,
-        "AWS::Lambda::EventSourceMapping": 1,
+        "AWS::Lambda::EventSourceMapping": 2,  # the stream's two readers: no room for a third
         "AWS::Lambda::Permission": 4,
         "AWS::Events::Rule": 4,  # the daily run and three catch-ups
         "AWS::Events::EventBus": 1,
         "AWS::Events::Archive": 1,
-        "AWS::SQS::Queue": 3,
-        "AWS::SQS::QueuePolicy": 3,
+        "AWS::SQS::Queue": 4,
+        "AWS::SQS::QueuePolicy": 4,
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
         "AWS::SNS::Subscription": 0,
-        "AWS::CloudWatch::Alarm": 14,  # 11 + the events pipeline's failed, stalled, quarantine
+        # 11 + the events pipeline's failed, stalled, quarantine + the history writer's 4
+        "AWS::CloudWatch::Alarm": 18,
         "AWS::S3::Bucket": 1,  # the events consumer's quarantine
         "AWS::S3::BucketPolicy": 1,
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::SecretsManager::Secret": 1,
-        "AWS::Logs::LogGroup": 2,
-        "AWS::IAM::Role": 2,
-        "AWS::IAM::Policy": 2,
+        "AWS::Logs::LogGroup": 3,
+        "AWS::IAM::Role": 3,
+        "AWS::IAM::Policy": 3,
     }
     for type_, count in counts.items():
         template.resource_count_is(type_, count)
@@ -196,7 +199,7 @@ def test_only_stateful_resources_are_retained_and_never_on_a_failed_create(
         ("AWS::Events::Archive", *policy),
         ("AWS::S3::Bucket", *policy),  # the events quarantine
     }
-    counts = {"AWS::DynamoDB::Table": 2, "AWS::SecretsManager::Secret": 1, "AWS::Logs::LogGroup": 2}
+    counts = {"AWS::DynamoDB::Table": 3, "AWS::SecretsManager::Secret": 1, "AWS::Logs::LogGroup": 3}
     for type_, count in counts.items():
         found = template.find_resources(
             type_, {"DeletionPolicy": policy[0], "UpdateReplacePolicy": policy[1]}
@@ -267,14 +270,17 @@ def test_every_stage_has_its_own_tables_and_prod_keeps_the_seeds_names(synth: Sy
     assert tables("prod") == {
         "AssetsTable": ("signal9_assets", True),
         "SyncStateTable": ("signal9_assets_sync_state", True),
+        "HistoryTable": ("signal9_assets_history", True),
     }
     assert tables("dev") == {
         "AssetsTable": ("signal9_assets_dev", False),
         "SyncStateTable": ("signal9_assets_dev_sync_state", False),
+        "HistoryTable": ("signal9_assets_dev_history", False),
     }
     assert tables("qa") == {
         "AssetsTable": ("signal9_assets_qa", True),
         "SyncStateTable": ("signal9_assets_qa_sync_state", True),
+        "HistoryTable": ("signal9_assets_qa_history", True),
     }
 
 
@@ -352,6 +358,9 @@ def test_outputs(template: Template) -> None:
         "EventsFailureQueueUrl",
         "EventsQuarantineBucketName",
         "EventArchiveName",
+        "HistoryTableName",
+        "HistoryFunctionName",
+        "HistoryFailureQueueUrl",
     }
     secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     assert outputs["AlpacaSecretArn"]["Value"] == {"Ref": secret_id}
@@ -390,6 +399,7 @@ def test_dev_prod_and_qa_share_no_physical_name(synth: Synth) -> None:
     seed = {
         "signal9_assets",
         "signal9_assets_sync_state",
+        "signal9_assets_history",
         "signal9-assets",
         "signal9-assets-archive",
     }
@@ -410,7 +420,7 @@ def test_runbook_has_one_entry_per_alarm(template: Template) -> None:
 
 def test_names_in_the_deploy_doc_exist_in_the_stage(template: Template) -> None:
     doc = DEPLOY_DOC.read_text()
-    pattern = r"(?:/aws/lambda/)?signal9-asset-(?:sync|events)-\$STAGE(?:-[a-z0-9]+)*"
+    pattern = r"(?:/aws/lambda/)?signal9-asset-(?:sync|events|history)-\$STAGE(?:-[a-z0-9]+)*"
     used = {match.replace("$STAGE", "dev") for match in re.findall(pattern, doc)}
     assert used, "docs/deploy.md names no resource with $STAGE"
     names = physical_names(template)
@@ -441,6 +451,7 @@ def documented_import_mapping() -> dict[str, dict[str, str]]:
     for variable, value in {
         "$assets": "signal9_assets_dev",
         "$state": "signal9_assets_dev_sync_state",
+        "$history": "signal9_assets_dev_history",
         "$secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
         "$bus": "signal9-assets-dev",
         "$STAGE": "dev",
@@ -462,9 +473,11 @@ def test_every_retained_resource_has_a_fixed_id_that_the_import_guide_maps(
     assert set(retained) == {
         "AssetsTable",
         "SyncStateTable",
+        "HistoryTable",
         "AlpacaSecret",
         "SyncLogGroup",
         "EventsLogGroup",
+        "HistoryLogGroup",
         "EventsBus45DE4339",
         "EventsArchive5A2DBDD8",
     }

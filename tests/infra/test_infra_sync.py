@@ -188,6 +188,7 @@ def test_queues_encrypted_retained_14_days_and_tls_only(template: Template) -> N
         "signal9-asset-sync-dev-schedule-dlq",
         "signal9-asset-sync-dev-invoke-failures",
         "signal9-asset-sync-dev-events-failures",
+        "signal9-asset-sync-dev-history-failures",
     }
     policies = resources(template, "AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
@@ -275,6 +276,10 @@ def test_every_alarm_is_named_for_its_stage_and_notifies_the_topic(synth: Synth)
         "events-failed",
         "events-stalled",
         "events-quarantine-objects",
+        "history-failed",
+        "history-iterator-age",
+        "history-failure-messages",
+        "history-errors",
     }
     for stage in STAGES:
         template = synth.template(stage)

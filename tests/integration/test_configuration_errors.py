@@ -199,7 +199,11 @@ def test_sync_state_table_is_honoured_with_the_table_flag(env: Env) -> None:
     status = run_cli("status", "--json", "--table", table, env=cli_env)
 
     assert created.code == 0, created.stderr
-    assert created.stdout.splitlines() == [f"{table}: created", f"{state}: created"]
+    assert created.stdout.splitlines() == [
+        f"{table}: created",
+        f"{state}: created",
+        f"{table}_history: created",
+    ]
     assert synced.code == 0, synced.stderr
     assert not table_exists(env, f"{table}_sync_state")
     state_item = state_items(env, state)["asset-sync"]

@@ -36,7 +36,10 @@ from tests.support.reliability import REPO_ROOT, child_env, cli_command, finish,
 from tests.support.stream_records import record, synced
 
 from asset_sync.cli import main
+from asset_sync.dal.history import HistoryTable
 from asset_sync.events.quarantine import UNREADABLE, Quarantine
+from asset_sync.history.backfill import backfill
+from asset_sync.history.versions import now, timestamp
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, free_port
 from asset_sync.local.stand_in import AlpacaStandIn, Fault
 from asset_sync.wiring import build_run
@@ -69,11 +72,14 @@ COMMANDS, TABLE = readme_table()
 
 
 def leaf_commands(group: click.Group, prefix: str = "") -> set[str]:
-    """Every command name the CLI accepts (`events replay` for a subcommand)."""
+    """Every command name the CLI accepts (`events replay` for a subcommand; a group that runs
+    on its own, as `history`, is a command too)."""
     names = set()
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
             names |= leaf_commands(command, f"{prefix}{name} ")
+            if command.invoke_without_command:
+                names.add(f"{prefix}{name}")
         else:
             names.add(f"{prefix}{name}")
     return names
@@ -92,6 +98,8 @@ BASE_ARGS = {
     "show": ["show", "A"],
     "demo": ["demo", "--assets", "10"],
     "events replay": ["events", "replay"],
+    "history backfill": ["history", "backfill"],
+    "history replay": ["history", "replay"],
 }
 
 
@@ -110,6 +118,13 @@ def base(command: str) -> list[str]:
 def seeded(env: Env) -> None:
     env.serve([asset_record("A"), asset_record("B")])
     build_run(env.settings).run()
+    history = history_table(env)
+    history.create()
+    backfill(env.assets.client, env.settings.assets_table, history, timestamp(now()))
+
+
+def history_table(env: Env) -> HistoryTable:
+    return HistoryTable(env.assets.client, f"{env.settings.assets_table}_history")
 
 
 Scenario = Callable[[Env, str], Cell]
@@ -218,6 +233,19 @@ def events_setup(moto_url: str, *, bus: bool = True) -> dict[str, str]:
     }
 
 
+def history_not_begun(env: Env, command: str) -> Cell:
+    history_table(env).create()  # and no backfill
+    return Cell(base(command))
+
+
+def history_unwritable(env: Env, command: str) -> Cell:
+    seeded(env)
+    unreadable = record(None, synced("BAD"))
+    del unreadable["dynamodb"]["NewImage"]  # today's code cannot read it either
+    history_table(env).quarantine("0bad", unreadable, UNREADABLE, "injected", "now")
+    return Cell(base(command))
+
+
 def events_missing(env: Env, command: str) -> Cell:
     return Cell(base(command), {"EVENTS_QUARANTINE_BUCKET": unique("no-such-bucket")})
 
@@ -252,6 +280,10 @@ SCENARIOS: dict[str, Scenario] = {
         events_missing
     ),
     "a quarantined event cannot be published yet": events_unpublishable,
+    "history has not begun (no backfill completed), or `--as-of` is before it began": (
+        history_not_begun
+    ),
+    "a quarantined stream record cannot be written yet": history_unwritable,
 }
 QUARANTINE_RECORD = "test: a stream record to quarantine before the command runs"
 

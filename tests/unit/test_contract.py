@@ -22,10 +22,11 @@ CONTRACT = ROOT / "src" / "asset_sync" / "contract.py"
 SCANNED = ("src", "infra", "scripts")  # bench/ joins once it imports the contract (branch bench)
 # Words that are also something else where they stand: (file, literal) -> why.
 OTHER_MEANINGS: dict[tuple[str, str], str] = {
-    ("src/asset_sync/events/handler.py", "failed"): "a count in the batch's log line",
+    ("src/asset_sync/events/batch.py", "failed"): "the outcome's count a metric reports",
     ("src/asset_sync/events/publisher.py", "failed"): "a count in a log line",
     ("src/asset_sync/events/quarantine.py", "refused"): "why a record was quarantined",
-    ("infra/components/events.py", "failed"): "a metric's id in a metric math expression",
+    ("src/asset_sync/history/writer.py", "failed"): "the outcome's count a metric reports",
+    ("infra/components/common.py", "failed"): "a metric's id in a metric math expression",
     ("infra/components/monitoring.py", "succeeded"): "a metric's id in a metric math expression",
     ("infra/components/monitoring.py", "fresh"): "a metric's id in a metric math expression",
 }
@@ -49,6 +50,9 @@ def _names() -> dict[str, str]:
         "EVENT_SOURCE",
         "SYNC_HANDLER",
         "EVENTS_HANDLER",
+        "HISTORY_SERVICE",
+        "HISTORY_HANDLER",
+        "HISTORY_SYMBOL_INDEX",
         "QUARANTINE_PREFIX",
         "DEFAULT_ASSETS_TABLE",
     ):

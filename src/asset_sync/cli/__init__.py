@@ -11,10 +11,11 @@ import click
 from asset_sync.cli.common import AssetSyncGroup, echo_json, load_settings, table_options
 from asset_sync.cli.doctor import doctor
 from asset_sync.cli.events_command import events
+from asset_sync.cli.history_command import history, history_table, universe
 from asset_sync.cli.oncall import status, unlock
 from asset_sync.cli.outcomes import CommandFailed, Stopped
 from asset_sync.cli.sync_command import sync
-from asset_sync.cli.toolkit import history, show
+from asset_sync.cli.toolkit import show
 from asset_sync.contract import Outcome
 from asset_sync.dal.errors import TableSchemaError
 from asset_sync.wiring import tables
@@ -33,21 +34,24 @@ main.add_command(history)
 main.add_command(show)
 main.add_command(doctor)
 main.add_command(events)
+main.add_command(universe)
 
 
 @main.command("create-table")
 @table_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
 def create_table(table: str | None, endpoint_url: str | None, as_json: bool) -> None:
-    """Create the assets table (key symbol, its indexes, stream) and the run-state table; add
-    the indexes an assets table made by an older version lacks (the asset-id index)."""
+    """Create the assets table (key symbol, its indexes, stream), the run-state table and the
+    history table; add the indexes an assets table made by an older version lacks."""
     settings = load_settings(table, endpoint_url)
     assets, state = tables(settings)
+    versions = history_table(settings)
     done: dict[str, str] = {}
     problems: list[TableSchemaError] = []
     for name, create in (
         (settings.assets_table, assets.create),
         (settings.state_table, state.create),
+        (versions.table_name, versions.create),
     ):
         try:
             done[name] = "created" if create() else "already exists"

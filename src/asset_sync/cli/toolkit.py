@@ -63,9 +63,22 @@ def history(table: str | None, endpoint_url: str | None, limit: int, as_json: bo
 @table_options
 @click.argument("symbol", callback=_symbol)
 @click.option("--json", "as_json", is_flag=True, help="Print the item as one JSON object.")
-def show(table: str | None, endpoint_url: str | None, symbol: str, as_json: bool) -> None:
+@click.option(
+    "--history",
+    "versions",
+    is_flag=True,
+    help="Every version of the asset(s) that held SYMBOL, oldest first (the history table).",
+)
+def show(
+    table: str | None, endpoint_url: str | None, symbol: str, as_json: bool, versions: bool
+) -> None:
     """One asset's item: every attribute, the sync's (marked) and other services'."""
     settings = load_settings(table, endpoint_url)
+    if versions:
+        from asset_sync.cli.history_command import show_history  # noqa: PLC0415 - a cycle
+
+        show_history(settings, symbol, as_json)
+        return
     assets, _ = tables(settings)
     raw = assets.get_raw_item(symbol)
     if raw is None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from asset_sync.contract import Metric
 from asset_sync.events.clock import Clock, Deadline
 from asset_sync.events.entries import Entry
 from asset_sync.events.publisher import Publisher
@@ -46,6 +47,33 @@ QUARANTINE_RESERVE = WRITE_SECONDS
 
 
 @dataclass
+class StreamOutcome:
+    """What one invocation of a stream reader did with its batch of stream records (the events
+    consumer's and the history writer's outcomes add their own counts); METRICS names the
+    counts published as metrics, metric -> attribute."""
+
+    METRICS: ClassVar[Mapping[str, str]] = {}
+
+    records: int = 0
+    failed: int = 0  # records (or their entries) left for the next invocation
+    quarantined: int = 0
+    ignored: int = 0
+    retry_from: int | None = None  # position of the first record to retry; None: all done
+
+    def response(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The `ReportBatchItemFailures` response: Lambda retries from the record at
+        `retry_from` (its sequence number), or the batch is done."""
+        if self.retry_from is None:
+            return {"batchItemFailures": []}
+        stream = records[self.retry_from].get("dynamodb") or {}
+        return {"batchItemFailures": [{"itemIdentifier": str(stream.get("SequenceNumber", ""))}]}
+
+    def metrics(self) -> dict[str, int]:
+        """The counts the handler publishes as metrics."""
+        return {metric: getattr(self, name) for metric, name in self.METRICS.items()}
+
+
+@dataclass
 class Consumer:
     """What one invocation works with: where events go, where poison goes, and the clock."""
 
@@ -55,23 +83,18 @@ class Consumer:
 
 
 @dataclass
-class BatchOutcome:
-    """What one invocation did with its batch of stream records."""
+class BatchOutcome(StreamOutcome):
+    """What one invocation published of its batch."""
 
-    records: int = 0
+    METRICS: ClassVar[Mapping[str, str]] = {
+        Metric.EVENTS_PUBLISHED: "published",
+        Metric.EVENTS_FAILED: "failed",
+        Metric.EVENTS_QUARANTINED: "quarantined",
+        Metric.STREAM_RECORDS_IGNORED: "ignored",
+    }
+
     events: int = 0
     published: int = 0
-    failed: int = 0  # entries (and unreadable records) left for the next invocation
-    quarantined: int = 0
-    ignored: int = 0
-    retry_from: int | None = None  # position of the first record to retry; None: all done
-
-    def response(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The `ReportBatchItemFailures` response."""
-        if self.retry_from is None:
-            return {"batchItemFailures": []}
-        stream = records[self.retry_from].get("dynamodb") or {}
-        return {"batchItemFailures": [{"itemIdentifier": str(stream.get("SequenceNumber", ""))}]}
 
 
 def process(

@@ -50,23 +50,35 @@ def to_events(records: Iterable[Mapping[str, Any]]) -> list[Entry]:
     return [entry for record in records for entry in events_of(record)]
 
 
-def events_of(record: Mapping[str, Any]) -> list[Entry]:
-    """The entries of one stream record: none or one."""
+def record_parts(
+    record: Mapping[str, Any],
+) -> tuple[str, Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]]:
+    """A stream record's eventName, `dynamodb` and its new and old images (both empty for a
+    REMOVE, the old one for an INSERT); StreamRecordError for a record that cannot be read
+    (malformed, or a stream that is not NEW_AND_OLD_IMAGES). Both stream readers read so."""
     stream = record.get("dynamodb")
     if not isinstance(stream, Mapping):
         raise StreamRecordError(f"stream record {record.get('eventID')!r} has no `dynamodb`")
     name = record.get("eventName")
     if name == "REMOVE":
-        return _removal(record, stream)
+        return name, stream, {}, {}
     if name not in ("INSERT", "MODIFY"):
         raise StreamRecordError(f"stream record {record.get('eventID')!r}: eventName {name!r}")
     new = stream.get("NewImage")
     old = stream.get("OldImage") if name == "MODIFY" else {}
-    if new is None or old is None:
+    if not isinstance(new, Mapping) or not isinstance(old, Mapping):
         raise StreamRecordError(
             f"stream record {record.get('eventID')!r} lacks its images: the table's stream "
             "must be NEW_AND_OLD_IMAGES"
         )
+    return name, stream, new, old
+
+
+def events_of(record: Mapping[str, Any]) -> list[Entry]:
+    """The entries of one stream record: none or one."""
+    name, stream, new, old = record_parts(record)
+    if name == "REMOVE":
+        return _removal(record, stream)
     key = _key(record, stream, new)
     seq = run_seq(old, new)
     announced = classify(key, old, new, sync_write=seq is not None)

@@ -22,6 +22,7 @@ from asset_sync.config import AlpacaCredentials, SyncSettings
 from asset_sync.contract import Outcome
 from asset_sync.dal.assets import AssetTable
 from asset_sync.local.catalog import evolve_catalog, generate_catalog
+from asset_sync.local.demo_history import DemoHistory
 from asset_sync.local.moto_server import LOCAL_CREDENTIALS, MotoServer
 from asset_sync.local.stand_in import AlpacaStandIn
 from asset_sync.local.stream import TableStream, describe_events
@@ -140,7 +141,8 @@ def _run(
         assets, state = tables(settings)
         assets.create()
         state.create()
-        stream = TableStream(settings.assets_table, moto.url)  # what the event consumer sees
+        stream = TableStream(settings.assets_table, moto.url)  # what both stream readers see
+        history = DemoHistory.start(settings)  # the history writer, on the same records
         say = (lambda _text: None) if as_json else echo
         say(f"local DynamoDB (moto's server): {moto.url}; Alpaca stand-in: {alpaca.base_url}")
 
@@ -149,7 +151,7 @@ def _run(
         say(f"\n== day 1: initial load of {asset_count:,} assets")
         completed = runs.sync(settings, result)
         say(render_report(result.reports[-1]))
-        say(describe_events(stream.read_new(), label="events"))
+        say(history.day(stream.read_new(), describe_events))
         if not completed:
             return
 
@@ -180,20 +182,22 @@ def _run(
         )
         completed = runs.sync(settings, result)
         say(render_report(result.reports[-1]))
-        say(describe_events(stream.read_new(), label="events"))
+        say(history.day(stream.read_new(), describe_events))
         if not completed:
             return
 
         say("\n== day 2, run again: nothing changed, so no asset item is written")
         completed = runs.sync(settings, result)
         say(render_report(result.reports[-1]))
-        say(describe_events(stream.read_new(), label="events"))
+        say(history.day(stream.read_new(), describe_events))
         if not completed:
             return
+        say(history.describe_difference())
 
         reports = result.reports
         result.problems = _check(reports, assets, annotated)
         result.problems += _check_shift(assets, *shift)
+        result.problems += history.check(set(assets.read_active()))
     for problem in result.problems:
         say(f"demo check failed: {problem}")
     if not result.problems:
@@ -201,7 +205,8 @@ def _run(
             "\nchecks: other services' attributes followed their assets (the shifted ones "
             "included, and stayed on the old item as history); the shift is two renames; the "
             "re-run wrote only the run record "
-            f"({reports[2].dynamodb_write_requests} write requests: lease + run record)"
+            f"({reports[2].dynamodb_write_requests} write requests: lease + run record); the "
+            "universe as of now in the history is the table's active assets"
         )
 
 
