@@ -61,6 +61,7 @@ from asset_sync.wiring import build_run, tables
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "history.json"
+READ_TIMEOUT = 900.0  # seconds, for the reads of a year of versions from moto
 KEY = AlpacaCredentials("BENCHKEY0001", "bench-secret-not-real")
 MAPPING_BATCH = 100  # records per invocation, as the stack's event source mapping hands them
 KB, READ_BLOCK = 1024, 4096
@@ -285,9 +286,14 @@ def measure_reading(
     moto_url: str, history_name: str, first: date, days: int, per_shard: Mapping[str, int]
 ) -> dict[str, Any]:
     """`universe --as-of` twice and `show --history` once, through a counting proxy."""
-    with DynamoProxy(moto_url) as proxy:
+    with DynamoProxy(moto_url, upstream_timeout=READ_TIMEOUT) as proxy:
         table = HistoryTable(
-            dynamodb_client("us-east-1", proxy.url, max_pool_connections=16), history_name
+            # moto's server answers a Query of a partition holding a year of versions in
+            # seconds, and 32 of them at once far slower than DynamoDB: a long read timeout
+            dynamodb_client(
+                "us-east-1", proxy.url, max_pool_connections=16, read_timeout=READ_TIMEOUT
+            ),
+            history_name,
         )
         reader = History(table)
         units = read_units([page for size in per_shard.values() for page in pages(size)])

@@ -25,13 +25,15 @@ def dynamodb_client(
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     max_pool_connections: int = 16,
+    read_timeout: float = 30,
 ) -> DynamoDBClient:
-    """A DynamoDB client; `endpoint_url` points it at moto's server or DynamoDB Local."""
+    """A DynamoDB client; `endpoint_url` points it at moto's server or DynamoDB Local
+    (`read_timeout`: the bench's reads of a year of history from moto take longer)."""
     config = Config(
         region_name=region,
         retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=5,
-        read_timeout=30,
+        read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
         tcp_keepalive=True,
     )

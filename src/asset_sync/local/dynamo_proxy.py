@@ -79,8 +79,11 @@ class ProxyStats:
 class DynamoProxy(LoopbackServer):
     """Forward DynamoDB JSON requests to `upstream`, counting them and injecting faults."""
 
-    def __init__(self, upstream: str, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self, upstream: str, faults: FaultPlan | None = None, *, upstream_timeout: float = 60
+    ) -> None:
         super().__init__()
+        self.upstream_timeout = upstream_timeout
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -170,7 +173,9 @@ class DynamoProxy(LoopbackServer):
     def _forward(
         self, method: str, path: str, headers: object, body: bytes
     ) -> tuple[int, bytes, dict[str, str]]:
-        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        connection = http.client.HTTPConnection(
+            self.upstream_host, self.upstream_port, timeout=self.upstream_timeout
+        )
         try:  # one connection per request: simple, and moto's server dominates the cost anyway
             forwarded = {
                 name: value
