@@ -47,7 +47,7 @@ from asset_sync.dal.serialization import serialize
 from asset_sync.events.clock import Deadline, SystemClock
 from asset_sync.history.api import History
 from asset_sync.history.backfill import backfill
-from asset_sync.history.model import parse_moment
+from asset_sync.history.model import parse_moment, universe
 from asset_sync.history.versions import Version, timestamp, version_of_record
 from asset_sync.history.writer import Writer, process
 from asset_sync.local.catalog import dumps_catalog, evolve_catalog, generate_catalog
@@ -61,6 +61,7 @@ from asset_sync.wiring import build_run, tables
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "history.json"
+MOTO_UNIVERSE_LIMIT = 50_000  # versions: above it, moto's Query is too slow to measure a read
 READ_TIMEOUT = 900.0  # seconds, for the reads of a year of versions from moto
 KEY = AlpacaCredentials("BENCHKEY0001", "bench-secret-not-real")
 MAPPING_BATCH = 100  # records per invocation, as the stack's event source mapping hands them
@@ -240,6 +241,7 @@ def build_year(
     count = item_total = index_total = 0
     per_day: list[int] = []
     per_shard: dict[str, int] = {}
+    wire: dict[str, list[dict[str, Any]]] = {}  # the items of each shard, as DynamoDB sends them
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         for number, versions in enumerate(year_of_versions(assets, days, seed, first)):
@@ -249,6 +251,7 @@ def build_year(
             for item in items:
                 shard = str(item["shard"]["S"])
                 per_shard[shard] = per_shard.get(shard, 0) + item_bytes(item)
+                wire.setdefault(shard, []).append(item)
             count += len(items)
             item_total += sum(item_bytes(item) for item in items)
             index_total += sum(index_entry_bytes(item) for item in items)
@@ -265,6 +268,7 @@ def build_year(
         "mean_version_bytes": round(item_total / count),
         "build_seconds": round(time.monotonic() - started, 1),
         "shard_bytes": per_shard,
+        "wire_items": wire,
     }
 
 
@@ -282,10 +286,31 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.monotonic() - wall, time.process_time() - cpu
 
 
+def client_work(
+    wire: Mapping[str, Sequence[Mapping[str, Any]]], until: datetime
+) -> tuple[int, float, float]:
+    """What the client does with DynamoDB's answers to a universe read, in process: each
+    shard's items decoded from the JSON of their 1 MB pages, made versions, and the universe
+    selected. The assets, wall and CPU seconds."""
+    bodies = [json.dumps({"Items": list(items)}) for items in wire.values()]
+    wall, cpu = time.monotonic(), time.process_time()
+    versions = [Version.from_item(item) for body in bodies for item in json.loads(body)["Items"]]
+    assets = universe(versions, until)
+    return len(assets), time.monotonic() - wall, time.process_time() - cpu
+
+
 def measure_reading(
-    moto_url: str, history_name: str, first: date, days: int, per_shard: Mapping[str, int]
+    moto_url: str,
+    history_name: str,
+    first: date,
+    days: int,
+    per_shard: Mapping[str, int],
+    wire: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> dict[str, Any]:
-    """`universe --as-of` twice and `show --history` once, through a counting proxy."""
+    """`universe --as-of` twice and `show --history` once, through a counting proxy; the
+    universe over moto only up to MOTO_UNIVERSE_LIMIT versions (moto's Query walks every item
+    of the table for each page it returns: a year at 35,000 assets would take hours), and the
+    client's own work in process at any size."""
     with DynamoProxy(moto_url, upstream_timeout=READ_TIMEOUT) as proxy:
         table = HistoryTable(
             # moto's server answers a Query of a partition holding a year of versions in
@@ -296,10 +321,26 @@ def measure_reading(
             history_name,
         )
         reader = History(table)
-        units = read_units([page for size in per_shard.values() for page in pages(size)])
+        page_sizes = [page for size in per_shard.values() for page in pages(size)]
         last = first + timedelta(days=days - 1)
-        out: dict[str, Any] = {"read_units_per_universe": units}
-        for label, day in (("as of the last day", last), ("as of the first day", first)):
+        versions = sum(len(items) for items in wire.values())
+        out: dict[str, Any] = {
+            "read_units_per_universe": read_units(page_sizes),
+            "requests_per_universe": {"GetItem": 1, "Query": len(page_sizes)},
+            "largest_shard_pages": max(len(pages(size)) for size in per_shard.values()),
+        }
+        days_read = (("as of the last day", last), ("as of the first day", first))
+        for label, day in days_read:
+            until = parse_moment(day.isoformat(), datetime.now(UTC)).until
+            count, wall, cpu = client_work(wire, until)
+            out[f"client, {label}"] = {
+                "assets": count,
+                "versions": versions,
+                "wall_seconds": round(wall, 1),
+                "cpu_seconds": round(cpu, 1),
+            }
+            log(f"client work {label}: {out[f'client, {label}']}")
+        for label, day in days_read if versions <= MOTO_UNIVERSE_LIMIT else ():
             proxy.reset_stats()
             moment = parse_moment(day.isoformat(), datetime.now(UTC))
             assets, wall, cpu = timed(partial(reader.universe, moment))
@@ -312,7 +353,7 @@ def measure_reading(
                 "response_bytes": stats.response_bytes,
             }
             log(f"universe {label}: {out[label]}")
-        symbol = min(a.symbol for a in assets)
+        symbol = min(str(i["symbol"]["S"]) for items in wire.values() for i in items)
         proxy.reset_stats()
         found, wall, cpu = timed(lambda: reader.asset_history(symbol))
         out["show --history"] = {
@@ -333,7 +374,8 @@ def run(assets: int, days: int, seed: int, output: Path) -> dict[str, Any]:
         first = datetime.now(UTC).date() - timedelta(days=days)
         history, year = build_year(moto.url, assets, days, seed, first)
         per_shard = year.pop("shard_bytes")
-        reading = measure_reading(moto.url, history.table_name, first, days, per_shard)
+        wire = year.pop("wire_items")
+        reading = measure_reading(moto.url, history.table_name, first, days, per_shard, wire)
     year_gb = (year["table_bytes"] + year["index_bytes"]) / 1024**3
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
