@@ -35,7 +35,7 @@ from asset_sync.dal.errors import (
     is_condition_failure,
     missing_message,
 )
-from asset_sync.dal.schema import SCHEMA_ERROR_CODES, describe
+from asset_sync.dal.schema import SCHEMA_ERROR_CODES, describe, paged_items
 from asset_sync.dal.stats import IoStats
 from asset_sync.history.versions import SHARDS, Version, shard_of
 
@@ -223,7 +223,7 @@ class HistoryTable:
 
     def _partition(
         self, partition: str, *, prefix: str | None = None, keys_only: bool = False
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Mapping[str, Any]]:
         """Every item of one partition (whose sort key starts with `prefix`)."""
         names = {"#p": HISTORY_PARTITION_KEY}
         values: dict[str, Any] = {":p": {"S": partition}}
@@ -243,19 +243,9 @@ class HistoryTable:
         request["ExpressionAttributeNames"] = names
         return self._pages(request)
 
-    def _pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item a Query returns, page after page."""
-        while True:
-            try:
-                response = self.client.query(**request)
-            except ClientError as error:
-                self._raise_table_problem(error)
-                raise
-            yield from response.get("Items", [])
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key
+    def _pages(self, request: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every item a Query returns, page after page (a failed page explained first)."""
+        return paged_items(self.client.query, request, self._raise_table_problem)
 
     # -- where history begins ----------------------------------------------------------------
 

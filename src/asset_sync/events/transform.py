@@ -79,7 +79,7 @@ def events_of(record: Mapping[str, Any]) -> list[Entry]:
     name, stream, new, old = record_parts(record)
     if name == "REMOVE":
         return _removal(record, stream)
-    key = _key(record, stream, new)
+    key = record_key(record, stream, new)
     seq = run_seq(old, new)
     announced = classify(key, old, new, sync_write=seq is not None)
     if announced is None:
@@ -169,7 +169,7 @@ def _envelope(
 def _removal(record: Mapping[str, Any], stream: Mapping[str, Any]) -> list[Entry]:
     """A delete: `Asset Removed` for an item the sync wrote, nothing for another's."""
     old = stream.get("OldImage")
-    key = _key(record, stream, old or {})
+    key = record_key(record, stream, old or {})
     identity = record.get("userIdentity")
     removed_by = identity.get("principalId") if isinstance(identity, Mapping) else None
     logger.warning(
@@ -196,7 +196,8 @@ def _removal(record: Mapping[str, Any], stream: Mapping[str, Any]) -> list[Entry
     return [_fitting_entry(ASSET_REMOVED, detail, stream)]
 
 
-def _key(record: Mapping[str, Any], stream: Mapping[str, Any], image: Image) -> str:
+def record_key(record: Mapping[str, Any], stream: Mapping[str, Any], image: Image) -> str:
+    """The item's key (its symbol) a stream record is about: its Keys, else the image's."""
     keys = stream.get("Keys") or {}
     symbol = text(keys.get("symbol")) or text(image.get("symbol"))
     if symbol is None:

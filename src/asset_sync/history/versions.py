@@ -26,7 +26,7 @@ from typing import Any
 from asset_sync.contract import HISTORY_PARTITION_KEY, HISTORY_SORT_KEY
 from asset_sync.dal.serialization import AttributeValue, Image, integer, same_value, text
 from asset_sync.events.classify import CATALOG, MANUAL, REPAIR, SYNC_MARKER, is_archive_key
-from asset_sync.events.transform import StreamRecordError, record_parts, run_seq
+from asset_sync.events.transform import StreamRecordError, record_key, record_parts, run_seq
 from asset_sync.logic.models import CONTENT_ATTRIBUTES
 
 __all__ = [
@@ -153,7 +153,7 @@ def version_of_record(record: Mapping[str, Any]) -> Version | None:
     name, stream, new, old = record_parts(record)
     if name == "REMOVE":
         return _removal(record, stream)
-    key = _key(record, stream, new)
+    key = record_key(record, stream, new)
     asset_id = text(new.get("asset_id"))
     if SYNC_MARKER not in new or asset_id is None or not _home(new):
         return None  # another service's item, or an item the asset left (`renamed_to`)
@@ -214,7 +214,7 @@ def _removal(record: Mapping[str, Any], stream: Mapping[str, Any]) -> Version | 
     return Version(
         asset_id=asset_id,
         version=_edit_version(record, stream, old),
-        symbol=_ticker(_key(record, stream, old), old),
+        symbol=_ticker(record_key(record, stream, old), old),
         state=_state(old),
         changed_at=_recorded_at(record, stream),
         reason=MANUAL,
@@ -246,14 +246,6 @@ def _ticker(key: str, image: Image) -> str:
     if ticker is None:
         raise StreamRecordError(f"archive item {key!r} names no `previous_symbol`")
     return ticker
-
-
-def _key(record: Mapping[str, Any], stream: Mapping[str, Any], image: Image) -> str:
-    keys = stream.get("Keys") or {}
-    symbol = text(keys.get("symbol")) or text(image.get("symbol"))
-    if symbol is None:
-        raise StreamRecordError(f"stream record {record.get('eventID')!r} has no symbol key")
-    return symbol
 
 
 def _edit_version(record: Mapping[str, Any], stream: Mapping[str, Any], image: Image) -> str:
